@@ -1,0 +1,106 @@
+"""What a person wants to know after a load: per source, rows in and out, and linkage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from .contract import QUARANTINE_REASONS
+
+
+def load_summary(database: Path) -> dict:
+    """Totals of the work database's current ingestion state, as plain data."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        by_source = con.execute(
+            """
+            select s.kind, s.source_id, s.layout,
+                   count(*) filter (where f.status = 'loaded') as files,
+                   count(*) filter (where f.status = 'rejected') as rejected,
+                   coalesce(sum(f.n_received), 0) as received,
+                   coalesce(sum(f.n_loaded), 0) as loaded,
+                   coalesce(sum(f.n_quarantined), 0) as quarantined,
+                   coalesce(sum(f.n_removed), 0) as removed
+            from ingest.sources s
+            left join ingest.files f on f.source_id = s.source_id
+            group by all order by s.kind, s.source_id
+            """
+        ).fetchall()
+        reasons = con.execute(
+            "select reason, count(*) from ingest.quarantine group by 1 order by 2 desc"
+        ).fetchall()
+        ignored = con.execute(
+            "select file_name, error from ingest.files where status in ('ignored', 'rejected') "
+            "qualify row_number() over (partition by file_name order by load_id desc) = 1 "
+            "order by file_name"
+        ).fetchall()
+        linkage = con.execute(
+            """
+            with inmates as (select distinct person_key from raw.inmates__current),
+            part as (select distinct person_key from raw.participants__current),
+            reg as (select distinct person_key from raw.register_entries__current)
+            select (select count(*) from inmates),
+                   (select count(*) from part),
+                   (select count(*) from part semi join inmates using (person_key)),
+                   (select count(*) from reg),
+                   (select count(*) from reg semi join inmates using (person_key)),
+                   (select count(*) from (select person_key from inmates union
+                                          select person_key from part union
+                                          select person_key from reg))
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    return {
+        "sources": [
+            dict(zip(("kind", "source_id", "layout", "files", "rejected", "received", "loaded",
+                      "quarantined", "removed"), row, strict=True))
+            for row in by_source
+        ],
+        "quarantine_by_reason": dict(reasons),
+        "not_loaded": [{"file": f, "error": e} for f, e in ignored],
+        "persons": dict(zip(("in_prisons", "participants", "participants_linked", "in_register",
+                             "register_linked", "distinct"), linkage, strict=True)),
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as text for the terminal."""
+    out = ["", "Sources"]
+    out.append(f"  {'kind':<9}{'source':<24}{'layout':<17}{'files':>6}{'received':>11}"
+               f"{'loaded':>11}{'quarant.':>10}{'removed':>9}")
+    tot = dict.fromkeys(("files", "received", "loaded", "quarantined", "removed"), 0)
+    for s in summary["sources"]:
+        out.append(f"  {s['kind']:<9}{s['source_id']:<24}{s['layout']:<17}{s['files']:>6}"
+                   f"{s['received']:>11,}{s['loaded']:>11,}{s['quarantined']:>10,}"
+                   f"{s['removed']:>9,}")
+        for k in tot:
+            tot[k] += s[k]
+    out.append(f"  {'all':<9}{len(summary['sources']):<24}{'':<17}{tot['files']:>6}"
+               f"{tot['received']:>11,}{tot['loaded']:>11,}{tot['quarantined']:>10,}"
+               f"{tot['removed']:>9,}")
+    out += ["", "Quarantined rows by reason"]
+    if not summary["quarantine_by_reason"]:
+        out.append("  none")
+    for reason, n in summary["quarantine_by_reason"].items():
+        out.append(f"  {reason:<18}{n:>8,}  {QUARANTINE_REASONS.get(reason, '')}")
+    if summary["not_loaded"]:
+        out += ["", "Files not loaded"]
+        out += [f"  {f['file']}: {f['error']}" for f in summary["not_loaded"]]
+    p = summary["persons"]
+
+    def share(a: int, b: int) -> str:
+        return f"{a / b:.1%}" if b else "n/a"
+
+    out += [
+        "",
+        "Persons (pseudonyms)",
+        f"  distinct persons          {p['distinct']:>9,}",
+        f"  in prison records         {p['in_prisons']:>9,}",
+        f"  partner participants      {p['participants']:>9,}  linked to a prison record: "
+        f"{p['participants_linked']:,} ({share(p['participants_linked'], p['participants'])})",
+        f"  in the register           {p['in_register']:>9,}  linked to a prison record: "
+        f"{p['register_linked']:,} ({share(p['register_linked'], p['in_register'])})",
+    ]
+    return "\n".join(out)
