@@ -41,7 +41,7 @@ class FileOutcome:
     """What happened to one landing file in this run."""
 
     file_name: str
-    status: str  # loaded | skipped | rejected | ignored
+    status: str  # loaded | skipped (loaded before) | duplicate | rejected | ignored
     source_id: str | None = None
     entity: str | None = None
     n_received: int = 0
@@ -143,13 +143,25 @@ def _insert_outcome(con: duckdb.DuckDBPyConnection, run_id: int, lf: LandingFile
     )
 
 
-def _already(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[str, str | None] | None:
-    """The last recorded outcome of a file with these bytes, if any."""
+def _previous(con: duckdb.DuckDBPyConnection, lf: LandingFile,
+              digest: str) -> tuple[str, str | None] | None:
+    """The last recorded outcome of this very file (same name, same bytes), if any."""
     return con.execute(
-        f"select status, error from {WH}.ingest.files where file_hash = ? "
+        f"select status, error from {WH}.ingest.files where file_name = ? and file_hash = ? "
         "order by load_id desc limit 1",
-        [digest],
+        [lf.rel, digest],
     ).fetchone()
+
+
+def _same_bytes_loaded(con: duckdb.DuckDBPyConnection, lf: LandingFile,
+                       digest: str) -> str | None:
+    """The name under which this source already delivered these bytes for this entity."""
+    row = con.execute(
+        f"select file_name from {WH}.ingest.files where file_hash = ? and source_id = ? "
+        "and entity = ? and status = 'loaded' order by load_id limit 1",
+        [digest, lf.source_id, lf.entity],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _write_loaded(con: duckdb.DuckDBPyConnection, run_id: int, lf: LandingFile,
@@ -284,13 +296,20 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, run_id: int, lf: LandingFile,
                 registry: Registry, key: PseudonymKey) -> FileOutcome:
     started = time.perf_counter()
     digest = sha256_file(lf.path)
-    previous = _already(con, digest)
-    if previous and previous[0] == "loaded":
+    previous = _previous(con, lf, digest)
+    if previous and previous[0] in ("loaded", "duplicate"):
         return FileOutcome(lf.rel, "skipped", lf.source_id, lf.entity)
     if lf.problem:
         outcome = FileOutcome(lf.rel, "ignored", lf.source_id, lf.entity, error=lf.problem)
         if previous != ("ignored", lf.problem):
             _insert_outcome(con, run_id, lf, digest, outcome, None, None, None)
+        return outcome
+    original = _same_bytes_loaded(con, lf, digest)
+    if original:
+        # A re-sent copy: recorded as a delivery (it counts for timeliness), not loaded again.
+        outcome = FileOutcome(lf.rel, "duplicate", lf.source_id, lf.entity,
+                              error=f"same bytes as {original}, already loaded")
+        _insert_outcome(con, run_id, lf, digest, outcome, None, None, None)
         return outcome
     layout = registry.layout_of(lf.source_id)
     try:

@@ -80,7 +80,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
             export_date date,
             layout varchar,
             delivery varchar,
-            status varchar not null,             -- loaded | rejected | ignored
+            status varchar not null,             -- loaded | duplicate | rejected | ignored
             error varchar,                       -- why a file was rejected or ignored
             n_received bigint,
             n_loaded bigint,
