@@ -261,6 +261,8 @@ def ingest(
     scratch_dir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=database.parent))
     con = duckdb.connect(config={"temp_directory": str(scratch_dir)})
     try:
+        con.execute("set enable_progress_bar = false")
+        con.execute("set enable_progress_bar_print = false")
         con.execute(f"attach '{database}' as {WH}")
         ensure_schema(con, WH)
         store_registry(con, WH, registry)

@@ -68,13 +68,21 @@ def normalise_name_sql(expr: str) -> str:
     return f"regexp_replace(upper(strip_accents({out})), '[^A-Z0-9]', '', 'g')"
 
 
-def pseudonym_sql(family: str, given: str, birth_date: str) -> str:
-    """SQL for the person key; needs parameters $ipad and $opad from PseudonymKey.pads()."""
-    message = (
-        f"{normalise_name_sql(family)} || '|' || {normalise_name_sql(given)} || '|' || "
-        f"strftime({birth_date}, '%Y-%m-%d')"
-    )
+def hmac_sql(message: str) -> str:
+    """SQL for HMAC-SHA256 of a text expression; needs parameters $ipad and $opad."""
     return f"sha256($opad || unhex(sha256($ipad || encode({message}))))"
+
+
+def person_key_sql(norm_family: str, norm_given: str, birth_date: str) -> str:
+    """SQL for the person key from already normalised names and a DATE expression."""
+    return hmac_sql(
+        f"{norm_family} || '|' || {norm_given} || '|' || strftime({birth_date}, '%Y-%m-%d')"
+    )
+
+
+def pseudonym_sql(family: str, given: str, birth_date: str) -> str:
+    """SQL for the person key from raw names; needs $ipad and $opad from PseudonymKey.pads()."""
+    return person_key_sql(normalise_name_sql(family), normalise_name_sql(given), birth_date)
 
 
 def load_key(key_file: Path | None = None, *, demo: bool = False) -> PseudonymKey:

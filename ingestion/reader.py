@@ -1,11 +1,12 @@
 """Reading a landing file into a DuckDB table of text fields with exact line numbers.
 
-CSV is split into physical lines and each line is matched against a quote-aware record
-pattern in SQL: a line that is not exactly one record of the header's width (a stray
-delimiter, an unterminated quote, a value broken over two lines) becomes a `malformed_line`
-with its line number instead of silently shifting or swallowing the lines after it, which is
-what a sniffing CSV reader does. Everything runs set-based in DuckDB; no Python loop touches a
-row. Field values never leave the scratch connection except through validation.
+CSV is split into physical lines (numpy over the UTF-8 bytes, no copy). A line without a
+quote character is split on the delimiter; one with quotes must match a quote-aware record
+pattern. A line that is not exactly one record of the header's width (a stray delimiter, an
+unterminated quote, a value broken over two lines) becomes a `malformed_line` with its line
+number instead of silently shifting or swallowing the lines after it, which is what a sniffing
+CSV reader does. Everything runs set-based; no Python loop touches a row. Field values never
+leave the scratch connection except through validation.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .contract import ENTITIES
 from .layouts import Layout
@@ -70,95 +73,114 @@ def _extra_headers(headers: list[str], mapped: dict[int, str]) -> list[str]:
     return [h.strip().lstrip("\ufeff") for i, h in enumerate(headers) if i not in mapped]
 
 
+def _lines_table(data: bytes) -> pa.Table:
+    """Physical lines of UTF-8 bytes with their 1-based numbers, without copying the bytes."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(buf == 10) + 1)).astype(np.int64)
+    offsets = np.concatenate((starts, [len(data)])).astype(np.int64)
+    lines = pa.LargeStringArray.from_buffers(
+        len(starts), pa.py_buffer(offsets), pa.py_buffer(data)
+    )
+    lines = pc.utf8_rtrim(lines, characters="\r\n")
+    return pa.table({"_line": pa.array(np.arange(1, len(starts) + 1)), "text": lines})
+
+
+def _utf8(data: bytes, encoding: str) -> tuple[bytes, bool]:
+    """The file as UTF-8 without BOM, and whether some bytes were not valid in `encoding`."""
+    broken = False
+    if encoding in ("utf-8", "utf-8-sig"):
+        try:
+            data.decode("utf-8")
+            return data.removeprefix(b"\xef\xbb\xbf"), False
+        except UnicodeDecodeError:
+            broken = True
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        # Decode what can be decoded; the lines with the replacement character are quarantined.
+        text = data.decode(encoding, errors="replace")
+        broken = True
+    return text.lstrip("\ufeff").encode("utf-8"), broken
+
+
 def read_csv(
     con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: Layout
 ) -> ReadResult:
     """Split a delimited file into `_rows` and `_malformed` in `con`."""
-    data = path.read_bytes()
-    encoding_broken = False
-    try:
-        text = data.decode(layout.encoding)
-    except UnicodeDecodeError:
-        # Decode what can be decoded; the lines with the replacement character are quarantined.
-        text = data.decode(layout.encoding, errors="replace")
-        encoding_broken = True
-    text = text.lstrip("\ufeff")
-    del data
-    d = re.escape(layout.delimiter)
-    q = re.escape(layout.quote)
+    data, encoding_broken = _utf8(path.read_bytes(), layout.encoding)
+    con.register("_lines_arrow", _lines_table(data))
+    d, q = re.escape(layout.delimiter), re.escape(layout.quote)
     field_re = f"(?:{q}(?:[^{q}]|{q}{q})*{q}|(?:[^{q}{d}][^{d}]*)?)"
     extract_re = f"(?:^|{d})({q}(?:[^{q}]|{q}{q})*{q}|(?:[^{q}{d}][^{d}]*)?)"
-    quote_lit = _quote_sql(layout.quote)
     con.execute(
         "create or replace temp macro _unquote(f, q) as case when starts_with(f, q) "
         "then replace(substr(f, 2, length(f) - 2), q || q, q) else f end"
     )
-    con.register("_text", pa.table({"t": [text]}))
-    con.execute(
-        """
-        create or replace temp table _lines as
-        select generate_subscripts(parts, 1) as _line,
-               rtrim(unnest(parts), chr(13)) as text
-        from (select string_split(t, chr(10)) as parts from _text)
-        """
-    )
-    con.unregister("_text")
-    del text
-    header_row = con.execute("select text from _lines where _line = 1").fetchone()
-    if header_row is None or not header_row[0].strip():
-        raise FileRejected("the file is empty or its first line is blank (a header is required)")
-    headers = [
-        r[0]
-        for r in con.execute(
-            f"select _unquote(unnest(regexp_extract_all($h, $re, 1)), {quote_lit})",
-            {"h": header_row[0], "re": extract_re},
-        ).fetchall()
-    ]
-    mapped = _map_headers(headers, entity, layout, path)
-    width = len(headers)
-    record_re = f"^{field_re}" + (f"(?:{d}{field_re}){{{width - 1}}}" if width > 1 else "") + "$"
-    bad_encoding = "strpos(text, chr(65533)) > 0" if encoding_broken else "false"
-    con.execute(
-        f"""
-        create or replace temp table _classified as
-        select _line, text,
-               case when {bad_encoding} then 'invalid_encoding'
-                    when not regexp_full_match(text, $record) then 'malformed_line'
-               end as problem
-        from _lines
-        where _line > 1 and trim(text) <> ''
-        """,
-        {"record": record_re},
-    )
+    try:
+        header_row = con.execute("select text from _lines_arrow where _line = 1").fetchall()
+        if not header_row or not header_row[0][0].strip():
+            raise FileRejected(
+                "the file is empty or its first line is blank (a header is required)"
+            )
+        headers = [
+            r[0]
+            for r in con.execute(
+                "select _unquote(unnest(regexp_extract_all($h, $extract, 1)), $q)",
+                {"h": header_row[0][0], "extract": extract_re, "q": layout.quote},
+            ).fetchall()
+        ]
+        mapped = _map_headers(headers, entity, layout, path)
+        width = len(headers)
+        record_re = (
+            f"^{field_re}" + (f"(?:{d}{field_re}){{{width - 1}}}" if width > 1 else "") + "$"
+        )
+        bad_encoding = "strpos(text, chr(65533)) > 0" if encoding_broken else "false"
+        # Lines without a quote character (nearly all) split on the delimiter; only the others
+        # need the quote-aware pattern. A line that is not exactly one record gets no fields.
+        con.execute(
+            f"""
+            create or replace temp table _parsed as
+            select _line, text,
+                   case when {bad_encoding} then null
+                        when not contains(text, $q) then string_split(text, $delim)
+                        when regexp_full_match(text, $record) then
+                             list_transform(regexp_extract_all(text, $extract, 1),
+                                            lambda f: _unquote(f, $q))
+                   end as fields
+            from _lines_arrow
+            where _line > 1 and trim(text) <> ''
+            """,
+            {"q": layout.quote, "delim": layout.delimiter, "extract": extract_re,
+             "record": record_re},
+        )
+    finally:
+        con.unregister("_lines_arrow")
+    del data
     con.execute(
         f"""
         create or replace temp table {MALFORMED} as
-        select _line, problem as reason,
-               case problem
-                 when 'invalid_encoding' then 'bytes that are not valid {layout.encoding}'
-                 else 'expected {width} fields separated by ' || $delim || ', found about '
-                      || (len(string_split(text, $delim))) || ' (or an unbalanced quote)'
+        select _line,
+               case when {bad_encoding} then 'invalid_encoding' else 'malformed_line' end
+                   as reason,
+               case when {bad_encoding} then $enc_msg
+                    else 'expected ' || {width} || ' fields separated by ' || $shown
+                         || ', found ' || len(string_split(text, $delim))
+                         || ' (or a quote that is not closed)'
                end as message
-        from _classified where problem is not null
+        from _parsed where fields is null or len(fields) <> {width}
         """,
-        {"delim": layout.delimiter},
+        {"delim": layout.delimiter, "shown": repr(layout.delimiter),
+         "enc_msg": f"bytes that are not valid {layout.encoding}"},
     )
-    selects = ", ".join(
-        f"_unquote(fields[{pos + 1}], {quote_lit}) as {col}" for pos, col in mapped.items()
-    )
+    selects = ", ".join(f"fields[{pos + 1}] as {col}" for pos, col in mapped.items())
     con.execute(
-        f"""
-        create or replace temp table {ROWS} as
-        select _line, {selects}
-        from (select _line, regexp_extract_all(text, $re, 1) as fields
-              from _classified where problem is null)
-        """,
-        {"re": extract_re},
+        f"create or replace temp table {ROWS} as "
+        f"select _line, {selects} from _parsed where len(fields) = {width}"
     )
     n_received, n_malformed = con.execute(
-        "select count(*), count(problem) from _classified"
+        f"select (select count(*) from _parsed), (select count(*) from {MALFORMED})"
     ).fetchone()
-    con.execute("drop table _lines; drop table _classified")
+    con.execute("drop table _parsed")
     return ReadResult(
         columns=list(mapped.values()),
         extra_columns=_extra_headers(headers, mapped),

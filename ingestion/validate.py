@@ -14,7 +14,7 @@ import duckdb
 
 from .contract import EARLIEST_DATE, ENTITIES, Column, Entity
 from .layouts import Layout
-from .pseudonym import PseudonymKey, normalise_name_sql, pseudonym_sql
+from .pseudonym import PseudonymKey, normalise_name_sql, person_key_sql
 
 CHECKED = "_checked"
 SQL_TYPES = {"text": "varchar", "code": "varchar", "date": "date", "integer": "integer",
@@ -114,7 +114,7 @@ def _problems(entity: Entity, present: set[str], export_date: date) -> list[str]
                 _problem(
                     col.name,
                     "invalid_name",
-                    f"{t} is not null and {normalise_name_sql(t)} = ''",
+                    f"{t} is not null and n_{col.name} = ''",
                     None,
                 )
             )
@@ -156,12 +156,16 @@ def check_rows(
         for c in entity.columns
     )
     person = "null::varchar as person_key, null::smallint as birth_year"
+    names = ""
     params: dict[str, bytes] = {}
     if entity.has_person:
+        names = (
+            f", {normalise_name_sql('t_family_name')} as n_family_name, "
+            f"{normalise_name_sql('t_given_name')} as n_given_name"
+        )
         person = (
-            f"case when v_birth_date is not null and {normalise_name_sql('t_family_name')} <> '' "
-            f"and {normalise_name_sql('t_given_name')} <> '' "
-            f"then {pseudonym_sql('t_family_name', 't_given_name', 'v_birth_date')} end "
+            "case when v_birth_date is not null and n_family_name <> '' and n_given_name <> '' "
+            f"then {person_key_sql('n_family_name', 'n_given_name', 'v_birth_date')} end "
             "as person_key, cast(year(v_birth_date) as smallint) as birth_year"
         )
         params = key.pads()
@@ -172,7 +176,7 @@ def check_rows(
         with trimmed as (select _line, {trims} from _rows),
         typed as (
             select *, {typed},
-                   count(*) over (partition by t_{entity.key}) as _key_count
+                   count(*) over (partition by t_{entity.key}) as _key_count{names}
             from trimmed
         )
         select *, {person},

@@ -1,0 +1,119 @@
+"""The simulated demo exports through ingestion: exact quarantine, linkage, privacy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ingestion.load import ingest
+from reentry.simulation import generate_demo
+
+from .conftest import TEST_KEY, query
+from .privacy_scan import landing_identifiers, scan_tree
+
+PERSONS = 2_500
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("demo")
+    landing, truth, db = root / "landing", root / "truth", root / "work" / "warehouse.duckdb"
+    generate_demo(landing, truth, persons=PERSONS, seed=11, defect_rate=0.02)
+    first = ingest(landing, db, TEST_KEY)
+    second = ingest(landing, db, TEST_KEY)
+    defects = pl.read_csv(truth / "defects.csv", infer_schema=False)
+    return {"root": root, "landing": landing, "truth": truth, "db": db, "first": first,
+            "second": second, "defects": defects}
+
+
+def test_every_file_loads_and_every_row_is_accounted_for(demo) -> None:
+    first = demo["first"]
+    assert first.count("loaded") == len(first.files), [
+        (f.file_name, f.error) for f in first.files if f.status != "loaded"]
+    rows = query(demo["db"], "select file_name, n_received, n_loaded, n_quarantined, "
+                             "n_current + n_superseded from ingest.load_report")
+    for name, received, loaded, quarantined, current_or_superseded in rows:
+        assert received == loaded + quarantined, name
+        assert loaded == current_or_superseded, name
+
+
+def test_quarantine_holds_exactly_the_injected_defects(demo) -> None:
+    defects = demo["defects"].filter(pl.col("kind") != "whitespace")
+    assert defects.height > 50
+    injected = {(r["file"], int(r["line"])): r["kind"] for r in defects.iter_rows(named=True)}
+    found = {
+        (file, line): reasons
+        for file, line, reasons in query(
+            demo["db"], "select file_name, line, list_transform(problems, lambda p: p.reason) "
+                        "from ingest.quarantine")
+    }
+    assert set(found) == set(injected)
+    wrong = {k: (injected[k], found[k]) for k in injected if injected[k] not in found[k]}
+    assert not wrong
+    kinds = set(defects["kind"])
+    assert {"unknown_code", "invalid_date", "date_order", "missing_required",
+            "invalid_number", "duplicate_key", "malformed_line"} <= kinds
+
+
+def test_stray_whitespace_is_trimmed_and_loaded(demo) -> None:
+    spaced = demo["defects"].filter(pl.col("kind") == "whitespace")
+    assert spaced.height > 0
+    tables = " union all ".join(
+        f"select _file_name, _line from raw.{e}" for e in (
+            "inmates", "custody_episodes", "prison_measures", "participants", "placements",
+            "aftercare_contacts", "register_entries"))
+    loaded = set(query(demo["db"], tables))
+    expected = {(r["file"], int(r["line"])) for r in spaced.iter_rows(named=True)}
+    assert expected <= loaded
+
+
+def test_all_three_source_formats_are_loaded(demo) -> None:
+    by_layout = dict(query(demo["db"], "select layout, sum(n_loaded) from ingest.files "
+                                       "group by 1"))
+    assert set(by_layout) >= {"reference", "de-justiz", "nl-exodus", "xlsx-zeitarbeit"}
+    assert all(n > 0 for n in by_layout.values())
+
+
+def test_persons_link_across_sources_despite_spelling(demo) -> None:
+    (linked_share,) = query(
+        demo["db"], "select avg((person_key in (select person_key from raw.inmates))::int) "
+                    "from raw.participants__current")[0]
+    assert linked_share > 0.95
+    (reg_linked,) = query(
+        demo["db"], "select avg((person_key in (select person_key from raw.inmates))::int) "
+                    "from raw.register_entries__current")[0]
+    assert reg_linked > 0.95
+    (multi,) = query(demo["db"], "select count(*) from (select person_key from "
+                                 "raw.inmates__current group by 1 "
+                                 "having count(distinct _source_id) > 1)")[0]
+    assert multi > 0  # transfers: one person under booking numbers of two prisons
+
+
+def test_correction_files_supersede_earlier_snapshots(demo) -> None:
+    (removed,) = query(demo["db"], "select sum(n_removed) from ingest.files")[0]
+    assert removed > 0
+    stale = query(demo["db"], """
+        select count(*) from raw.custody_episodes__current c
+        where c._export_date < (select max(export_date) from ingest.files f
+                                where f.source_id = c._source_id
+                                  and f.entity = 'custody_episodes' and f.status = 'loaded')""")
+    assert stale == [(0,)]
+
+
+def test_reingest_of_the_demo_does_nothing(demo) -> None:
+    second = demo["second"]
+    assert second.count("skipped") == len(second.files)
+    assert query(demo["db"], "select count(distinct run_id) from ingest.files") == [(1,)]
+
+
+def test_no_name_or_birth_date_reaches_anything_the_run_wrote(demo) -> None:
+    ids = landing_identifiers(demo["landing"])
+    assert len(ids.name_tokens) > 200 and len(ids.birth_dates) > 500
+    # The scan must find what it looks for: the landing folder itself is full of names.
+    assert scan_tree(demo["landing"], ids)
+    leaks = scan_tree(demo["root"], ids, exclude=(demo["landing"],))
+    assert leaks == {}
+    written = {p.relative_to(demo["root"]).parts[0] for p in demo["root"].rglob("*")}
+    assert {"work", "truth"} <= written
