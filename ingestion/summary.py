@@ -68,18 +68,20 @@ def load_summary(database: Path) -> dict:
 def format_summary(summary: dict) -> str:
     """The summary as text for the terminal."""
     out = ["", "Sources"]
-    out.append(f"  {'kind':<9}{'source':<24}{'layout':<17}{'files':>6}{'received':>11}"
+    w = max([len(s["source_id"]) for s in summary["sources"]] + [6]) + 2
+    lw = max([len(s["layout"]) for s in summary["sources"]] + [6]) + 2
+    out.append(f"  {'kind':<9}{'source':<{w}}{'layout':<{lw}}{'files':>6}{'received':>11}"
                f"{'loaded':>11}{'quarant.':>10}{'removed':>9}")
     tot = dict.fromkeys(("files", "received", "loaded", "quarantined", "removed"), 0)
     for s in summary["sources"]:
-        out.append(f"  {s['kind']:<9}{s['source_id']:<24}{s['layout']:<17}{s['files']:>6}"
+        out.append(f"  {s['kind']:<9}{s['source_id']:<{w}}{s['layout']:<{lw}}{s['files']:>6}"
                    f"{s['received']:>11,}{s['loaded']:>11,}{s['quarantined']:>10,}"
                    f"{s['removed']:>9,}")
         for k in tot:
             tot[k] += s[k]
-    out.append(f"  {'all':<9}{len(summary['sources']):<24}{'':<17}{tot['files']:>6}"
-               f"{tot['received']:>11,}{tot['loaded']:>11,}{tot['quarantined']:>10,}"
-               f"{tot['removed']:>9,}")
+    out.append(f"  {'all':<9}{str(len(summary['sources'])) + ' sources':<{w}}{'':<{lw}}"
+               f"{tot['files']:>6}{tot['received']:>11,}{tot['loaded']:>11,}"
+               f"{tot['quarantined']:>10,}{tot['removed']:>9,}")
     out += ["", "Quarantined rows by reason"]
     if not summary["quarantine_by_reason"]:
         out.append("  none")

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
+
 from ingestion.config import ConfigError
 from ingestion.pseudonym import KeyError_, ensure_demo_key, load_key
 
@@ -123,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, KeyError_, FileNotFoundError) as exc:
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        print(f"reentry {args.command}: the work database is in use by another run; "
+              "wait for it to finish", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
