@@ -1,4 +1,4 @@
-"""Every mapped format round-trips: reference values -> source format -> ingestion -> same values."""
+"""Every mapped format round-trips: reference values -> source format -> ingestion -> same."""
 
 from __future__ import annotations
 
