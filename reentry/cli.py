@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ import duckdb
 from ingestion.config import ConfigError
 from ingestion.pseudonym import KeyError_, ensure_demo_key, load_key
 
+from .transform import BuildFailed
 from .workdir import Workdir
 
 
@@ -26,7 +28,7 @@ def _say(start: float):
     return say
 
 
-def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, start: float) -> int:
+def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, start: float) -> None:
     from ingestion.load import ingest
     from ingestion.summary import format_summary, load_summary
 
@@ -34,12 +36,33 @@ def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, start: float)
     report = ingest(landing, wd.work_db, key, registry_path=sources, progress=say)
     say(
         f"ingestion run {report.run_id}: {report.count('loaded')} files loaded, "
-        f"{report.count('skipped')} already loaded, {report.count('rejected')} rejected, "
-        f"{report.count('ignored')} ignored"
+        f"{report.count('skipped')} already loaded, {report.count('duplicate')} duplicates, "
+        f"{report.count('rejected')} rejected, {report.count('ignored')} ignored"
     )
     print(format_summary(load_summary(wd.work_db)))
     print(f"\nWork database: {wd.work_db}")
-    return 0
+
+
+def _build_and_publish(wd: Workdir, as_of: date | None, start: float) -> None:
+    from .publish import publish
+    from .transform import run_dbt
+
+    say = _say(start)
+    say("building the models (dbt build: models and their tests)")
+    result = run_dbt("build", wd.work_db, as_of)
+    say(f"dbt build: {result.count('success')} models and unit tests built, "
+        f"{result.count('pass')} data tests passed, {result.count('warn')} warnings")
+    tables = publish(wd.work_db, wd.published_db)
+    say(f"published {len(tables)} marts to {wd.published_db}")
+
+
+def _as_of(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--as-of {value!r} is not a date YYYY-MM-DD") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -62,7 +85,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except KeyError_:
             key = load_key(ensure_demo_key(wd.demo_key), demo=True)
             say(f"using the demo's own pseudonym key {wd.demo_key}")
-    return _ingest(wd.landing, None, wd, key, start)
+    _ingest(wd.landing, None, wd, key, start)
+    _build_and_publish(wd, None, start)
+    return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -80,7 +105,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     key = load_key(Path(args.key_file) if args.key_file else None)
     sources = Path(args.sources) if args.sources else None
-    return _ingest(Path(args.landing), sources, Workdir(Path(args.workdir)), key, start)
+    _ingest(Path(args.landing), sources, Workdir(Path(args.workdir)), key, start)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Ingest what is new, build the models, publish the marts."""
+    start = time.perf_counter()
+    key = load_key(Path(args.key_file) if args.key_file else None)
+    wd = Workdir(Path(args.workdir))
+    sources = Path(args.sources) if args.sources else None
+    _ingest(Path(args.landing), sources, wd, key, start)
+    _build_and_publish(wd, args.as_of, start)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("run", help="ingest what is new, build the models, publish the marts")
+    p.add_argument("--landing", required=True, help="landing folder")
+    p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
+    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
+    p.add_argument("--as-of", type=_as_of, help="data cut-off YYYY-MM-DD (default: the newest "
+                   "register export date)")
+    p.set_defaults(func=cmd_run)
     return parser
 
 
@@ -122,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, KeyError_, FileNotFoundError) as exc:
+    except (ConfigError, KeyError_, FileNotFoundError, BuildFailed) as exc:
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
     except duckdb.IOException as exc:

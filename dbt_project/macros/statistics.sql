@@ -1,0 +1,39 @@
+{#- Interval estimates used by the marts. z = 1.959963984540054 for 95 %. -#}
+
+{#- Wilson score interval for a proportion k / n (indicators.md: rates). -#}
+{% macro wilson_low(k, n, z=1.959963984540054) -%}
+    case when {{ n }} > 0 then
+        ((cast({{ k }} as double) / {{ n }}) + {{ z }} ^ 2 / (2 * {{ n }})
+         - {{ z }} * sqrt((cast({{ k }} as double) / {{ n }}) * (1 - cast({{ k }} as double) / {{ n }})
+                          / {{ n }} + {{ z }} ^ 2 / (4 * {{ n }} ^ 2)))
+        / (1 + {{ z }} ^ 2 / {{ n }})
+    end
+{%- endmacro %}
+
+{% macro wilson_high(k, n, z=1.959963984540054) -%}
+    case when {{ n }} > 0 then
+        ((cast({{ k }} as double) / {{ n }}) + {{ z }} ^ 2 / (2 * {{ n }})
+         + {{ z }} * sqrt((cast({{ k }} as double) / {{ n }}) * (1 - cast({{ k }} as double) / {{ n }})
+                          / {{ n }} + {{ z }} ^ 2 / (4 * {{ n }} ^ 2)))
+        / (1 + {{ z }} ^ 2 / {{ n }})
+    end
+{%- endmacro %}
+
+{#- Newcombe's hybrid score interval for p1 - p2 (method 10), from the Wilson limits. -#}
+{% macro newcombe_low(p1, l1, u1, p2, l2, u2) -%}
+    ({{ p1 }} - {{ p2 }}) - sqrt(({{ p1 }} - {{ l1 }}) ^ 2 + ({{ u2 }} - {{ p2 }}) ^ 2)
+{%- endmacro %}
+
+{% macro newcombe_high(p1, l1, u1, p2, l2, u2) -%}
+    ({{ p1 }} - {{ p2 }}) + sqrt(({{ u1 }} - {{ p1 }}) ^ 2 + ({{ p2 }} - {{ l2 }}) ^ 2)
+{%- endmacro %}
+
+{#- A rate k / n as double, null where n = 0. -#}
+{% macro rate(k, n) -%}
+    case when {{ n }} > 0 then cast({{ k }} as double) / {{ n }} end
+{%- endmacro %}
+
+{#- The measures of indicators.md, in display order. -#}
+{% macro recidivism_measures() -%}
+    ['reconviction', 'custodial_reconviction', 'serious_reconviction', 'reincarceration']
+{%- endmacro %}

@@ -1,0 +1,20 @@
+-- One row per person known to a prison: sex and birth year as most prisons record them.
+with inmates as (select * from {{ ref('stg_prison__inmates') }}),
+
+votes as (
+    select
+        person_key,
+        -- 'u' (unknown) only where no prison knows better.
+        mode(sex) filter (where sex <> 'u') as known_sex,
+        mode(birth_year) as birth_year,
+        count(distinct prison_id) as n_prisons
+    from inmates
+    group by person_key
+)
+
+select
+    person_key,
+    coalesce(known_sex, 'u') as sex,
+    birth_year,
+    n_prisons
+from votes

@@ -1,0 +1,40 @@
+-- Placements with their person and the release they belong to: the latest release of the
+-- same programme whose spell began on or before the day the placement was arranged (so a
+-- placement arranged during detention belongs to the coming release).
+with placements as (select * from {{ ref('stg_partner__placements') }}),
+
+participants as (select * from {{ ref('stg_partner__participants') }}),
+
+sources as (select * from {{ ref('stg_ingest__sources') }}),
+
+releases as (select * from {{ ref('int_releases_joined_to_participation') }}),
+
+with_person as (
+    select
+        pl.*,
+        pt.person_key,
+        s.programme
+    from placements pl
+    join participants pt on pt.partner_id = pl.partner_id and pt.client_id = pl.client_id
+    join sources s on s.source_id = pl.partner_id
+)
+
+select
+    p.*,
+    r.release_id,
+    r.release_date,
+    r.prison_id,
+    r.is_participant,
+    p.start_date - r.release_date as days_release_to_start,
+    p.start_date is not null as has_started,
+    coalesce(
+        p.start_date is not null
+        and p.end_reason in ('dropout', 'dismissal', 'reincarcerated')
+        and (p.planned_end_date is null or p.end_date < p.planned_end_date),
+        false
+    ) as is_dropout
+from with_person p
+asof left join releases r
+    on r.person_key = p.person_key
+    and r.programme = p.programme
+    and p.arranged_date >= r.spell_start_date

@@ -1,0 +1,109 @@
+-- Participants minus comparison per programme x cohort x window x measure (indicators.md):
+-- the raw difference with a Newcombe 95 % interval, and the comparison rate standardised
+-- (directly) to the participants' mix of sex, age band and prior spells (0, 1, 2+).
+-- Only releases with full follow-up enter; strata without comparison releases are left out
+-- of both sides of the adjusted difference (standardisation_coverage says how much).
+with releases as (select * from {{ ref('releases') }}),
+
+recidivism as (select * from {{ ref('recidivism') }}),
+
+base as (
+    select
+        r.programme,
+        cast(r.cohort_year as varchar) as cohort,
+        r.sex,
+        r.age_band,
+        r.prior_spells_band,
+        r.is_participant,
+        x.window_months,
+        x.measure,
+        x.has_event
+    from recidivism x
+    join releases r using (release_id)
+    where r.is_index_year and r.is_programme_period and x.has_full_follow_up
+),
+
+strata as (
+    select
+        programme,
+        case when grouping(cohort) = 1 then 'all' else cohort end as cohort,
+        window_months,
+        measure,
+        sex,
+        age_band,
+        prior_spells_band,
+        count(*) filter (where is_participant) as n_p,
+        count(*) filter (where is_participant and has_event) as k_p,
+        count(*) filter (where not is_participant) as n_c,
+        count(*) filter (where not is_participant and has_event) as k_c
+    from base
+    group by grouping sets (
+        (programme, window_months, measure, sex, age_band, prior_spells_band, cohort),
+        (programme, window_months, measure, sex, age_band, prior_spells_band)
+    )
+),
+
+totals as (
+    select
+        programme,
+        cohort,
+        window_months,
+        measure,
+        sum(n_p) as n_p,
+        sum(k_p) as k_p,
+        sum(n_c) as n_c,
+        sum(k_c) as k_c,
+        sum(n_p) filter (where n_c > 0) as n_p_covered,
+        sum(k_p) filter (where n_c > 0) as k_p_covered,
+        sum(n_p * k_c / n_c) filter (where n_c > 0) as weighted_events,
+        sum(n_p ^ 2 * (k_c / n_c) * (1 - k_c / n_c) / n_c) filter (where n_c > 0)
+            as weighted_variance
+    from strata
+    group by all
+),
+
+rates as (
+    select
+        *,
+        {{ rate('k_p', 'n_p') }} as p_p,
+        {{ wilson_low('k_p', 'n_p') }} as l_p,
+        {{ wilson_high('k_p', 'n_p') }} as u_p,
+        {{ rate('k_c', 'n_c') }} as p_c,
+        {{ wilson_low('k_c', 'n_c') }} as l_c,
+        {{ wilson_high('k_c', 'n_c') }} as u_c,
+        {{ rate('k_p_covered', 'n_p_covered') }} as p_p_covered,
+        weighted_events / n_p_covered as p_adj,
+        weighted_variance / n_p_covered ^ 2 as var_adj
+    from totals
+)
+
+select
+    programme,
+    cohort,
+    cast(window_months as integer) as window_months,
+    measure,
+    cast(n_p as integer) as n_participants,
+    cast(k_p as integer) as n_events_participants,
+    p_p as rate_participants,
+    l_p as ci_low_participants,
+    u_p as ci_high_participants,
+    cast(n_c as integer) as n_comparison,
+    cast(k_c as integer) as n_events_comparison,
+    p_c as rate_comparison,
+    l_c as ci_low_comparison,
+    u_c as ci_high_comparison,
+    p_p - p_c as difference,
+    {{ newcombe_low('p_p', 'l_p', 'u_p', 'p_c', 'l_c', 'u_c') }} as difference_ci_low,
+    {{ newcombe_high('p_p', 'l_p', 'u_p', 'p_c', 'l_c', 'u_c') }} as difference_ci_high,
+    p_adj as adjusted_rate_comparison,
+    greatest(p_adj - 1.959963984540054 * sqrt(var_adj), 0) as adjusted_ci_low_comparison,
+    least(p_adj + 1.959963984540054 * sqrt(var_adj), 1) as adjusted_ci_high_comparison,
+    p_p_covered - p_adj as adjusted_difference,
+    p_p_covered - p_adj - 1.959963984540054
+        * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
+        as adjusted_difference_ci_low,
+    p_p_covered - p_adj + 1.959963984540054
+        * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
+        as adjusted_difference_ci_high,
+    {{ rate('n_p_covered', 'n_p') }} as standardisation_coverage
+from rates

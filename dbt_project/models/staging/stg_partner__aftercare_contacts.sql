@@ -1,0 +1,19 @@
+-- Contacts of clients without consent are dropped with them (see stg_partner__participants).
+with contacts as (select * from {{ source('raw', 'aftercare_contacts__current') }}),
+
+consented as (
+    select _source_id, client_id
+    from {{ source('raw', 'participants__current') }}
+    where consent = 'yes'
+)
+
+select
+    a._source_id as partner_id,
+    a._source_id || ':' || a.contact_id as contact_id,
+    a.client_id,
+    a.contact_date,
+    coalesce(a.contact_with, 'participant') as contact_with,
+    a.channel,
+    a.crisis = 'yes' as is_crisis
+from contacts a
+semi join consented c on c._source_id = a._source_id and c.client_id = a.client_id
