@@ -11,6 +11,41 @@ import duckdb
 STORAGE_VERSION = "v1.0.0"
 
 
+def _sql_text(value: str | None) -> str:
+    return "'" + (value or "").replace("'", "''") + "'"
+
+
+def _copy_dictionary(con: duckdb.DuckDBPyConnection) -> None:
+    """Carry dbt's descriptions along: as comments, and as the table marts.data_dictionary."""
+    for table, comment in con.execute(
+        "select table_name, comment from duckdb_tables() "
+        "where database_name = 'work' and schema_name = 'marts'").fetchall():
+        con.execute(f'comment on table pub.marts."{table}" is {_sql_text(comment)}')
+    columns = con.execute(
+        "select table_name, column_name, data_type, comment, column_index "
+        "from duckdb_columns() where database_name = 'work' and schema_name = 'marts' "
+        "and table_name in (select table_name from duckdb_tables() "
+        "                   where database_name = 'work' and schema_name = 'marts')"
+    ).fetchall()
+    for table, column, _type, comment, _index in columns:
+        con.execute(
+            f'comment on column pub.marts."{table}"."{column}" is {_sql_text(comment)}'
+        )
+    con.execute(
+        """
+        create table pub.marts.data_dictionary as
+        select t.table_name, t.comment as table_description, c.column_index,
+               c.column_name, c.data_type, c.comment as column_description
+        from duckdb_tables() t
+        join duckdb_columns() c using (database_name, schema_name, table_name)
+        where t.database_name = 'work' and t.schema_name = 'marts'
+        order by t.table_name, c.column_index
+        """
+    )
+    con.execute("comment on table pub.marts.data_dictionary is "
+                "'Every published table and column with its description.'")
+
+
 def publish(work_db: Path, published_db: Path) -> list[str]:
     """Write the `marts` schema into a new file and move it onto `published_db` atomically."""
     published_db = Path(published_db)
@@ -27,6 +62,7 @@ def publish(work_db: Path, published_db: Path) -> list[str]:
             "where database_name = 'work' and schema_name = 'marts' order by 1").fetchall()]
         for table in tables:
             con.execute(f'create table pub.marts."{table}" as select * from work.marts."{table}"')
+        _copy_dictionary(con)
         con.execute("checkpoint pub")
         con.execute("detach pub")
     finally:

@@ -69,3 +69,28 @@ def query(database: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+BUILT_PERSONS = 12_000  # large enough for the planted-effect comparison to be stable
+
+
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory) -> dict:
+    """One simulated demo, ingested twice (the second run must do nothing), built by dbt and
+    published: shared by every test that needs the whole pipeline's output."""
+    from ingestion.load import ingest
+    from reentry.publish import publish
+    from reentry.simulation import generate_demo
+    from reentry.transform import run_dbt
+
+    root = tmp_path_factory.mktemp("built_demo")
+    landing, truth = root / "landing", root / "truth"
+    db = root / "work" / "warehouse.duckdb"
+    published = root / "published" / "warehouse.duckdb"
+    generate_demo(landing, truth, persons=BUILT_PERSONS, seed=11, defect_rate=0.02)
+    first = ingest(landing, db, TEST_KEY)
+    second = ingest(landing, db, TEST_KEY)
+    build = run_dbt("build", db, quiet=True)
+    publish(db, published)
+    return {"root": root, "landing": landing, "truth": truth, "db": db,
+            "published": published, "first": first, "second": second, "build": build}

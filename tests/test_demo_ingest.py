@@ -5,25 +5,14 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ingestion.load import ingest
-from reentry.simulation import generate_demo
-
-from .conftest import TEST_KEY, query
+from .conftest import query
 from .privacy_scan import landing_identifiers, scan_tree
-
-PERSONS = 2_500
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("demo")
-    landing, truth, db = root / "landing", root / "truth", root / "work" / "warehouse.duckdb"
-    generate_demo(landing, truth, persons=PERSONS, seed=11, defect_rate=0.02)
-    first = ingest(landing, db, TEST_KEY)
-    second = ingest(landing, db, TEST_KEY)
-    defects = pl.read_csv(truth / "defects.csv", infer_schema=False)
-    return {"root": root, "landing": landing, "truth": truth, "db": db, "first": first,
-            "second": second, "defects": defects}
+def demo(built_demo) -> dict:
+    return {**built_demo,
+            "defects": pl.read_csv(built_demo["truth"] / "defects.csv", infer_schema=False)}
 
 
 def test_every_file_loads_and_every_row_is_accounted_for(demo) -> None:

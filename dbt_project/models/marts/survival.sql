@@ -1,6 +1,6 @@
 -- Kaplan-Meier estimate of staying free of each event by days since release (indicators.md),
 -- per programme x cohort ('all' = every cohort) x group x measure, with the number at risk
--- and Greenwood 95 % bands on the log(-log) scale. Every index release of the programme period
+-- and Greenwood 95 % bands on the log(-log) scale (macro kaplan_meier). Every index release of the programme period
 -- contributes until its first event or its censoring at the as-of date less the lag, or at
 -- death or deportation ending a later spell. A step function: the value on a day is that of
 -- the last row at or before it; day 0 is always present.
@@ -54,53 +54,6 @@ both_cohorts as (
     select * from timed
     union all
     select programme, 'all' as cohort, group_name, measure, is_event, day from timed
-),
-
-by_day as (
-    select
-        programme,
-        cohort,
-        group_name,
-        measure,
-        day,
-        count(*) filter (where is_event) as n_events,
-        count(*) filter (where not is_event) as n_censored
-    from (
-        select programme, cohort, group_name, measure, day, is_event from both_cohorts
-        union all
-        -- A row at day 0 for every curve, so that the step function starts at 1.
-        select distinct programme, cohort, group_name, measure, 0, null from both_cohorts
-    )
-    group by all
-),
-
-at_risk as (
-    select
-        *,
-        sum(n_events + n_censored) over (
-            partition by programme, cohort, group_name, measure
-            order by day desc rows unbounded preceding
-        ) as n_at_risk
-    from by_day
-),
-
-estimated as (
-    select
-        *,
-        -- Product of (1 - d/n); a day on which everyone at risk has the event ends at 0.
-        case
-            when max((n_events = n_at_risk and n_events > 0)::int) over curve = 1 then 0.0
-            else exp(sum(case when n_events > 0 then ln(1 - n_events / n_at_risk) else 0 end)
-                     over curve)
-        end as survival,
-        sum(case when n_at_risk > n_events
-                 then n_events / (n_at_risk * (n_at_risk - n_events)) else 0 end)
-            over curve as greenwood_sum
-    from at_risk
-    window curve as (
-        partition by programme, cohort, group_name, measure
-        order by day rows unbounded preceding
-    )
 )
 
 select
@@ -108,16 +61,11 @@ select
     cohort,
     group_name as "group",
     measure,
-    cast(day as integer) as day,
-    cast(n_at_risk as integer) as n_at_risk,
-    cast(n_events as integer) as n_events,
-    cast(n_censored as integer) as n_censored,
+    day,
+    n_at_risk,
+    n_events,
+    n_censored,
     survival,
-    case when survival > 0 and survival < 1
-         then exp(-exp(ln(-ln(survival)) - 1.959963984540054 * sqrt(greenwood_sum) / ln(survival)))
-         else survival end as ci_low,
-    case when survival > 0 and survival < 1
-         then exp(-exp(ln(-ln(survival)) + 1.959963984540054 * sqrt(greenwood_sum) / ln(survival)))
-         else survival end as ci_high
-from estimated
-where n_at_risk > 0
+    ci_low,
+    ci_high
+from {{ kaplan_meier('both_cohorts', ['programme', 'cohort', 'group_name', 'measure']) }}

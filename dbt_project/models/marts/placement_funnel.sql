@@ -1,0 +1,63 @@
+-- The placement funnel per programme x intake year ('all') x partner ('all'): participant
+-- records referred (consented) -> accepted -> placed -> started -> retained 180 days (a
+-- started placement still running, or ended as completed / transition, 180 days after its
+-- start; only records whose first start lies 180 days before the as-of date count as
+-- observed for that step).
+with participants as (select * from {{ ref('stg_partner__participants') }}),
+
+placements as (select * from {{ ref('int_placements_joined_to_releases') }}),
+
+sources as (select * from {{ ref('stg_ingest__sources') }}),
+
+params as (select * from {{ ref('int_parameters') }}),
+
+per_record as (
+    select
+        p.partner_id,
+        s.programme,
+        cast(year(p.intake_date) as varchar) as cohort,
+        p.selection = 'accepted' as is_accepted,
+        count(pl.placement_id) > 0 as is_placed,
+        bool_or(pl.has_started) as is_started,
+        min(pl.start_date) as first_start_date,
+        bool_or(
+            pl.has_started
+            and pl.start_date + interval 180 day <= params.as_of_date
+            and (pl.end_date is null or pl.end_date > pl.start_date + interval 180 day
+                 or pl.end_reason in ('completed', 'transition'))
+        ) as is_retained_180
+    from participants p
+    join sources s on s.source_id = p.partner_id
+    cross join params
+    left join placements pl on pl.partner_id = p.partner_id and pl.client_id = p.client_id
+    where p.intake_date between params.programme_start_date and params.programme_end_date
+    group by p.partner_id, p.client_id, s.programme, p.intake_date, p.selection
+),
+
+aggregated as (
+    select
+        programme,
+        case when grouping(cohort) = 1 then 'all' else cohort end as cohort,
+        case when grouping(partner_id) = 1 then 'all' else partner_id end as partner_id,
+        count(*) as n_referred,
+        count(*) filter (where is_accepted) as n_accepted,
+        count(*) filter (where is_accepted and is_placed) as n_placed,
+        count(*) filter (where is_accepted and is_started) as n_started,
+        count(*) filter (where is_accepted and is_retained_180) as n_retained_180
+    from per_record
+    group by grouping sets (
+        (programme, cohort, partner_id), (programme, cohort), (programme, partner_id),
+        (programme)
+    )
+)
+
+select
+    programme,
+    cohort,
+    partner_id,
+    cast(n_referred as integer) as n_referred,
+    cast(n_accepted as integer) as n_accepted,
+    cast(n_placed as integer) as n_placed,
+    cast(n_started as integer) as n_started,
+    cast(n_retained_180 as integer) as n_retained_180
+from aggregated
