@@ -11,6 +11,16 @@ import duckdb
 STORAGE_VERSION = "v1.0.0"
 
 
+_DICTIONARY_COLUMNS = {
+    "table_name": "Published table in the schema marts.",
+    "table_description": "What one row of the table is.",
+    "column_index": "Position of the column in the table.",
+    "column_name": "Column name.",
+    "data_type": "DuckDB data type.",
+    "column_description": "What the column holds.",
+}
+
+
 def _sql_text(value: str | None) -> str:
     return "'" + (value or "").replace("'", "''") + "'"
 
@@ -44,6 +54,8 @@ def _copy_dictionary(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("comment on table pub.marts.data_dictionary is "
                 "'Every published table and column with its description.'")
+    for column, text in _DICTIONARY_COLUMNS.items():
+        con.execute(f"comment on column pub.marts.data_dictionary.{column} is {_sql_text(text)}")
 
 
 def publish(work_db: Path, published_db: Path) -> list[str]:

@@ -33,7 +33,7 @@ def dbt_args(command: str, work_dir: Path, as_of: date | None, extra: list[str] 
     """Command-line arguments for dbt: project, profiles, per-work-folder target and logs."""
     dbt_vars = {"as_of": as_of.isoformat()} if as_of else {}
     return [
-        command,
+        *command.split(),
         "--project-dir", str(DBT_PROJECT),
         "--profiles-dir", str(DBT_PROJECT),
         "--target-path", str(work_dir / "dbt" / "target"),
