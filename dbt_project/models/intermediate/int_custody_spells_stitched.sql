@@ -1,6 +1,7 @@
 -- Custody spells (indicators.md): a person's episodes, across all prisons, that follow each
 -- other with at most one day between a release and the next admission, that overlap, or
--- that are linked by a transfer out of the previous one. A transfer is never a release.
+-- that are linked by a transfer: the spell so far ended with transfer_out and the next
+-- episode begins with transfer_in. A transfer is never a release.
 with episodes as (
     select
         *,
@@ -29,7 +30,7 @@ flagged as (
         case
             when prev_end is null then 1
             when admission_date <= prev_end + interval 1 day then 0
-            when prev_end_type = 'transfer_out' then 0
+            when prev_end_type = 'transfer_out' and admission_type = 'transfer_in' then 0
             else 1
         end as is_new_spell
     from ordered

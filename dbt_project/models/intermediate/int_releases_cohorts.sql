@@ -1,6 +1,8 @@
 -- Releases (indicators.md): the end of a spell by end of sentence, parole or early release.
 -- Deportation, death and escape end a spell but enter no cohort. A person counts once per
--- cohort, with the first release in it (is_index_year / is_index_quarter).
+-- programme and cohort, with the first release in it (is_index_year / is_index_quarter);
+-- the programme period cuts the first and last cohort, so the index release is the first
+-- one inside the period where there is one.
 with spells as (select * from {{ ref('int_custody_spells_stitched') }}),
 
 persons as (select * from {{ ref('int_persons') }}),
@@ -59,8 +61,12 @@ select
     {{ age_band('age_at_release') }} as age_band,
     case when prior_spells = 0 then '0' when prior_spells = 1 then '1' else '2+' end
         as prior_spells_band,
-    row_number() over (partition by person_key, cohort_year order by release_date) = 1
-        as is_index_year,
-    row_number() over (partition by person_key, cohort_quarter order by release_date) = 1
-        as is_index_quarter
+    row_number() over (
+        partition by person_key, programme, cohort_year, is_programme_period
+        order by release_date
+    ) = 1 as is_index_year,
+    row_number() over (
+        partition by person_key, programme, cohort_quarter, is_programme_period
+        order by release_date
+    ) = 1 as is_index_quarter
 from described
