@@ -50,8 +50,8 @@ def _build_and_publish(wd: Workdir, as_of: date | None, start: float) -> None:
     say = _say(start)
     say("building the models (dbt build: models and their tests)")
     result = run_dbt("build", wd.work_db, as_of)
-    say(f"dbt build: {result.count('success')} models and unit tests built, "
-        f"{result.count('pass')} data tests passed, {result.count('warn')} warnings")
+    say(f"dbt build: {result.count('success')} models built, {result.count('pass')} data and "
+        f"unit tests passed, {result.count('warn')} warnings")
     tables = publish(wd.work_db, wd.published_db)
     say(f"published {len(tables)} marts to {wd.published_db}")
 
