@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint dev clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -23,6 +23,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Dagster's UI on the demo work folder: the whole graph, runs, checks, sensor and schedule.
+dev: $(STAMP)
+	@test -f demo/published/warehouse.duckdb || $(BIN)/reentry demo --workdir demo
+	@mkdir -p demo/.dagster && cp orchestration/dagster.yaml demo/.dagster/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/demo/.dagster REENTRY_WORKDIR=demo REENTRY_DEMO=1 \
+		$(BIN)/dagster dev -m orchestration.definitions
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

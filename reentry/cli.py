@@ -11,8 +11,10 @@ from pathlib import Path
 import duckdb
 
 from ingestion.config import ConfigError
-from ingestion.pseudonym import KeyError_, ensure_demo_key, load_key
+from ingestion.pseudonym import KeyError_, load_key
 
+from .pipeline import PipelineFailed
+from .research import NotPublished
 from .transform import BuildFailed
 from .workdir import Workdir
 
@@ -43,17 +45,25 @@ def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, start: float)
     print(f"\nWork database: {wd.work_db}")
 
 
-def _build_and_publish(wd: Workdir, as_of: date | None, start: float) -> None:
-    from .publish import publish
-    from .transform import run_dbt
+def _pipeline(warehouse, start: float) -> None:
+    """Run the Dagster job in process, then print what happened and the ingestion summary."""
+    from ingestion.summary import format_summary, load_summary
+
+    from .pipeline import run_pipeline
 
     say = _say(start)
-    say("building the models (dbt build: models and their tests)")
-    result = run_dbt("build", wd.work_db, as_of)
-    say(f"dbt build: {result.count('success')} models built, {result.count('pass')} data and "
-        f"unit tests passed, {result.count('warn')} warnings")
-    tables = publish(wd.work_db, wd.published_db)
-    say(f"published {len(tables)} marts to {wd.published_db}")
+    result = run_pipeline(warehouse, say)
+    wd = warehouse.paths
+    if wd.work_db.exists():
+        print(format_summary(load_summary(wd.work_db)))
+    built = any(k.startswith("marts/") for k in result.materialized)
+    published = "published/warehouse" in result.materialized
+    say("models rebuilt" if built else "no new data: models unchanged, nothing rebuilt")
+    if published:
+        say(f"researchers' database published: {wd.published_db}")
+    elif wd.published_db.exists():
+        say(f"researchers' database unchanged: {wd.published_db}")
+    say(f"validation reports: {wd.validation}")
 
 
 def _as_of(value: str | None) -> date | None:
@@ -66,7 +76,8 @@ def _as_of(value: str | None) -> date | None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate the demo landing folder, then ingest it."""
+    """Generate the demo landing folder, then run the whole job on it."""
+    from orchestration.resources import WarehouseResource
     from reentry.simulation import generate_demo
 
     start = time.perf_counter()
@@ -77,16 +88,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = generate_demo(wd.landing, wd.truth, persons=args.persons, seed=args.seed,
                            defect_rate=args.defect_rate)
     say(f"demo exports written: {result.get('files', '?')} files; planted truth in {wd.truth}")
-    if args.key_file:
-        key = load_key(Path(args.key_file))
-    else:
-        try:
-            key = load_key(None)
-        except KeyError_:
-            key = load_key(ensure_demo_key(wd.demo_key), demo=True)
-            say(f"using the demo's own pseudonym key {wd.demo_key}")
-    _ingest(wd.landing, None, wd, key, start)
-    _build_and_publish(wd, None, start)
+    warehouse = WarehouseResource(workdir=str(wd.root), landing=str(wd.landing),
+                                  key_file=args.key_file, demo=True)
+    _pipeline(warehouse, start)
     return 0
 
 
@@ -110,13 +114,54 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Ingest what is new, build the models, publish the marts."""
+    """Ingest what is new, build the models, validate, publish: the Dagster job in process."""
+    from orchestration.resources import WarehouseResource
+
     start = time.perf_counter()
-    key = load_key(Path(args.key_file) if args.key_file else None)
-    wd = Workdir(Path(args.workdir))
-    sources = Path(args.sources) if args.sources else None
-    _ingest(Path(args.landing), sources, wd, key, start)
-    _build_and_publish(wd, args.as_of, start)
+    warehouse = WarehouseResource(
+        workdir=str(Path(args.workdir)), landing=str(Path(args.landing)),
+        sources=args.sources, key_file=args.key_file,
+        research_key_file=args.research_key_file,
+        as_of=args.as_of.isoformat() if args.as_of else None)
+    # Refuse missing or short keys before anything starts.
+    warehouse.pseudonym_key()
+    warehouse.research_key()
+    _pipeline(warehouse, start)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """One query on the published database, read-only and sealed."""
+    from .research import open_research, write_result
+
+    con = open_research(Workdir(Path(args.workdir)).published_db)
+    try:
+        write_result(con, args.query, args.format, sys.stdout)
+    except duckdb.Error as exc:
+        print(f"reentry sql: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    """An interactive session on the published database, read-only and sealed."""
+    from .research import open_research, shell
+
+    con = open_research(Workdir(Path(args.workdir)).published_db)
+    try:
+        shell(con)
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Loads, quarantine, overdue sources, the last checks and publish."""
+    from .status import status_text
+
+    print(status_text(Workdir(Path(args.workdir))))
     return 0
 
 
@@ -157,9 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
+    p.add_argument("--research-key-file",
+                   help="key of this research release (else REENTRY_RESEARCH_KEY)")
     p.add_argument("--as-of", type=_as_of, help="data cut-off YYYY-MM-DD (default: the newest "
                    "register export date)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sql", help="one query on the published database (read-only)")
+    p.add_argument("query", help="SQL, e.g. \"select * from marts.recidivism_effects\"")
+    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("shell", help="interactive SQL on the published database (read-only)")
+    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p.set_defaults(func=cmd_shell)
+
+    p = sub.add_parser("status", help="loads, quarantine, overdue sources, checks, publish")
+    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p.set_defaults(func=cmd_status)
     return parser
 
 
@@ -168,9 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, KeyError_, FileNotFoundError, BuildFailed) as exc:
+    except (ConfigError, KeyError_, FileNotFoundError, BuildFailed, NotPublished) as exc:
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
+    except PipelineFailed as exc:
+        print(f"reentry {args.command}: {exc}", file=sys.stderr)
+        return 1
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
             raise

@@ -28,6 +28,16 @@ class Workdir:
         return self.root / "pseudonym.key"
 
     @property
+    def demo_research_key(self) -> Path:
+        """The research key the demo makes for its own research release."""
+        return self.root / "research.key"
+
+    @property
+    def validation(self) -> Path:
+        """Validation reports (HTML and JSON) of every run."""
+        return self.root / "validation"
+
+    @property
     def work_db(self) -> Path:
         """The work database: raw history, quarantine, manifest and everything dbt builds."""
         return self.root / "work" / "warehouse.duckdb"

@@ -75,22 +75,40 @@ BUILT_PERSONS = 12_000  # large enough for the planted-effect comparison to be s
 
 
 @pytest.fixture(scope="session")
-def built_demo(tmp_path_factory) -> dict:
-    """One simulated demo, ingested twice (the second run must do nothing), built by dbt and
-    published: shared by every test that needs the whole pipeline's output."""
-    from ingestion.load import ingest
-    from reentry.publish import publish
+def demo_keys(tmp_path_factory) -> dict:
+    """Key files kept outside every work folder (as a key holder would)."""
+    folder = tmp_path_factory.mktemp("keys")
+    (folder / "pseudonym.key").write_bytes(TEST_KEY.secret)
+    (folder / "research.key").write_bytes(b"research-release-key-" + b"r" * 32)
+    return {"key_file": folder / "pseudonym.key", "research_key_file": folder / "research.key"}
+
+
+def warehouse_for(root: Path, keys: dict, **extra):
+    """The run settings of a work folder whose landing folder is root/landing."""
+    from orchestration.resources import WarehouseResource
+
+    return WarehouseResource(workdir=str(root), landing=str(root / "landing"),
+                             key_file=str(keys["key_file"]),
+                             research_key_file=str(keys["research_key_file"]), **extra)
+
+
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory, demo_keys) -> dict:
+    """One simulated demo run twice through the Dagster job (the second run must find nothing
+    to do): shared by every test that needs the whole pipeline's output."""
+    from reentry.pipeline import run_pipeline
     from reentry.simulation import generate_demo
-    from reentry.transform import run_dbt
 
     root = tmp_path_factory.mktemp("built_demo")
-    landing, truth = root / "landing", root / "truth"
-    db = root / "work" / "warehouse.duckdb"
-    published = root / "published" / "warehouse.duckdb"
-    generate_demo(landing, truth, persons=BUILT_PERSONS, seed=11, defect_rate=0.02)
-    first = ingest(landing, db, TEST_KEY)
-    second = ingest(landing, db, TEST_KEY)
-    build = run_dbt("build", db, quiet=True)
-    publish(db, published)
-    return {"root": root, "landing": landing, "truth": truth, "db": db,
-            "published": published, "first": first, "second": second, "build": build}
+    generate_demo(root / "landing", root / "truth", persons=BUILT_PERSONS, seed=11,
+                  defect_rate=0.02)
+    warehouse = warehouse_for(root, demo_keys)
+    messages: list[str] = []
+    first = run_pipeline(warehouse, messages.append)
+    published_stat = (root / "published" / "warehouse.duckdb").stat()
+    second = run_pipeline(warehouse, messages.append)
+    return {"root": root, "landing": root / "landing", "truth": root / "truth",
+            "db": root / "work" / "warehouse.duckdb",
+            "published": root / "published" / "warehouse.duckdb",
+            "first": first, "second": second, "messages": messages,
+            "published_stat_after_first": published_stat, "warehouse": warehouse}

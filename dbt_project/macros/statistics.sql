@@ -3,7 +3,8 @@
 {#- Wilson score interval for a proportion k / n (indicators.md: rates). -#}
 {#- Clamped to [0, 1]: at k = 0 or k = n the exact limit is 0 or 1, rounding can step over. -#}
 {% macro wilson_low(k, n, z=1.959963984540054) -%}
-    case when {{ n }} > 0 then greatest(0.0,
+    case when {{ n }} > 0 and {{ k }} = 0 then 0.0
+         when {{ n }} > 0 then greatest(0.0,
         ((cast({{ k }} as double) / {{ n }}) + {{ z }} ^ 2 / (2 * {{ n }})
          - {{ z }} * sqrt((cast({{ k }} as double) / {{ n }}) * (1 - cast({{ k }} as double) / {{ n }})
                           / {{ n }} + {{ z }} ^ 2 / (4 * {{ n }} ^ 2)))
@@ -12,7 +13,8 @@
 {%- endmacro %}
 
 {% macro wilson_high(k, n, z=1.959963984540054) -%}
-    case when {{ n }} > 0 then least(1.0,
+    case when {{ n }} > 0 and {{ k }} = {{ n }} then 1.0
+         when {{ n }} > 0 then least(1.0,
         ((cast({{ k }} as double) / {{ n }}) + {{ z }} ^ 2 / (2 * {{ n }})
          + {{ z }} * sqrt((cast({{ k }} as double) / {{ n }}) * (1 - cast({{ k }} as double) / {{ n }})
                           / {{ n }} + {{ z }} ^ 2 / (4 * {{ n }} ^ 2)))

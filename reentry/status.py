@@ -1,0 +1,86 @@
+"""`reentry status`: what was loaded when, what is quarantined, the last checks and publish,
+and the sources whose deliveries are overdue."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from .workdir import Workdir
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    try:
+        return con.execute(sql).fetchall()
+    except duckdb.CatalogException:
+        return []
+
+
+def status_text(wd: Workdir, today: date | None = None) -> str:
+    """The status of a work folder as text."""
+    today = today or date.today()
+    if not wd.work_db.exists():
+        return f"No work database at {wd.work_db}: nothing has run in this work folder yet."
+    try:
+        con = duckdb.connect(str(wd.work_db), read_only=True)
+    except duckdb.IOException:
+        return f"A run is in progress on {wd.work_db}; try again when it has finished."
+    out: list[str] = [f"Work folder {wd.root}", ""]
+    try:
+        out.append("Ingestion runs (newest first)")
+        for run_id, started, n_seen, n_loaded, n_skipped, n_rejected, n_ignored in _rows(
+            con, "select run_id, started_at, n_files_seen, n_loaded, n_skipped, n_rejected, "
+                 "n_ignored from ingest.runs order by run_id desc limit 5"):
+            out.append(f"  run {run_id} at {started:%Y-%m-%d %H:%M}: {n_seen} files seen, "
+                       f"{n_loaded} loaded, {n_skipped} already loaded, {n_rejected} rejected, "
+                       f"{n_ignored} ignored")
+        out += ["", "Files by status"]
+        for status, n, rows in _rows(
+            con, "select status, count(*), sum(n_received) from ingest.files group by 1 "
+                 "order by 1"):
+            out.append(f"  {status:<10}{n:>6} files{'' if rows is None else f'{rows:>12,} rows'}")
+        out += ["", "Quarantined rows by reason"]
+        reasons = _rows(con, "select reason, count(*) from ingest.quarantine group by 1 "
+                             "order by 2 desc")
+        out += [f"  {r:<18}{n:>8,}" for r, n in reasons] or ["  none"]
+        out += ["", "Overdue deliveries (newest export older than the source's cadence, "
+                    f"as of {today})"]
+        stale = _rows(con, f"""
+            select f.source_id, f.entity, max(f.export_date) as last_export, s.cadence_days,
+                   date '{today.isoformat()}' - max(f.export_date) as days
+            from ingest.files f join ingest.sources s using (source_id)
+            where f.status in ('loaded', 'duplicate') and s.cadence_days is not null
+            group by all
+            having date '{today.isoformat()}' - max(f.export_date) > s.cadence_days
+            order by days desc""")
+        out += [f"  {s}/{e}: last export {d}, {days} days ago (cadence {c} days)"
+                for s, e, d, c, days in stale[:20]] or ["  none"]
+        if len(stale) > 20:
+            out.append(f"  … and {len(stale) - 20} more")
+        out += ["", "Last validation"]
+        validation = _rows(con, "select validated_at, success, n_expectations, n_failed, "
+                                "report_path from ops.validations order by validated_at desc "
+                                "limit 1")
+        for at, ok, n, failed, path in validation:
+            out.append(f"  {at:%Y-%m-%d %H:%M}: {'passed' if ok else 'FAILED'}, "
+                       f"{n - failed} of {n} expectations met; report {path}")
+        if not validation:
+            out.append("  none yet")
+        out += ["", "Last publish"]
+        publish = _rows(con, "select published_at, path, data_version, n_tables, previous_path "
+                             "from ops.publishes order by published_at desc limit 1")
+        for at, path, version, n, previous in publish:
+            out.append(f"  {at:%Y-%m-%d %H:%M}: {n} tables to {path}")
+            out.append(f"  data version {version}; previous version kept: {previous or 'none'}")
+        if not publish:
+            out.append("  nothing published yet")
+    finally:
+        con.close()
+    return "\n".join(out)
+
+
+def published_path(workdir: Path) -> Path:
+    """The researchers' database of a work folder."""
+    return Workdir(workdir).published_db

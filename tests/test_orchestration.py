@@ -1,0 +1,202 @@
+"""The Dagster job: definitions, a full run, the validation gate, readers during a publish,
+sealed research sessions and status."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey
+
+from reentry.cli import main
+from reentry.pipeline import PipelineFailed, run_pipeline
+
+from .conftest import query, warehouse_for
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def copied_demo(built_demo, tmp_path) -> Path:
+    """A private copy of the built demo's work folder, safe to run again and tamper with."""
+    root = tmp_path / "demo"
+    shutil.copytree(built_demo["root"], root)
+    return root
+
+
+def test_definitions_load_with_an_unbroken_lineage(tmp_path, demo_keys) -> None:
+    from orchestration.definitions import JOB_NAME, build_definitions
+
+    defs = build_definitions(warehouse_for(tmp_path, demo_keys))
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"raw/custody_episodes", "ingest/files", "staging/stg_prison__custody_episodes",
+            "intermediate/int_custody_spells_stitched", "marts/recidivism_rates",
+            "published/warehouse"} <= keys
+    # Ingestion -> staging -> ... -> marts -> publish, with no gap.
+    upstream = graph.get(AssetKey(["marts", "releases"])).parent_keys
+    assert AssetKey(["intermediate", "int_releases_joined_to_participation"]) in upstream
+    staging_parents = graph.get(AssetKey(["staging", "stg_prison__custody_episodes"])).parent_keys
+    assert AssetKey(["raw", "custody_episodes"]) in staging_parents
+    assert AssetKey(["marts", "releases"]) in graph.get(
+        AssetKey(["published", "warehouse"])).parent_keys
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert ("marts/recidivism_rates", "great_expectations") in checks
+    assert any(name.startswith("unique") for _, name in checks)  # dbt tests as checks
+    assert defs.resolve_job_def(JOB_NAME) is not None
+    assert {s.name for s in defs.sensors} == {"new_landing_files"}
+    assert {s.name for s in defs.schedules} == {"quarterly_pack"}
+
+
+def test_full_materialisation_of_the_demo_through_dagster(built_demo) -> None:
+    first = built_demo["first"]
+    for key in ("raw/inmates", "ingest/files", "staging/stg_partner__participants",
+                "marts/releases", "marts/survival", "published/warehouse"):
+        assert key in first.materialized, key
+    assert not first.failed_checks
+    assert query(built_demo["db"], "select success from ops.validations") == [(True,)]
+    assert query(built_demo["published"], "select count(*) from marts.releases") == query(
+        built_demo["db"], "select count(*) from marts.releases")
+    assert any("published" in m for m in built_demo["messages"])
+
+
+def test_published_person_keys_cannot_be_joined_to_the_warehouse(built_demo) -> None:
+    internal = {r[0] for r in query(built_demo["db"], "select person_key from marts.releases")}
+    published = {r[0] for r in query(built_demo["published"],
+                                     "select person_key from marts.releases")}
+    assert len(published) == len(internal) > 1000
+    assert not internal & published
+    for column, table in (("release_id", "recidivism"), ("placement_id", "placements")):
+        inner = {r[0] for r in query(built_demo["db"], f"select {column} from marts.{table}")}
+        outer = {r[0] for r in query(built_demo["published"],
+                                     f"select {column} from marts.{table}")}
+        assert not inner & outer
+    # Within the release the re-keyed ids still join.
+    assert query(built_demo["published"],
+                 "select count(*) from marts.recidivism x anti join marts.releases r "
+                 "using (release_id)") == [(0,)]
+
+
+def test_a_failing_expectation_blocks_publish_and_keeps_the_old_file(
+    copied_demo, demo_keys, capsys
+) -> None:
+    published = copied_demo / "published" / "warehouse.duckdb"
+    # The last publish had sixteen times the releases: today's build looks like a collapse.
+    con = duckdb.connect(str(published))
+    for _ in range(4):
+        con.execute("insert into marts.releases select * from marts.releases")
+    con.close()
+    before = sha256(published)
+    warehouse = warehouse_for(copied_demo, demo_keys, as_of="2009-12-30")
+    with pytest.raises(PipelineFailed) as failed:
+        run_pipeline(warehouse, lambda _m: None)
+    assert "marts/releases great_expectations" in str(failed.value)
+    assert sha256(published) == before
+    assert not published.with_name("warehouse.previous.duckdb").exists()
+    assert not published.with_name("warehouse.duckdb.new").exists()
+    assert query(copied_demo / "work" / "warehouse.duckdb",
+                 "select success from ops.validations order by validated_at") == [
+        (True,), (False,)]
+    # Through the command line: a non-zero exit, the failing step named.
+    code = main(["run", "--landing", str(copied_demo / "landing"), "--workdir",
+                 str(copied_demo), "--key-file", str(demo_keys["key_file"]),
+                 "--research-key-file", str(demo_keys["research_key_file"]),
+                 "--as-of", "2009-12-29"])
+    assert code == 1
+    assert "great_expectations" in capsys.readouterr().err
+    assert sha256(published) == before
+
+
+READER = """
+import sys, time, duckdb
+path, stop, log = sys.argv[1], sys.argv[2], sys.argv[3]
+con = duckdb.connect(path, read_only=True)
+counts = set()
+with open(log, "w") as out:
+    out.write("open\\n"); out.flush()
+    import os
+    while not os.path.exists(stop):
+        counts.add(con.execute("select count(*), sum(n_releases) from marts.recidivism_rates"
+                               ).fetchone())
+        time.sleep(0.05)
+    out.write(f"ok {len(counts)}\\n")
+"""
+
+
+def test_a_reader_holding_the_published_file_never_blocks_a_run(
+    copied_demo, demo_keys, tmp_path
+) -> None:
+    published = copied_demo / "published" / "warehouse.duckdb"
+    before = sha256(published)
+    stop, log = tmp_path / "stop", tmp_path / "reader.log"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(published), str(stop), str(log)])
+    try:
+        for _ in range(200):
+            if log.exists() and log.read_text().startswith("open"):
+                break
+            time.sleep(0.05)
+        # A new as-of date: the models are rebuilt and published while the reader reads.
+        result = run_pipeline(warehouse_for(copied_demo, demo_keys, as_of="2008-12-31"),
+                              lambda _m: None)
+        assert "published/warehouse" in result.materialized
+    finally:
+        stop.touch()
+        reader.wait(timeout=60)
+    assert reader.returncode == 0
+    assert log.read_text().splitlines()[-1] == "ok 1"  # the old version, undisturbed
+    assert sha256(published) != before
+    assert sha256(published.with_name("warehouse.previous.duckdb")) == before
+    assert query(published, "select as_of_date::varchar from marts.run_metadata") == [
+        ("2008-12-31",)]
+
+
+def test_sql_reads_the_marts_and_nothing_outside(built_demo, capsys) -> None:
+    workdir = str(built_demo["root"])
+    assert main(["sql", "select count(*) as n from marts.releases", "--workdir", workdir,
+                 "--format", "csv"]) == 0
+    (n,) = query(built_demo["published"], "select count(*) from marts.releases")[0]
+    assert capsys.readouterr().out.splitlines() == ["n", str(n)]
+    for escape in (
+        "select * from read_csv('/etc/passwd')",
+        f"select * from read_text('{built_demo['db']}')",
+        f"attach '{built_demo['db']}' as work",
+        "copy (select * from marts.releases) to '/tmp/releases.csv'",
+        "set enable_external_access = true",
+        "set lock_configuration = false",
+    ):
+        assert main(["sql", escape, "--workdir", workdir]) == 1, escape
+        err = capsys.readouterr().err
+        assert "Permission Error" in err or "Cannot change configuration" in err, err
+    assert not Path("/tmp/releases.csv").exists()
+
+
+def test_shell_answers_statements_from_stdin(built_demo) -> None:
+    from reentry.research import open_research, shell
+
+    out = io.StringIO()
+    con = open_research(built_demo["published"])
+    shell(con, io.StringIO(".tables\nselect count(*)\n  as n from marts.survival;\n"
+                           "select * from read_csv('/etc/passwd');\n.quit\n"), out)
+    text = out.getvalue()
+    assert "recidivism_rates" in text and "data_dictionary" in text
+    assert "│ n" in text or "n\n" in text
+    assert "error: Permission Error" in text
+
+
+def test_status_tells_loads_quarantine_checks_and_publish(built_demo, capsys) -> None:
+    assert main(["status", "--workdir", str(built_demo["root"])]) == 0
+    out = capsys.readouterr().out
+    assert "run 1 at" in out and "run 2 at" in out
+    assert "missing_required" in out
+    assert "Last validation" in out and "passed" in out
+    assert "data version" in out
+    assert "Overdue deliveries" in out
