@@ -85,28 +85,38 @@ def pseudonym_sql(family: str, given: str, birth_date: str) -> str:
     return person_key_sql(normalise_name_sql(family), normalise_name_sql(given), birth_date)
 
 
-def load_key(key_file: Path | None = None, *, demo: bool = False) -> PseudonymKey:
-    """The key from --key-file or REENTRY_PSEUDONYM_KEY; stop with a clear message if absent."""
+RESEARCH_KEY_ENV = "REENTRY_RESEARCH_KEY"
+
+
+def load_key(
+    key_file: Path | None = None,
+    *,
+    demo: bool = False,
+    env: str = KEY_ENV,
+    what: str = "pseudonym key",
+) -> PseudonymKey:
+    """A key from `key_file` or the environment variable `env`; stop clearly if absent."""
     if key_file is not None:
         path = Path(key_file)
         try:
             secret = path.read_bytes().strip()
         except OSError as exc:
-            raise KeyError_(f"cannot read the key file {path}: {exc.strerror}") from None
+            raise KeyError_(f"cannot read the {what} file {path}: {exc.strerror}") from None
         origin = f"key file {path}"
-    elif os.environ.get(KEY_ENV):
-        secret = os.environ[KEY_ENV].strip().encode("utf-8")
-        origin = f"environment variable {KEY_ENV}"
+    elif os.environ.get(env):
+        secret = os.environ[env].strip().encode("utf-8")
+        origin = f"environment variable {env}"
     else:
+        flag = "--key-file" if env == KEY_ENV else "--research-key-file"
         raise KeyError_(
-            f"no pseudonym key: set {KEY_ENV} or pass --key-file FILE. The key must come from "
+            f"no {what}: set {env} or pass {flag} FILE. The key must come from "
             "the key holder (see README, 'Key custody'); `reentry demo` makes its own."
         )
     if not secret:
-        raise KeyError_(f"the pseudonym key from the {origin} is empty")
+        raise KeyError_(f"the {what} from the {origin} is empty")
     if not demo and len(secret) < MIN_KEY_BYTES:
         raise KeyError_(
-            f"the pseudonym key from the {origin} is {len(secret)} bytes; at least "
+            f"the {what} from the {origin} is {len(secret)} bytes; at least "
             f"{MIN_KEY_BYTES} are required (e.g. `python -c 'import secrets; "
             "print(secrets.token_hex(32))'`)"
         )
