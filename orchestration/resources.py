@@ -29,17 +29,18 @@ class WarehouseResource(ConfigurableResource):
     as_of: str | None = None
     demo: bool = False  # the demo makes its own keys in the work folder
 
+    # Absolute paths: dbt runs in its project folder, so a relative work folder would land there.
     @property
     def paths(self) -> Workdir:
-        return Workdir(Path(self.workdir))
+        return Workdir(Path(self.workdir).resolve())
 
     @property
     def landing_path(self) -> Path:
-        return Path(self.landing)
+        return Path(self.landing).resolve()
 
     @property
     def sources_path(self) -> Path | None:
-        return Path(self.sources) if self.sources else None
+        return Path(self.sources).resolve() if self.sources else None
 
     @property
     def as_of_date(self) -> date | None:
