@@ -44,6 +44,7 @@ def prepare_manifest() -> Path:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
            "REENTRY_WORK_DB": str(DBT_PROJECT / "target" / "parse-only.duckdb")}
     subprocess.run([dbt_executable(), "--quiet", "parse", "--project-dir", str(DBT_PROJECT),
+                    "--log-path", str(DBT_PROJECT / "target" / "logs"),
                     "--profiles-dir", str(DBT_PROJECT)], env=env, check=True, cwd=DBT_PROJECT)
     return manifest
 
