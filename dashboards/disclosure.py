@@ -5,7 +5,8 @@ or denominator is hidden. Secondary suppression then makes sure no hidden count 
 out from what is shown: the `all` rows of a table are sums of their parts, so the hidden cells
 are unknowns of a system of linear equations. A hidden cell is exactly recoverable when every
 solution of that system gives it the same value (its coordinate vanishes on the null space), or
-when the hidden cells of a sum must together be zero (counts are never negative). While any is,
+when, counts never being negative, its smallest and largest possible values coincide (checked
+by linear programming, as an attacker would). While any is,
 one more cell is hidden, the smallest shown cell that shares an equation with it, and the system
 is solved again. Hidden values are None (shown as suppressed), never zero.
 """
@@ -90,7 +91,37 @@ def recoverable(values: np.ndarray, hidden: np.ndarray, eqs: list[Equation]) -> 
     determined = np.flatnonzero(np.abs(basis).max(axis=1, initial=0.0) < 1e-9) \
         if basis.size else np.arange(unknown.size)
     exact.update(int(unknown[i]) for i in determined)
+    if not exact:
+        exact.update(_pinned_by_bounds(values, hidden, eqs, unknown, index))
     return np.array(sorted(exact), dtype=int)
+
+
+def _pinned_by_bounds(values: np.ndarray, hidden: np.ndarray, eqs: list[Equation],
+                      unknown: np.ndarray, index: dict[int, int]) -> list[int]:
+    """Hidden cells whose range collapses to a point once counts may not be negative: the
+    attacker minimises and maximises each one subject to every shown sum (linear programs)."""
+    from scipy.optimize import linprog
+
+    a_eq, b_eq = [], []
+    for eq in eqs:
+        row, rhs = np.zeros(unknown.size), 0.0
+        for cell, sign in [(eq.total, -1.0), *((p, 1.0) for p in eq.parts)]:
+            if hidden[cell]:
+                row[index[cell]] += sign
+            else:
+                rhs -= sign * values[cell]
+        if row.any():
+            a_eq.append(row)
+            b_eq.append(rhs)
+    pinned = []
+    for cell, i in index.items():
+        c = np.zeros(unknown.size)
+        c[i] = 1.0
+        low = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+        high = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+        if low.status == 0 and high.status == 0 and -high.fun - low.fun < 0.5:
+            pinned.append(cell)
+    return pinned
 
 
 def suppress(values: np.ndarray, eqs: list[Equation], threshold: int = THRESHOLD) -> np.ndarray:

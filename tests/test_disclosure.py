@@ -77,7 +77,7 @@ def attack(frame: pl.DataFrame, dims: list[str]) -> dict[int, tuple[float, float
     return ranges
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(tables())
 def test_no_hidden_cell_can_be_recovered_exactly(case) -> None:
     frame, n_dims = case

@@ -127,32 +127,18 @@ def build_sources() -> list[SourceSpec]:
     out: list[SourceSpec] = []
     k = 0
     prison_entities = ENTITIES_BY_KIND["prison"]
-    for sid, name, prefix, layout in _MABIS_PRISONS:
+    prisons = [(0, *p) for p in _MABIS_PRISONS] + [
+        (1, sid, name, prefix, "reference") for sid, name, prefix in _EXODUS_PRISONS
+    ]
+    for programme, sid, name, prefix, layout in prisons:
         out.append(
             SourceSpec(
                 sid,
                 "prison",
-                0,
+                programme,
                 name,
                 prefix,
                 layout,
-                None,
-                prison_entities,
-                _dates(_PRISON_ROUNDS, k),
-                1096,
-                _CORRECTIONS.get(sid, ()),
-            )
-        )
-        k += 1
-    for sid, name, prefix in _EXODUS_PRISONS:
-        out.append(
-            SourceSpec(
-                sid,
-                "prison",
-                1,
-                name,
-                prefix,
-                "reference",
                 None,
                 prison_entities,
                 _dates(_PRISON_ROUNDS, k),

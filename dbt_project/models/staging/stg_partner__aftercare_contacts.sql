@@ -1,11 +1,7 @@
 -- Contacts of clients without consent are dropped with them (see stg_partner__participants).
 with contacts as (select * from {{ source('raw', 'aftercare_contacts__current') }}),
 
-consented as (
-    select _source_id, client_id
-    from {{ source('raw', 'participants__current') }}
-    where consent = 'yes'
-)
+consented as ({{ consented_clients() }})
 
 select
     a._source_id as partner_id,

@@ -2,7 +2,7 @@
 with participants as (select * from {{ source('raw', 'participants__current') }}),
 
 refused as (
-    select _source_id, client_id from participants where coalesce(consent, 'no') <> 'yes'
+    select _source_id, client_id from participants where not {{ consent_given() }}
 ),
 
 counts as (

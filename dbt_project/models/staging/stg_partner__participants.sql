@@ -13,4 +13,4 @@ select
     exit_date,
     exit_reason
 from participants
-where consent = 'yes'
+where {{ consent_given() }}

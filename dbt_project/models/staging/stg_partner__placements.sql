@@ -1,11 +1,7 @@
 -- Placements of clients without consent are dropped with them (see stg_partner__participants).
 with placements as (select * from {{ source('raw', 'placements__current') }}),
 
-consented as (
-    select _source_id, client_id
-    from {{ source('raw', 'participants__current') }}
-    where consent = 'yes'
-)
+consented as ({{ consented_clients() }})
 
 select
     p._source_id as partner_id,
