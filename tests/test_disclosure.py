@@ -126,3 +126,211 @@ def test_hidden_zeros_are_not_given_away_by_a_zero_remainder() -> None:
     published = protect(frame, ["prison"], ["n"])
     assert published.filter(pl.col("n").is_null()).height == 3
     assert all(high - low > 0.5 for low, high in attack(published, ["prison"]).values())
+
+
+# Hierarchies and partial dimensions ------------------------------------------------------------
+#
+# The attacker below builds its sums from the table's own description (which value is whose
+# parent, which dimensions only bound their total), not from the module's equations.
+
+
+def parent_of(dim: str, value: str, parents: dict[str, dict[str, str]]) -> str | None:
+    """The row a value adds up into along `dim`: its year for a quarter, else 'all'."""
+    if value == "all":
+        return None
+    return parents.get(dim, {}).get(value, "all")
+
+
+def attack_sums(frame: pl.DataFrame, dims: list[str],
+                parents: dict[str, dict[str, str]] | None = None,
+                partial: tuple[str, ...] = ()) -> dict[int, tuple[float, float]]:
+    """The attacker's range of each hidden cell. Along a dimension, the rows whose value has
+    parent v add up to v's row where every other dimension is equal: exactly, or, for a
+    `partial` dimension, only sum(parts) <= total (the uncovered remainder is unknown)."""
+    parents = parents or {}
+    values = frame["n"].to_list()
+    hidden = [i for i, v in enumerate(values) if v is None]
+    if not hidden:
+        return {}
+    index = {c: i for i, c in enumerate(hidden)}
+    keys = frame.select(dims).rows()
+    a_eq, b_eq, a_ub, b_ub = [], [], [], []
+    for i, key in enumerate(keys):
+        for d, dim in enumerate(dims):
+            parts = [p for p, k in enumerate(keys)
+                     if parent_of(dim, k[d], parents) == key[d]
+                     and all(k[j] == key[j] for j in range(len(dims)) if j != d)]
+            if not parts:
+                continue
+            # sum(parts) - total (=, or <= for a partial dimension) 0, moved to known terms.
+            row, rhs = np.zeros(len(hidden)), 0.0
+            for cell, sign in [(i, -1.0), *((p, 1.0) for p in parts)]:
+                if cell in index:
+                    row[index[cell]] += sign
+                else:
+                    rhs -= sign * values[cell]
+            if dim in partial:
+                assert row.any() or rhs >= 0, ("published parts exceed their total", key, dim)
+                if row.any():
+                    a_ub.append(row)
+                    b_ub.append(rhs)
+            else:
+                assert row.any() or abs(rhs) < 1e-9, ("published sum is wrong", key, dim)
+                if row.any():
+                    a_eq.append(row)
+                    b_eq.append(rhs)
+    constraints = {"A_eq": a_eq or None, "b_eq": b_eq or None,
+                   "A_ub": a_ub or None, "b_ub": b_ub or None}
+    ranges = {}
+    for cell, i in index.items():
+        c = np.zeros(len(hidden))
+        c[i] = 1.0
+        low = linprog(c, bounds=(0, None), method="highs", **constraints)
+        high = linprog(-c, bounds=(0, None), method="highs", **constraints)
+        assert low.status == 0, low.message  # the true values are a solution
+        assert high.status in (0, 3), high.message  # 3: unbounded above
+        ranges[cell] = (low.fun, -high.fun if high.status == 0 else float("inf"))
+    return ranges
+
+
+def assert_protected(frame: pl.DataFrame, published: pl.DataFrame, dims: list[str],
+                     parents: dict[str, dict[str, str]] | None = None,
+                     partial: tuple[str, ...] = ()) -> None:
+    original = frame["n"].to_list()
+    shown = published["n"].to_list()
+    assert published.select(dims).rows() == frame.select(dims).rows()
+    assert all(v is None for v, o in zip(shown, original, strict=True) if o < THRESHOLD)
+    assert all(v == o for v, o in zip(shown, original, strict=True) if v is not None)
+    assert published["n_suppressed"].to_list() == [v is None for v in shown]
+    for cell, (low, high) in attack_sums(published, dims, parents, partial).items():
+        assert high - low > 0.5, (cell, frame.row(cell), low, high, frame, published)
+
+
+def cell_values(draw) -> st.SearchStrategy[int]:
+    """Many small cells (0-12), some large."""
+    return st.one_of(st.integers(0, 12), st.integers(0, draw(st.sampled_from([12, 40, 80]))))
+
+
+def shuffled(draw, rows: list[tuple]) -> list[tuple]:
+    return [rows[i] for i in draw(st.permutations(range(len(rows))))]
+
+
+@st.composite
+def hierarchical_tables(draw):
+    """Quarters adding up to years adding up to 'all', optionally crossed with a flat 'sex'."""
+    years = [str(2004 + y) for y in range(draw(st.integers(1, 2)))]
+    mapping = {f"{y}Q{q}": y for y in years for q in range(1, draw(st.integers(2, 4)) + 1)}
+    sexes = [f"s{i}" for i in range(draw(st.integers(2, 3)))] if draw(st.booleans()) else []
+    value = cell_values(draw)
+    flat_keys = [(s,) for s in sexes] if sexes else [()]
+    leaves = {(q, *f): draw(value) for q in mapping for f in flat_keys}
+
+    def covers(cohort: str, quarter: str) -> bool:
+        return cohort in (quarter, mapping[quarter], "all")
+
+    rows = []
+    for cohort in [*mapping, *years, "all"]:
+        for flat in ([(s,) for s in [*sexes, "all"]] if sexes else [()]):
+            n = sum(v for (q, *f), v in leaves.items()
+                    if covers(cohort, q) and all(want in (got, "all")
+                                                 for got, want in zip(f, flat, strict=True)))
+            rows.append((cohort, *flat, n))
+    dims = ["cohort", "sex"] if sexes else ["cohort"]
+    frame = pl.DataFrame(shuffled(draw, rows), schema=[*dims, "n"], orient="row")
+    return frame, dims, mapping
+
+
+@settings(max_examples=100, deadline=None)
+@given(hierarchical_tables())
+def test_hierarchy_hidden_cells_cannot_be_recovered(case) -> None:
+    frame, dims, mapping = case
+    parents = {"cohort": mapping}
+    published = protect(frame, dims, ["n"], parents=parents)
+    assert_protected(frame, published, dims, parents)
+
+
+@st.composite
+def partial_tables(draw):
+    """Releases by partner: the partners' rows add up to at most the 'all' row (a remainder of
+    0-30, sometimes exactly 0, per total is in no partner); optionally crossed with a full
+    dimension 'sex'."""
+    partners = [f"p{i}" for i in range(draw(st.integers(2, 4)))]
+    sexes = [f"s{i}" for i in range(draw(st.integers(2, 3)))] if draw(st.booleans()) else []
+    value = cell_values(draw)
+    flat_keys = [(s,) for s in sexes] if sexes else [()]
+    leaves = {(p, *f): draw(value) for p in partners for f in flat_keys}
+    remainder = {f: draw(st.one_of(st.just(0), st.integers(0, 30))) for f in flat_keys}
+
+    def matches(got: tuple, want: tuple) -> bool:
+        return all(w in (g, "all") for g, w in zip(got, want, strict=True))
+
+    rows = []
+    for partner in [*partners, "all"]:
+        for flat in ([(s,) for s in [*sexes, "all"]] if sexes else [()]):
+            n = sum(v for (p, *f), v in leaves.items()
+                    if partner in (p, "all") and matches(tuple(f), flat))
+            if partner == "all":
+                n += sum(r for f, r in remainder.items() if matches(f, flat))
+            rows.append((partner, *flat, n))
+    dims = ["partner", "sex"] if sexes else ["partner"]
+    return pl.DataFrame(shuffled(draw, rows), schema=[*dims, "n"], orient="row"), dims
+
+
+@settings(max_examples=100, deadline=None)
+@given(partial_tables())
+def test_partial_dimension_hidden_cells_cannot_be_recovered(case) -> None:
+    frame, dims = case
+    published = protect(frame, dims, ["n"], partial_dims=["partner"])
+    assert_protected(frame, published, dims, partial=("partner",))
+
+
+def hidden_rows(published: pl.DataFrame, dim: str) -> set[str]:
+    return set(published.filter(pl.col("n_suppressed"))[dim].to_list())
+
+
+def test_a_small_quarter_takes_one_sibling_quarter_and_the_year_stays() -> None:
+    quarters = {"2004Q1": 3, "2004Q2": 20, "2004Q3": 25, "2004Q4": 30,
+                "2005Q1": 15, "2005Q2": 18, "2005Q3": 22, "2005Q4": 40}
+    mapping = {q: q[:4] for q in quarters}
+    frame = pl.DataFrame({
+        "cohort": [*quarters, "2004", "2005", "all"],
+        "n": [*quarters.values(), 78, 95, 173],
+    })
+    published = protect(frame, ["cohort"], ["n"], parents={"cohort": mapping})
+    hidden = hidden_rows(published, "cohort")
+    # 2004Q1 alone would be 2004 minus its three siblings: one more 2004 quarter goes, and
+    # nothing else (the years and 'all' stay shown).
+    assert "2004Q1" in hidden
+    assert len(hidden) == 2 and hidden <= {q for q in quarters if q.startswith("2004")}
+    assert_protected(frame, published, ["cohort"], {"cohort": mapping})
+
+
+def test_a_small_year_is_not_given_away_by_all_minus_the_other_year() -> None:
+    mapping = {"2004Q1": "2004", "2004Q2": "2004", "2005Q1": "2005", "2005Q2": "2005"}
+    frame = pl.DataFrame({
+        "cohort": ["2004Q1", "2004Q2", "2005Q1", "2005Q2", "2004", "2005", "all"],
+        "n": [2, 3, 30, 40, 5, 70, 75],
+    })
+    published = protect(frame, ["cohort"], ["n"], parents={"cohort": mapping})
+    hidden = hidden_rows(published, "cohort")
+    assert {"2004Q1", "2004Q2", "2004"} <= hidden
+    # 2004 = all - 2005 and 2005 = 2005Q1 + 2005Q2: more has to go in 2005 or at the top.
+    assert hidden & {"2005", "all"}
+    assert_protected(frame, published, ["cohort"], {"cohort": mapping})
+
+
+def test_a_remainder_covers_a_small_partner() -> None:
+    # 80 releases, 65 of them through p1 and p2: p0 is anywhere in 0..15, nothing else hides.
+    frame = pl.DataFrame({"partner": ["p0", "p1", "p2", "all"], "n": [3, 40, 25, 80]})
+    published = protect(frame, ["partner"], ["n"], partial_dims=["partner"])
+    assert published["n"].to_list() == [None, 40, 25, 80]
+    assert attack_sums(published, ["partner"], partial=("partner",)) == {0: (0.0, 15.0)}
+
+
+def test_a_zero_remainder_does_not_give_away_a_hidden_zero() -> None:
+    # Without a remainder, 0 <= p0 <= 65 - 40 - 25 = 0 would pin the hidden zero.
+    frame = pl.DataFrame({"partner": ["p0", "p1", "p2", "all"], "n": [0, 40, 25, 65]})
+    published = protect(frame, ["partner"], ["n"], partial_dims=["partner"])
+    assert published["n"].to_list()[0] is None
+    assert published["n_suppressed"].sum() >= 2
+    assert_protected(frame, published, ["partner"], partial=("partner",))

@@ -45,6 +45,7 @@ valued as (
         programme, period_type, period, prison_id, partner_id, sex, age_band, indicator, kind,
         case when kind = 'median' then cast(n_units as double) else numerator end as numerator,
         denominator,
+        cast(n_units as integer) as n_units,
         case kind
             when 'count' then numerator
             when 'median' then median_value
@@ -73,6 +74,7 @@ retention_at as (
         'km' as kind,
         null::double as numerator,
         cast(arg_max(r.n_at_risk, r.day) as double) as denominator,
+        cast(arg_min(r.n_at_risk, r.day) as integer) as n_units,
         arg_max(r.survival, r.day) as value,
         arg_max(r.ci_low, r.day) as ci_low,
         arg_max(r.ci_high, r.day) as ci_high

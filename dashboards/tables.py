@@ -1,0 +1,279 @@
+"""The aggregate tables the dashboards and the ministry pack show, read from the published
+database and passed through disclosure control (`disclosure.protect`). Nothing else is shown.
+
+Each table keeps its mart's break-down columns with `all` on total rows. A suppressed value is
+None with `<column>_suppressed` true beside it. Curves (Kaplan-Meier) are cut where fewer than
+10 are at risk, the same threshold as for counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from .disclosure import THRESHOLD, protect
+
+BREAKDOWNS = ("prison_id", "partner_id", "sex", "age_band")
+AT_RISK_DAYS = (0, 180, 365, 730, 1095)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What every chart and report states: the as-of date, the data version and the period."""
+
+    as_of_date: str
+    data_version: str
+    built_at: str
+    programme_start: str
+    programme_end: str
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    return con.sql(sql).pl()
+
+
+def period_parents(periods: pl.Series) -> dict[str, str]:
+    """Quarter -> year ('2004Q2' -> '2004'); a year's parent is the total."""
+    return {p: p[:4] for p in periods.unique().to_list() if p and "Q" in p}
+
+
+def indicators(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """programme_indicators with a `cohort` column ('all', '2004', '2004Q2'), protected per
+    programme and indicator over cohort (quarters add up to years) and the break-downs."""
+    frame = _frame(con, """
+        select programme, period as cohort, prison_id, partner_id, sex, age_band, indicator,
+               kind, numerator, denominator, n_units, value, ci_low, ci_high
+        from marts.programme_indicators
+        order by all""")
+    parents = {"cohort": period_parents(frame["cohort"])}
+    # The counts each kind of indicator rests on (programme_indicators.sql).
+    by_kind = {
+        "share": ["numerator", "denominator"],
+        "per_100": ["numerator", "denominator"],
+        "count": ["numerator"],
+        "rate": ["n_units", "numerator"],
+        "median": ["n_units"],
+        "km": ["n_units", "denominator"],
+    }
+    out = []
+    for (kind,), part in frame.partition_by("kind", as_dict=True, maintain_order=True).items():
+        counts = by_kind[kind]
+        protected = protect(
+            part, ["cohort", *BREAKDOWNS], counts,
+            shares={c: counts for c in ("value", "ci_low", "ci_high")},
+            slice_by=["programme", "indicator"], parents=parents, partial_dims=["partner_id"])
+        out.append(protected)
+    return _unify(out)
+
+
+def _unify(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate protected parts whose suppression flags differ: a missing flag is false."""
+    return pl.concat(frames, how="diagonal_relaxed").with_columns(
+        pl.col(pl.Boolean).fill_null(False))
+
+
+def recidivism_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Rates per programme x group x window x measure over cohort and one break-down."""
+    frame = _frame(con, """
+        select programme, cohort, prison_id, sex, age_band, "group", window_months, measure,
+               n_releases, n_full_follow_up, n_events, rate, ci_low, ci_high,
+               events_per_person_year
+        from marts.recidivism_rates order by all""")
+    return protect(
+        frame, ["cohort", "prison_id", "sex", "age_band"],
+        ["n_releases", "n_full_follow_up", "n_events"],
+        shares={"rate": ("n_full_follow_up", "n_events"),
+                "ci_low": ("n_full_follow_up", "n_events"),
+                "ci_high": ("n_full_follow_up", "n_events"),
+                "events_per_person_year": ("n_full_follow_up", "n_events")},
+        slice_by=["programme", "group", "window_months", "measure"])
+
+
+def recidivism_effects(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Participants against comparison, raw and adjusted, per cohort."""
+    frame = _frame(con, "select * from marts.recidivism_effects order by all")
+    counts = ["n_participants", "n_events_participants", "n_comparison", "n_events_comparison"]
+    derived = [c for c in frame.columns
+               if c not in {"programme", "cohort", "window_months", "measure", *counts}]
+    return protect(frame, ["cohort"], counts, shares={c: counts for c in derived},
+                   slice_by=["programme", "window_months", "measure"])
+
+
+def _curve(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """A Kaplan-Meier curve as published: only where at least THRESHOLD are at risk."""
+    return (frame.filter(pl.col("n_at_risk") >= THRESHOLD)
+            .select([*keys, "day", "n_at_risk", "survival", "ci_low", "ci_high"]))
+
+
+def survival(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Survival free of each event by day since release, per programme, cohort and group."""
+    frame = _frame(con, 'select * from marts.survival order by programme, cohort, "group", '
+                        "measure, day")
+    return _curve(frame, ["programme", "cohort", "group", "measure"])
+
+
+def at_risk(curve: pl.DataFrame, keys: list[str], days=AT_RISK_DAYS) -> pl.DataFrame:
+    """Numbers at risk on given days (the first curve row on or after the day); None where
+    fewer than THRESHOLD remain (the curve is cut there)."""
+    grid = curve.select(keys).unique().join(pl.DataFrame({"at_day": list(days)}), how="cross")
+    rows = (grid.sort("at_day").join_asof(
+        curve.sort("day").select([*keys, "day", "n_at_risk"]),
+        left_on="at_day", right_on="day", by=keys, strategy="forward"))
+    return rows.select([*keys, pl.col("at_day").alias("day"), "n_at_risk"]).sort([*keys, "day"])
+
+
+def retention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Placements still running by day since start (Kaplan-Meier), per partner and type."""
+    frame = _frame(con, "select * from marts.placement_retention "
+                        "order by programme, partner_id, placement_type, day")
+    return _curve(frame, ["programme", "partner_id", "placement_type"])
+
+
+def employment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """In work on day N after release, per cohort."""
+    frame = _frame(con, "select * from marts.employment_status order by all")
+    return protect(frame, ["cohort"], ["n_observed", "n_in_work"],
+                   shares={c: ("n_observed", "n_in_work") for c in ("share", "ci_low", "ci_high")},
+                   slice_by=["programme", "day"])
+
+
+FUNNEL_STAGES = ("n_referred", "n_accepted", "n_placed", "n_started", "n_retained_180")
+
+
+def funnel(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Referred -> accepted -> placed -> started -> retained 180 days, per cohort and partner."""
+    frame = _frame(con, "select programme, cohort, partner_id, "
+                        f"{', '.join(FUNNEL_STAGES)} from marts.placement_funnel order by all")
+    return protect(frame, ["cohort", "partner_id"], list(FUNNEL_STAGES), slice_by=["programme"])
+
+
+def _breakdown_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """A long break-down (breakdown, breakdown_value) as one column per break-down, `all` on
+    the rows of the others, so that each break-down adds up to the total row."""
+    return frame.with_columns([
+        pl.when(pl.col("breakdown") == name).then(pl.col("breakdown_value"))
+        .otherwise(pl.lit("all")).alias(name) for name in names])
+
+
+def dropouts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Dropout shares of started placements by placement type, sector, partner and prison."""
+    frame = _frame(con, "select * from marts.dropout_rates order by all")
+    names = sorted(set(frame["breakdown"].to_list()) - {"all"})
+    wide = _breakdown_columns(frame, names)
+    # A placement without a sector, partner or prison falls out of that break-down.
+    protected = protect(wide, names, ["n_started", "n_dropouts"],
+                        shares={c: ("n_started", "n_dropouts")
+                                for c in ("dropout_share", "ci_low", "ci_high")},
+                        slice_by=["programme"], partial_dims=names)
+    return protected.drop(names)
+
+
+def end_reasons(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Ended placements by end reason, per partner; the shares follow from the counts."""
+    frame = _frame(con, """
+        select programme, partner_id, end_reason, n_ended from marts.placement_end_reasons
+        union all
+        select programme, partner_id, 'all', sum(n_ended) from marts.placement_end_reasons
+        group by all
+        order by all""")
+    protected = protect(frame, ["partner_id", "end_reason"], ["n_ended"],
+                        slice_by=["programme"])
+    totals = protected.filter(pl.col("end_reason") == "all").select(
+        "programme", "partner_id", pl.col("n_ended").alias("_total"))
+    return (protected.filter(pl.col("end_reason") != "all")
+            .join(totals, on=["programme", "partner_id"], how="left")
+            .with_columns((pl.col("n_ended") / pl.col("_total")).alias("share_of_ended"))
+            .drop("_total"))
+
+
+def deliveries(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Rows received, loaded, quarantined and removed per source and entity."""
+    counts = ["n_received", "n_loaded", "n_quarantined", "n_removed"]
+    sums = ", ".join(f"sum({c})::bigint as {c}" for c in counts)
+    frame = _frame(con, f"""
+        select programme, source_id, entity, count(*)::bigint as n_files, {sums}
+        from marts.data_quality_deliveries where status = 'loaded' group by all
+        union all
+        select programme, 'all', entity, count(*)::bigint, {sums}
+        from marts.data_quality_deliveries where status = 'loaded' group by all
+        order by all""")
+    return protect(frame, ["source_id"], counts, slice_by=["programme", "entity"])
+
+
+def quarantine(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Quarantined rows by reason and source."""
+    frame = _frame(con, """
+        with q as (
+            select d.programme, q.source_id, q.reason, sum(q.n_rows)::bigint as n_rows
+            from marts.data_quality_quarantine q
+            join (select distinct source_id, programme from marts.data_quality_deliveries) d
+              using (source_id)
+            group by all
+        )
+        select * from q
+        union all select programme, 'all', reason, sum(n_rows)::bigint from q group by all
+        union all select programme, source_id, 'all', sum(n_rows)::bigint from q group by all
+        union all select programme, 'all', 'all', sum(n_rows)::bigint from q group by all
+        order by all""")
+    return protect(frame, ["source_id", "reason"], ["n_rows"], slice_by=["programme"])
+
+
+def link_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Share of participants and register entries whose pseudonym matches a custody spell."""
+    frame = _frame(con, """
+        with l as (
+            select coalesce(d.programme, 'all') as programme, l.*
+            from marts.data_quality_link_rates l
+            left join (select distinct source_id, programme from marts.data_quality_deliveries) d
+              using (source_id)
+        )
+        select programme, source_id, entity, n_records, n_linked from l
+        union all
+        select programme, 'all', entity, sum(n_records), sum(n_linked) from l group by all
+        order by all""").with_columns(
+        (pl.col("n_linked") / pl.col("n_records")).alias("link_rate"))
+    return protect(frame, ["source_id"], ["n_records", "n_linked"],
+                   shares={"link_rate": ("n_records", "n_linked")},
+                   slice_by=["programme", "entity"])
+
+
+def metadata(con: duckdb.DuckDBPyConnection, data_version: str) -> Metadata:
+    """As-of date and parameters of the build, with the published file's hash."""
+    row = con.sql("select as_of_date, built_at, programme_start_date, programme_end_date "
+                  "from marts.run_metadata").fetchall()[0]
+    return Metadata(as_of_date=str(row[0]), data_version=data_version,
+                    built_at=str(row[1])[:19], programme_start=str(row[2]),
+                    programme_end=str(row[3]))
+
+
+TABLES = {
+    "indicators": indicators,
+    "recidivism_rates": recidivism_rates,
+    "recidivism_effects": recidivism_effects,
+    "survival": survival,
+    "retention": retention,
+    "employment": employment,
+    "funnel": funnel,
+    "dropouts": dropouts,
+    "end_reasons": end_reasons,
+    "deliveries": deliveries,
+    "quarantine": quarantine,
+    "link_rates": link_rates,
+}
+
+
+def open_published(path: Path) -> duckdb.DuckDBPyConnection:
+    """The published database, read-only."""
+    return duckdb.connect(str(path), read_only=True)
+
+
+def protected_tables(published_db: Path, names=None) -> dict[str, pl.DataFrame]:
+    """Every table the dashboards and packs may show, protected."""
+    con = open_published(published_db)
+    try:
+        return {name: TABLES[name](con) for name in (names or TABLES)}
+    finally:
+        con.close()
