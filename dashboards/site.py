@@ -19,8 +19,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from .tables import AT_RISK_DAYS, BREAKDOWNS, Metadata, metadata, open_published, \
-    protected_tables
+from .tables import AT_RISK_DAYS, BREAKDOWNS, Metadata, metadata, open_published, protected_tables
 
 HERE = Path(__file__).parent
 MESSAGES_DIR = HERE / "messages"
@@ -249,12 +248,13 @@ def _write(path: Path, text: str) -> None:
 
 def build_site(published_db: Path, out_dir: Path, data_version: str,
                validation_dir: Path | None = None,
-               names: dict[str, str] | None = None) -> list[Path]:
+               names: dict[str, str] | None = None, cache_dir: Path | None = None
+               ) -> list[Path]:
     """Write the site into a fresh folder beside `out_dir`, then swap it in, so a reader never
     sees half a site. Returns the pages written."""
     import plotly.offline
 
-    tables = protected_tables(published_db)
+    tables = protected_tables(published_db, cache_dir=cache_dir, version=data_version)
     con = open_published(published_db)
     try:
         meta = metadata(con, data_version)
@@ -289,7 +289,7 @@ def build_site(published_db: Path, out_dir: Path, data_version: str,
     # Each table once, in its own file, loaded by the pages that show it.
     for name in sorted({t for page in PAGES for t in _tables_of(page)}):
         _write(staging / "data" / f"table-{name}.js",
-               f"window.REENTRY_TABLES = window.REENTRY_TABLES || {{}};\n"
+               "window.REENTRY_TABLES = window.REENTRY_TABLES || {};\n"
                + _script(f"REENTRY_TABLES.{name}", _table_json(tables[name])))
     written = []
     for page in PAGES:

@@ -8,6 +8,7 @@ None with `<column>_suppressed` true beside it. Curves (Kaplan-Meier) are cut wh
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,10 +271,40 @@ def open_published(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=True)
 
 
-def protected_tables(published_db: Path, names=None) -> dict[str, pl.DataFrame]:
-    """Every table the dashboards and packs may show, protected."""
-    con = open_published(published_db)
-    try:
-        return {name: TABLES[name](con) for name in (names or TABLES)}
-    finally:
-        con.close()
+def data_version(published_db: Path) -> str:
+    """SHA-256 of the published file: the data version every chart and pack names."""
+    digest = hashlib.sha256()
+    with Path(published_db).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def protected_tables(published_db: Path, names=None, cache_dir: Path | None = None,
+                     version: str | None = None) -> dict[str, pl.DataFrame]:
+    """Every table the dashboards and packs may show, protected. With `cache_dir`, a table
+    protected once for a data version is read back (the site and the packs then show the very
+    same cells); caches of other versions are removed."""
+    names = list(names or TABLES)
+    cached: dict[str, pl.DataFrame] = {}
+    if cache_dir is not None:
+        version = version or data_version(published_db)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for stale in cache_dir.glob("*.parquet"):
+            if not stale.name.endswith(f"-{version[:16]}.parquet"):
+                stale.unlink()
+        for name in names:
+            path = cache_dir / f"{name}-{version[:16]}.parquet"
+            if path.exists():
+                cached[name] = pl.read_parquet(path)
+    missing = [n for n in names if n not in cached]
+    if missing:
+        con = open_published(published_db)
+        try:
+            for name in missing:
+                cached[name] = TABLES[name](con)
+                if cache_dir is not None:
+                    cached[name].write_parquet(cache_dir / f"{name}-{version[:16]}.parquet")
+        finally:
+            con.close()
+    return {name: cached[name] for name in names}

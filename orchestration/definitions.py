@@ -1,4 +1,5 @@
-"""Dagster definitions: ingestion, dbt models, validations, publish, sensor and schedule.
+"""Dagster definitions: ingestion, dbt models, validations, publish, dashboards and pack,
+sensor and schedule.
 
 `dagster dev -m orchestration.definitions` (see `make dev`) loads `defs`, configured from the
 REENTRY_* environment variables; `reentry run` and `reentry demo` build the same definitions
@@ -17,6 +18,7 @@ from reentry.transform import DBT_PROJECT, dbt_executable
 from .checks import marts_expectations
 from .dbt_assets import build_dbt_assets, prepare_manifest
 from .ingestion_assets import landing_files
+from .output_assets import dashboards_site, ministry_pack
 from .publish_assets import researcher_database
 from .resources import WarehouseResource
 from .sensors import build_landing_sensor, build_schedule
@@ -43,9 +45,10 @@ def build_definitions(warehouse: WarehouseResource) -> Definitions:
     """Every asset, check, job, sensor and schedule, bound to one warehouse."""
     dbt_models = build_dbt_assets(prepare_manifest())
     job = define_asset_job(JOB_NAME, selection=AssetSelection.all(),
-                           description="Ingest what is new, build, validate, publish.")
+                           description="Ingest what is new, build, validate, publish, dashboards "
+                                       "and the ministry pack.")
     return Definitions(
-        assets=[landing_files, dbt_models, researcher_database],
+        assets=[landing_files, dbt_models, researcher_database, dashboards_site, ministry_pack],
         asset_checks=[marts_expectations],
         jobs=[job],
         sensors=[build_landing_sensor(JOB_NAME, warehouse.landing_path)],

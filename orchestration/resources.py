@@ -43,6 +43,11 @@ class WarehouseResource(ConfigurableResource):
         return Path(self.sources).resolve() if self.sources else None
 
     @property
+    def registry_path(self) -> Path:
+        """The source registry: --sources, or sources.yml in the landing folder."""
+        return self.sources_path or self.landing_path / "sources.yml"
+
+    @property
     def as_of_date(self) -> date | None:
         return date.fromisoformat(self.as_of) if self.as_of else None
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from dashboards.pack import PackError
 from ingestion.config import ConfigError
 from ingestion.pseudonym import KeyError_, load_key
 
@@ -64,6 +65,10 @@ def _pipeline(warehouse, start: float) -> None:
     elif wd.published_db.exists():
         say(f"researchers' database unchanged: {wd.published_db}")
     say(f"validation reports: {wd.validation}")
+    if (wd.dashboards / "index.html").exists():
+        say(f"dashboards: {(wd.dashboards / 'index.html').resolve()}")
+    if wd.reports.exists():
+        say(f"ministry packs: {wd.reports.resolve()}")
 
 
 def _as_of(value: str | None) -> date | None:
@@ -157,6 +162,37 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry(args: argparse.Namespace, wd: Workdir) -> Path | None:
+    if getattr(args, "sources", None):
+        return Path(args.sources)
+    landing = Path(args.landing) if getattr(args, "landing", None) else wd.landing
+    return landing / "sources.yml"
+
+
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    """Render the evaluators' site from the published database."""
+    from dashboards.outputs import render_dashboards
+
+    wd = Workdir(Path(args.workdir))
+    site = render_dashboards(wd, _registry(args, wd))
+    print(f"dashboards: {site.index.resolve()} (data version {site.data_version[:12]})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The ministry pack for a quarter or a year."""
+    from dashboards.outputs import render_packs
+    from dashboards.pack import check_period
+
+    wd = Workdir(Path(args.workdir))
+    check_period(args.period)
+    for pack in render_packs(wd, _registry(args, wd), [args.period], args.lang):
+        print(f"ministry pack {pack.period} (data version {pack.data_version[:12]}):")
+        for path in [pack.workbook, *pack.csvs, pack.report]:
+            print(f"  {path.resolve()}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Loads, quarantine, overdue sources, the last checks and publish."""
     from .status import status_text
@@ -197,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("run", help="ingest what is new, build the models, publish the marts")
+    p = sub.add_parser("run", help="ingest what is new, build, validate, publish, dashboards, pack")
     p.add_argument("--landing", required=True, help="landing folder")
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
@@ -218,6 +254,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
     p.set_defaults(func=cmd_shell)
 
+    p = sub.add_parser("dashboards", help="render the evaluators' site from the published "
+                       "database")
+    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p.add_argument("--landing", help="landing folder, for the registry's names (default "
+                   "WORKDIR/landing)")
+    p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
+    p.set_defaults(func=cmd_dashboards)
+
+    p = sub.add_parser("report", help="the ministry pack for a period (workbook, CSV, HTML)")
+    p.add_argument("--period", required=True, help="a quarter (2004Q2) or a year (2004)")
+    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p.add_argument("--lang", choices=("de", "nl", "en"), default="en",
+                   help="language of the pack (default en)")
+    p.add_argument("--landing", help="landing folder, for the registry's names (default "
+                   "WORKDIR/landing)")
+    p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("status", help="loads, quarantine, overdue sources, checks, publish")
     p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
     p.set_defaults(func=cmd_status)
@@ -229,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, KeyError_, FileNotFoundError, BuildFailed, NotPublished) as exc:
+    except (ConfigError, KeyError_, FileNotFoundError, BuildFailed, NotPublished,
+            PackError) as exc:
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
     except PipelineFailed as exc:

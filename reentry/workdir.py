@@ -46,3 +46,18 @@ class Workdir:
     def published_db(self) -> Path:
         """The researchers' read-only database."""
         return self.root / "published" / "warehouse.duckdb"
+
+    @property
+    def dashboards(self) -> Path:
+        """The evaluators' static site (index.html and five more pages)."""
+        return self.root / "dashboards"
+
+    @property
+    def reports(self) -> Path:
+        """Ministry packs, one folder per period."""
+        return self.root / "reports"
+
+    @property
+    def aggregates(self) -> Path:
+        """The protected tables of the latest published version, shared by site and packs."""
+        return self.root / "work" / "aggregates"
