@@ -129,8 +129,36 @@ def scan_duckdb(path: Path, ids: Identifiers) -> dict[str, set[str]]:
     return leaks
 
 
+def _scan_parquet(path: Path, ids: Identifiers) -> set[str]:
+    """Parquet is compressed: read every column back as text."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"create view p as select * from read_parquet('{path}')")
+        columns = [r[0] for r in con.execute("describe p").fetchall()]
+        found: set[str] = set()
+        for column in columns:
+            text = con.execute(f'select string_agg(distinct "{column}"::varchar, chr(10)) '
+                               "from p").fetchone()[0] or ""
+            found |= _found_in_text(text, ids)
+        return found
+    finally:
+        con.close()
+
+
+def _scan_zip(path: Path, ids: Identifiers) -> set[str]:
+    """Workbooks are zip files: scan every member decompressed."""
+    import zipfile
+
+    found: set[str] = set()
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            found |= _found_in_text(archive.read(name).decode("utf-8", errors="ignore"), ids)
+    return found
+
+
 def scan_tree(root: Path, ids: Identifiers, exclude: tuple[Path, ...] = ()) -> dict[str, set[str]]:
-    """Every file under `root` but the excluded folders: bytes, and tables of DuckDB files."""
+    """Every file under `root` but the excluded folders: bytes, and tables of DuckDB files,
+    Parquet files and zip containers (workbooks) read back."""
     leaks: dict[str, set[str]] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         if any(path.is_relative_to(e) for e in exclude):
@@ -138,6 +166,11 @@ def scan_tree(root: Path, ids: Identifiers, exclude: tuple[Path, ...] = ()) -> d
         data = path.read_bytes()
         if data[8:12] == b"DUCK":
             leaks |= scan_duckdb(path, ids)
+            continue
+        if data[:4] == b"PAR1" or data[:2] == b"PK":
+            found = (_scan_parquet if data[:4] == b"PAR1" else _scan_zip)(path, ids)
+            if found:
+                leaks[str(path.relative_to(root))] = found
             continue
         found = set()
         for encoding in ("utf-8", "cp1252"):

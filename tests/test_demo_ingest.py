@@ -113,4 +113,6 @@ def test_no_name_or_birth_date_reaches_anything_the_run_wrote(demo) -> None:
     leaks = scan_tree(demo["root"], ids, exclude=(demo["landing"],))
     assert leaks == {}
     written = {p.relative_to(demo["root"]).parts[0] for p in demo["root"].rglob("*")}
-    assert {"work", "truth"} <= written
+    # The dashboards, the packs and their cached aggregates were scanned too.
+    assert {"work", "truth", "dashboards", "reports"} <= written
+    assert list((demo["root"] / "work" / "aggregates").glob("*.parquet"))
