@@ -166,22 +166,37 @@ def suppress(values: np.ndarray, eqs: list[Equation], threshold: int = THRESHOLD
         added: set[int] = set()
         for cell in exposed:
             near = neighbours.get(int(cell), set())
-            # Never trade a detailed cell for a more aggregated one: if only aggregates are
-            # left beside it, it is pinned through cells further away (handled below).
-            candidates = [c for c in near if not hidden[c] and levels[c] <= levels[cell]]
-            if near & added or not candidates:
+            if near & added:
                 continue
-            choice = min(candidates, key=cost)
-            hidden[choice] = True
-            added.add(choice)
+            choice = _companion(int(cell), hidden, neighbours, levels, cost)
+            if choice is not None:
+                hidden[choice] = True
+                added.add(choice)
         if not added:
-            # Its own sums are hidden already, yet it is pinned down through sums further
-            # away: hide one more of any shown cell of the table.
+            # Every sum around it is hidden already, yet it is pinned down through sums
+            # further away: hide one more of any shown cell next to a hidden one.
             candidates = [c for c in neighbours if not hidden[c]
                           and any(hidden[n] for n in neighbours[c])]
             if not candidates:
                 raise RuntimeError("disclosure control could not hide the table safely")
             hidden[min(candidates, key=cost)] = True
+
+
+def _companion(cell: int, hidden: np.ndarray, neighbours: dict[int, set[int]],
+               levels: np.ndarray, cost) -> int | None:
+    """The cell to hide beside an exposed one: a shown cell of one of its sums, no more
+    aggregated than itself; else one of the sums of its hidden neighbours (the sums that pin
+    it); else the least aggregated shown cell of its own sums."""
+    near = neighbours.get(cell, set())
+    own = [c for c in near if not hidden[c] and levels[c] <= levels[cell]]
+    if own:
+        return min(own, key=cost)
+    second = {c for n in near if hidden[n] for c in neighbours.get(n, ())
+              if not hidden[c] and c != cell and levels[c] <= levels[cell]}
+    if second:
+        return min(second, key=cost)
+    rest = [c for c in near if not hidden[c]]
+    return min(rest, key=cost) if rest else None
 
 
 def aggregation_levels(frame: pl.DataFrame, dims: Sequence[str], total: str = TOTAL,

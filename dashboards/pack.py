@@ -243,14 +243,15 @@ def build_pack(published_db: Path, reports_dir: Path, period: str, data_version:
     ]
     folder = reports_dir / period
     folder.mkdir(parents=True, exist_ok=True)
-    workbook = folder / f"reentry-pack-{period}.xlsx"
+    stem = f"reentry-pack-{period}-{lang}"  # packs in several languages live side by side
+    workbook = folder / f"{stem}.xlsx"
     _write_workbook(workbook, sheets, about, messages)
     csvs = []
     for name, frame in sheets.items():
-        path = folder / f"reentry-pack-{period}-{name}.csv"
+        path = folder / f"{stem}-{name}.csv"
         _write_csv(frame, path, messages["chart.suppressed"])
         csvs.append(path)
-    report = folder / f"reentry-pack-{period}.html"
+    report = folder / f"{stem}.html"
     _write_report(report, period, sheets, about, messages, lang)
     return Pack(period=period, folder=folder, workbook=workbook, report=report, csvs=csvs,
                 data_version=meta.data_version)

@@ -73,7 +73,7 @@ PAGES = [
         chart("dropout_by", "bars", "dropouts", "dropout_by", "dropout_by", mode="dots",
               share=True, category="breakdown_value", labels="placement_type",
               where=["breakdown", "placement_type"], n="n_started",
-              values=[{"column": "dropout_share", "label": "indicator.dropout_180_days"}]),
+              values=[{"column": "dropout_share", "label": "chart.share"}]),
         chart("end_reasons", "bars", "end_reasons", "end_reasons", "end_reasons",
               category="end_reason", share=True, n="n_ended",
               values=[{"column": "share_of_ended", "label": "chart.share"}]),

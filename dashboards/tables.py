@@ -51,12 +51,14 @@ def indicators(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         order by all""")
     parents = {"cohort": period_parents(frame["cohort"])}
     # The counts each kind of indicator rests on (programme_indicators.sql).
+    # n_units is every indicator's count of releases or placements, so it is always one; the
+    # numerator of a median is a copy of it.
     by_kind = {
-        "share": ["numerator", "denominator"],
-        "per_100": ["numerator", "denominator"],
-        "count": ["numerator"],
+        "share": ["n_units", "numerator", "denominator"],
+        "per_100": ["n_units", "numerator", "denominator"],
+        "count": ["n_units", "numerator"],
         "rate": ["n_units", "numerator"],
-        "median": ["n_units"],
+        "median": ["n_units", "numerator"],
         "km": ["n_units", "denominator"],
     }
     out = []
@@ -175,18 +177,20 @@ def dropouts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def end_reasons(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Ended placements by end reason, per partner; the shares follow from the counts."""
     frame = _frame(con, """
-        select programme, partner_id, end_reason, n_ended from marts.placement_end_reasons
+        select programme, partner_id, end_reason, n_ended::bigint as n_ended
+        from marts.placement_end_reasons
         union all
-        select programme, partner_id, 'all', sum(n_ended) from marts.placement_end_reasons
-        group by all
+        select programme, partner_id, 'all', sum(n_ended)::bigint
+        from marts.placement_end_reasons group by all
         order by all""")
     protected = protect(frame, ["partner_id", "end_reason"], ["n_ended"],
                         slice_by=["programme"])
     totals = protected.filter(pl.col("end_reason") == "all").select(
         "programme", "partner_id", pl.col("n_ended").alias("_total"))
-    return (protected.filter(pl.col("end_reason") != "all")
-            .join(totals, on=["programme", "partner_id"], how="left")
-            .with_columns((pl.col("n_ended") / pl.col("_total")).alias("share_of_ended"))
+    # The share of a reason is shown where both its count and the partner's total are.
+    return (protected.join(totals, on=["programme", "partner_id"], how="left")
+            .with_columns((pl.col("n_ended").cast(pl.Float64) / pl.col("_total"))
+                          .alias("share_of_ended"))
             .drop("_total"))
 
 
@@ -195,13 +199,15 @@ def deliveries(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     counts = ["n_received", "n_loaded", "n_quarantined", "n_removed"]
     sums = ", ".join(f"sum({c})::bigint as {c}" for c in counts)
     frame = _frame(con, f"""
-        select programme, source_id, entity, count(*)::bigint as n_files, {sums}
-        from marts.data_quality_deliveries where status = 'loaded' group by all
-        union all
-        select programme, 'all', entity, count(*)::bigint, {sums}
-        from marts.data_quality_deliveries where status = 'loaded' group by all
+        select programme,
+               case when grouping(source_id) = 1 then 'all' else source_id end as source_id,
+               case when grouping(entity) = 1 then 'all' else entity end as entity,
+               count(*)::bigint as n_files, {sums}
+        from marts.data_quality_deliveries where status = 'loaded'
+        group by grouping sets ((programme, source_id, entity), (programme, entity),
+                                (programme, source_id), (programme))
         order by all""")
-    return protect(frame, ["source_id"], counts, slice_by=["programme", "entity"])
+    return protect(frame, ["source_id", "entity"], counts, slice_by=["programme"])
 
 
 def quarantine(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -231,14 +237,18 @@ def link_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             left join (select distinct source_id, programme from marts.data_quality_deliveries) d
               using (source_id)
         )
-        select programme, source_id, entity, n_records, n_linked from l
-        union all
-        select programme, 'all', entity, sum(n_records), sum(n_linked) from l group by all
+        select programme,
+               case when grouping(source_id) = 1 then 'all' else source_id end as source_id,
+               case when grouping(entity) = 1 then 'all' else entity end as entity,
+               sum(n_records)::bigint as n_records, sum(n_linked)::bigint as n_linked
+        from l
+        group by grouping sets ((programme, source_id, entity), (programme, entity),
+                                (programme, source_id), (programme))
         order by all""").with_columns(
-        (pl.col("n_linked") / pl.col("n_records")).alias("link_rate"))
-    return protect(frame, ["source_id"], ["n_records", "n_linked"],
+        (pl.col("n_linked").cast(pl.Float64) / pl.col("n_records")).alias("link_rate"))
+    return protect(frame, ["source_id", "entity"], ["n_records", "n_linked"],
                    shares={"link_rate": ("n_records", "n_linked")},
-                   slice_by=["programme", "entity"])
+                   slice_by=["programme"])
 
 
 def metadata(con: duckdb.DuckDBPyConnection, data_version: str) -> Metadata:

@@ -152,6 +152,9 @@ def _scan_zip(path: Path, ids: Identifiers) -> set[str]:
     found: set[str] = set()
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
+            # The font theme is the writer's fixed boilerplate (script codes such as "Hans").
+            if name.startswith("xl/theme/"):
+                continue
             found |= _found_in_text(archive.read(name).decode("utf-8", errors="ignore"), ids)
     return found
 

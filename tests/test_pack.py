@@ -26,7 +26,7 @@ def pack(built_demo):
     root = built_demo["root"]
     assert main(["report", "--period", "2004Q2", "--workdir", str(root)]) == 0
     folder = root / "reports" / "2004Q2"
-    return {"folder": folder, "workbook": folder / "reentry-pack-2004Q2.xlsx",
+    return {"folder": folder, "workbook": folder / "reentry-pack-2004Q2-en.xlsx",
             "published": built_demo["published"], "root": root}
 
 
@@ -43,8 +43,8 @@ def test_the_job_wrote_the_newest_quarter_and_year(built_demo) -> None:
                    "'all') from marts.programme_indicators")[0]
     assert set(newest) <= set(periods)
     for period in newest:
-        assert (reports / period / f"reentry-pack-{period}.xlsx").exists()
-        assert (reports / period / f"reentry-pack-{period}.html").exists()
+        assert (reports / period / f"reentry-pack-{period}-en.xlsx").exists()
+        assert (reports / period / f"reentry-pack-{period}-en.html").exists()
 
 
 def test_workbook_figures_are_the_marts_figures_or_suppressed(pack) -> None:
@@ -97,7 +97,7 @@ def test_the_about_sheet_names_version_as_of_and_the_rules(pack) -> None:
     as_of = str(query(pack["published"], "select as_of_date from marts.run_metadata")[0][0])
     assert version in text and as_of in text and "2004Q2" in text
     assert f"below {THRESHOLD}" in text and "suppressed" in text
-    report = (pack["folder"] / "reentry-pack-2004Q2.html").read_text(encoding="utf-8")
+    report = (pack["folder"] / "reentry-pack-2004Q2-en.html").read_text(encoding="utf-8")
     assert version in report and as_of in report
 
 
@@ -113,7 +113,7 @@ def test_source_text_never_becomes_a_formula(pack, tmp_path) -> None:
                 assert "<f>" not in book.read(name).decode("utf-8"), name
     names = set(sheet(made.workbook, "Prisons")["Name"].to_list())
     assert set(evil.values()) <= names  # kept as the text it is
-    csv = (tmp_path / "2004" / "reentry-pack-2004-prisons.csv").read_text(encoding="utf-8-sig")
+    csv = (tmp_path / "2004" / "reentry-pack-2004-en-prisons.csv").read_text(encoding="utf-8-sig")
     for value in evil.values():
         assert "'" + value.replace('"', '""') in csv or "'" + value in csv
 
@@ -124,7 +124,7 @@ def test_a_pack_in_german_and_the_same_cells(pack) -> None:
     with zipfile.ZipFile(german.workbook) as book:
         assert any("Justizvollzugsanst" in book.read(n).decode("utf-8")
                    for n in book.namelist() if n.endswith("workbook.xml"))
-    english = pl.read_csv(pack["folder"] / "reentry-pack-2004Q2-prisons.csv",
+    english = pl.read_csv(pack["folder"] / "reentry-pack-2004Q2-en-prisons.csv",
                           infer_schema_length=0)
     again = pl.read_csv(german.csvs[1], infer_schema_length=0)
     # Same cells hidden in either language: the suppression does not depend on the language.

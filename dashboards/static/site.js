@@ -490,9 +490,9 @@
     var rows = sel.rows.filter(function (r) {
       return r[dim] !== "all" && (!spec.where || r[spec.where[0]] === spec.where[1]);
     });
-    var total = sel.rows.find(function (r) {
-      return r[dim] === "all" && (!spec.where || r[spec.where[0]] === spec.where[1]);
-    });
+    // The total row of the selection ("all" in the category; for a long break-down, the row
+    // of no break-down at all).
+    var total = sel.rows.find(function (r) { return r[dim] === "all"; });
     var names = function (r) { return label(spec.labels || dim, r[dim]); };
     var data = spec.values.map(function (v, i) {
       var shown = rows.filter(function (r) { return r[v.column] !== null; });
