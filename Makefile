@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint dev clean
+.PHONY: demo test lint dev clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -30,6 +30,10 @@ dev: $(STAMP)
 	@mkdir -p demo/.dagster && cp orchestration/dagster.yaml demo/.dagster/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/demo/.dagster REENTRY_WORKDIR=demo REENTRY_DEMO=1 \
 		$(BIN)/dagster dev -m orchestration.definitions
+
+# The benchmark (not part of `make test`): 10^4, 10^5, 10^6 persons; results in bench/results/.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -104,7 +104,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from reentry.simulation import generate_demo
 
     result = generate_demo(Path(args.landing), Path(args.truth), persons=args.persons,
-                           seed=args.seed, defect_rate=args.defect_rate)
+                           seed=args.seed, defect_rate=args.defect_rate,
+                           reference_only=args.reference_layout)
     print(f"{result.get('files', '?')} files written to {args.landing}")
     return 0
 
@@ -223,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="only write synthetic exports")
     p.add_argument("--landing", required=True)
     p.add_argument("--truth", required=True, help="folder for the planted truth")
+    p.add_argument("--reference-layout", action="store_true",
+                   help="every source in the reference layout (CSV, UTF-8; for benchmarks)")
     sim_options(p)
     p.set_defaults(func=cmd_generate)
 

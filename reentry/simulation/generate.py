@@ -85,6 +85,7 @@ def generate_demo(
     seed: int = 42,
     defect_rate: float = 0.01,
     hazard_ratio: float = HAZARD_RATIO,
+    reference_only: bool = False,
 ) -> dict:
     """Simulate `persons` people of both programmes and write the demo landing folder.
 
@@ -98,7 +99,7 @@ def generate_demo(
     landing.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
     copy_layouts(landing)
-    registry = load_registry(write_registry(landing))
+    registry = load_registry(write_registry(landing, reference_only))
 
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     pop = simulate_population(persons, rngs[0])

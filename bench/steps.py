@@ -1,0 +1,71 @@
+"""One pipeline step in its own process, so the benchmark can time it and read its peak
+memory (`python -m bench.steps STEP WORKDIR LANDING`). Each step is the code the Dagster job
+runs for it; `job` is the whole job (`reentry run`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ingestion.pseudonym import PseudonymKey
+
+KEY = PseudonymKey(b"bench-pseudonym-key-of-32-bytes-or-more!")
+RESEARCH_KEY = PseudonymKey(b"bench-research-key-of-32-bytes-or-more!!")
+
+
+def write_keys(workdir: Path) -> tuple[Path, Path]:
+    """The benchmark's own keys, as files (mode 0600)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = (workdir / "pseudonym.key", workdir / "research.key")
+    for path, key in zip(paths, (KEY, RESEARCH_KEY), strict=True):
+        path.write_bytes(key.secret)
+        path.chmod(0o600)
+    return paths
+
+
+def main(step: str, workdir: Path, landing: Path) -> None:
+    from reentry.workdir import Workdir
+
+    wd = Workdir(workdir.resolve())
+    if step == "ingest":
+        from ingestion.load import ingest
+
+        ingest(landing, wd.work_db, KEY)
+    elif step == "dbt":
+        from reentry.transform import run_dbt
+
+        run_dbt("build", wd.work_db, quiet=True)
+    elif step == "validate":
+        from orchestration.checks import VALIDATED_MARTS
+        from orchestration.validation import validate_marts
+
+        report = validate_marts(wd.work_db, None, list(VALIDATED_MARTS))
+        if not report.success:
+            sys.exit("validation failed")
+    elif step == "publish":
+        from reentry.publish import publish
+
+        publish(wd.work_db, wd.published_db, RESEARCH_KEY)
+    elif step == "dashboards":
+        from dashboards.outputs import render_dashboards, render_packs
+
+        render_dashboards(wd, landing / "sources.yml")
+        render_packs(wd, landing / "sources.yml")
+    elif step == "job":
+        from orchestration.resources import WarehouseResource
+        from reentry.pipeline import run_pipeline
+
+        key_file, research_key_file = write_keys(wd.root)
+        warehouse = WarehouseResource(workdir=str(wd.root), landing=str(landing),
+                                      key_file=str(key_file),
+                                      research_key_file=str(research_key_file))
+        run_pipeline(warehouse, lambda message: None)
+    else:
+        sys.exit(f"unknown step {step!r}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))
