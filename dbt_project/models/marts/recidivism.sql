@@ -33,15 +33,22 @@ windowed as (
     from grid
 ),
 
+-- Each event once per release and measure (its first date), so that counting is a count.
+event_firsts as (
+    select release_id, measure, event_ref, min(event_date) as event_date
+    from events
+    group by all
+),
+
 first_events as (
     select
         w.release_id,
         w.window_months,
         w.measure,
         min(e.event_date) as first_event_date,
-        count(distinct e.event_ref) as n_events
+        count(*) as n_events
     from windowed w
-    join events e
+    join event_firsts e
         on e.release_id = w.release_id
         and e.measure = w.measure
         and e.event_date <= w.window_end_date
@@ -49,6 +56,19 @@ first_events as (
 ),
 
 -- Days in custody during the window are not at risk (frequency per year at liberty).
+release_windows as (
+    select
+        r.release_id,
+        r.person_key,
+        r.release_date,
+        w.window_months,
+        cast(r.release_date + to_months(w.window_months) as date) as window_end_date,
+        params.as_of_date
+    from releases r
+    cross join (select unnest([12, 24, 36]) as window_months) w
+    cross join params
+),
+
 custody_days as (
     select
         w.release_id,
@@ -57,8 +77,7 @@ custody_days as (
             least(coalesce(s.spell_end_date, w.as_of_date), w.window_end_date)
             - greatest(s.spell_start_date, w.release_date)
         ) as days_in_custody
-    from (select distinct release_id, person_key, release_date, window_months,
-                          window_end_date, as_of_date from windowed) w
+    from release_windows w
     join spells s
         on s.person_key = w.person_key
         and s.spell_start_date > w.release_date
