@@ -219,9 +219,7 @@ def build_pack(published_db: Path, reports_dir: Path, period: str, data_version:
     con = open_published(published_db)
     try:
         meta = metadata(con, data_version)
-        available = [r[0] for r in con.sql(
-            "select distinct period from marts.programme_indicators where period <> 'all' "
-            "order by 1").fetchall()]
+        available = _periods(con)
         if period not in available:
             raise PackError(
                 f"no releases in period {period}: the published database holds "
@@ -257,15 +255,20 @@ def build_pack(published_db: Path, reports_dir: Path, period: str, data_version:
                 data_version=meta.data_version)
 
 
+def _periods(con) -> list[str]:
+    """Every quarter and year with releases, in order."""
+    return [r[0] for r in con.sql(
+        "select distinct period from marts.programme_indicators where period <> 'all' "
+        "order by 1").fetchall()]
+
+
 def latest_periods(published_db: Path) -> list[str]:
     """The newest quarter and year with releases: what the job's pack asset writes."""
     con = open_published(published_db)
     try:
-        periods = [r[0] for r in con.sql(
-            "select distinct period from marts.programme_indicators where period <> 'all' "
-            "order by 1").fetchall()]
+        periods = _periods(con)
     finally:
         con.close()
     quarters = [p for p in periods if "Q" in p]
     years = [p for p in periods if "Q" not in p]
-    return [p for p in (quarters[-1:] + years[-1:])]
+    return quarters[-1:] + years[-1:]

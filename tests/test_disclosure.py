@@ -39,42 +39,9 @@ def tables(draw):
 
 
 def attack(frame: pl.DataFrame, dims: list[str]) -> dict[int, tuple[float, float]]:
-    """The narrowest range an attacker can give each hidden cell: minimise and maximise it
-    subject to every published sum and non-negativity."""
-    values = frame["n"].to_list()
-    hidden = [i for i, v in enumerate(values) if v is None]
-    if not hidden:
-        return {}
-    index = {c: i for i, c in enumerate(hidden)}
-    keys = frame.select(dims).rows()
-    position = {k: i for i, k in enumerate(keys)}
-    a_eq, b_eq = [], []
-    for i, key in enumerate(keys):
-        for d, value in enumerate(key):
-            if value != "all":
-                continue
-            parts = [position[k] for k in keys
-                     if all((k[j] == key[j]) if j != d else k[j] != "all"
-                            for j in range(len(dims)))]
-            row, rhs = np.zeros(len(hidden)), 0.0
-            for cell, sign in [(i, -1.0), *((p, 1.0) for p in parts)]:
-                if cell in index:
-                    row[index[cell]] += sign
-                else:
-                    rhs -= sign * values[cell]
-            if row.any():
-                a_eq.append(row)
-                b_eq.append(rhs)
-    ranges = {}
-    for cell, i in index.items():
-        c = np.zeros(len(hidden))
-        c[i] = 1.0
-        low = linprog(c, A_eq=a_eq or None, b_eq=b_eq or None, bounds=(0, None), method="highs")
-        high = linprog(-c, A_eq=a_eq or None, b_eq=b_eq or None, bounds=(0, None),
-                       method="highs")
-        ranges[cell] = (low.fun if low.status == 0 else 0.0,
-                        -high.fun if high.status == 0 else float("inf"))
-    return ranges
+    """The narrowest range an attacker can give each hidden cell of a flat table: minimise and
+    maximise it subject to every published sum and non-negativity (`attack_sums`)."""
+    return attack_sums(frame, dims)
 
 
 @settings(max_examples=150, deadline=None)
