@@ -16,35 +16,32 @@ create temp macro fold(name) as
 create temp macro person(family, given, birth) as
     fold(family) || '|' || fold(given) || '|' || birth;
 
+-- Every delivery of an entity, with its source (the folder) and export date (the file name).
+create temp macro deliveries(entity) as table
+    select d.*, split_part(filename, '/', -2) as source_id,
+           regexp_extract(filename, '(\d{4}-\d{2}-\d{2})', 1) as export_date,
+           -- Breaks ties (a key twice in one file) the same way on every run.
+           md5(d::varchar) as row_hash
+    from read_csv(getvariable('landing') || '/*/' || entity || '.*.csv', filename = true,
+                  all_varchar = true, ignore_errors = true) d;
+
 create temp table inmates as
 select source_id, inmate_id, person(family_name, given_name, birth_date) as person
-from (
-    select *, split_part(filename, '/', -2) as source_id,
-           regexp_extract(filename, '(\d{4}-\d{2}-\d{2})', 1) as export_date
-    from read_csv(getvariable('landing') || '/*/inmates.*.csv', filename = true,
-                  all_varchar = true, ignore_errors = true)
-)
-qualify row_number() over (partition by source_id, inmate_id order by export_date desc) = 1;
+from deliveries('inmates')
+qualify row_number() over (partition by source_id, inmate_id order by export_date desc, row_hash) = 1;
 
 create temp table episodes as
-select * from (
-    select *, split_part(filename, '/', -2) as source_id,
-           regexp_extract(filename, '(\d{4}-\d{2}-\d{2})', 1) as export_date
-    from read_csv(getvariable('landing') || '/*/custody_episodes.*.csv', filename = true,
-                  all_varchar = true, ignore_errors = true)
-)
-qualify row_number() over (partition by source_id, episode_id order by export_date desc) = 1;
+select * from deliveries('custody_episodes')
+qualify row_number() over (partition by source_id, episode_id order by export_date desc, row_hash) = 1;
 
 create temp table register as
 select person(family_name, given_name, birth_date) as person,
        try_cast(offence_date as date) as offence_date,
        try_cast(decision_date as date) as decision_date,
-       split_part(filename, '/', -2) as source_id,
-       regexp_extract(filename, '(\d{4}-\d{2}-\d{2})', 1) as export_date
-from read_csv(getvariable('landing') || '/*/register_entries.*.csv', filename = true,
-              all_varchar = true, ignore_errors = true)
+       source_id, export_date
+from deliveries('register_entries')
 where decision_type = 'conviction'
-qualify row_number() over (partition by source_id, entry_id order by export_date desc) = 1;
+qualify row_number() over (partition by source_id, entry_id order by export_date desc, row_hash) = 1;
 
 set variable as_of = (select max(export_date)::date from register);
 
@@ -52,11 +49,8 @@ create temp table participants as
 select person(family_name, given_name, birth_date) as person,
        try_cast(intake_date as date) as intake_date, s.programme
 from (
-    select *, split_part(filename, '/', -2) as source_id,
-           regexp_extract(filename, '(\d{4}-\d{2}-\d{2})', 1) as export_date
-    from read_csv(getvariable('landing') || '/*/participants.*.csv', filename = true,
-                  all_varchar = true, ignore_errors = true)
-    qualify row_number() over (partition by source_id, client_id order by export_date desc) = 1
+    select * from deliveries('participants')
+    qualify row_number() over (partition by source_id, client_id order by export_date desc, row_hash) = 1
 ) p
 join sources s on s.id = p.source_id
 where selection = 'accepted' and consent = 'yes';
@@ -73,7 +67,8 @@ where e.release_type in ('end_of_sentence', 'parole', 'early_release')
       between getvariable('programme_start') and getvariable('programme_end')
 -- The index release: a person's first release of a year.
 qualify row_number() over (partition by i.person, year(try_cast(e.release_date as date))
-                           order by try_cast(e.release_date as date)) = 1;
+                           order by try_cast(e.release_date as date), e.admission_date,
+                                    e.source_id, e.episode_id) = 1;
 
 create temp table evaluated as
 with followed as (

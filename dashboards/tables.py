@@ -8,12 +8,13 @@ None with `<column>_suppressed` true beside it. Curves (Kaplan-Meier) are cut wh
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from ingestion.load import sha256_file
 
 from .disclosure import THRESHOLD, protect
 
@@ -283,11 +284,7 @@ def open_published(path: Path) -> duckdb.DuckDBPyConnection:
 
 def data_version(published_db: Path) -> str:
     """SHA-256 of the published file: the data version every chart and pack names."""
-    digest = hashlib.sha256()
-    with Path(published_db).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(Path(published_db))
 
 
 def protected_tables(published_db: Path, names=None, cache_dir: Path | None = None,

@@ -10,13 +10,13 @@ neither with the internal warehouse nor with another release.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from ingestion.load import sha256_file
 from ingestion.pseudonym import PseudonymKey, hmac_sql
 
 # Researchers' clients lag behind the pipeline's DuckDB: write a file any DuckDB >= 1.0 opens.
@@ -99,14 +99,6 @@ def _copy_dictionary(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"comment on column pub.marts.data_dictionary.{column} is {_sql_text(text)}")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def publish(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Published:
     """Write the `marts` schema into a new file and move it onto `published_db` atomically."""
     published_db = Path(published_db)
@@ -131,7 +123,7 @@ def publish(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Pu
         staging.unlink(missing_ok=True)
         raise
     con.close()
-    version = _sha256(staging)
+    version = sha256_file(staging)
     previous = None
     if published_db.exists():
         previous = previous_path(published_db)
