@@ -24,6 +24,23 @@ def write_keys(workdir: Path) -> tuple[Path, Path]:
     return paths
 
 
+def read_landing(landing: Path, database: Path) -> None:
+    """What ingestion is measured against: DuckDB reading every landing CSV into a table of
+    its own (text columns, its own CSV reader and sniffer) in a database file."""
+    import duckdb
+
+    database.unlink(missing_ok=True)
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("set enable_progress_bar = false")
+        for i, path in enumerate(sorted(landing.glob("*/*.csv"))):
+            con.execute(f"create table file_{i} as select * from "
+                        f"read_csv('{path}', all_varchar = true, ignore_errors = true)")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
 def main(step: str, workdir: Path, landing: Path) -> None:
     from reentry.workdir import Workdir
 
@@ -52,6 +69,8 @@ def main(step: str, workdir: Path, landing: Path) -> None:
 
         render_dashboards(wd, landing / "sources.yml")
         render_packs(wd, landing / "sources.yml")
+    elif step == "read":
+        read_landing(landing, wd.root / "read.duckdb")
     elif step == "job":
         from orchestration.resources import WarehouseResource
         from reentry.pipeline import run_pipeline

@@ -157,9 +157,14 @@ def suppress(values: np.ndarray, eqs: list[Equation], threshold: int = THRESHOLD
         # Prefer hiding a detailed cell over an aggregate, a non-zero cell, the smallest value.
         return (levels[c], values[c] == 0, values[c])
 
+    # Cells the sums pin even with nothing shown are zero by the table's own structure (two
+    # break-downs of one total that leave a category no room): no publication reveals them.
+    structural = set(recoverable(values, np.ones(values.size, dtype=bool), eqs).tolist()) \
+        if eqs else set()
     while True:
         # A remainder is no published cell: knowing it gives nothing away.
-        exposed = [c for c in recoverable(values, hidden, eqs) if not unpublished[c]]
+        exposed = [c for c in recoverable(values, hidden, eqs)
+                   if not unpublished[c] and int(c) not in structural]
         if not exposed:
             return hidden
         # One more cell beside each exposed one per round (several rounds may be needed).

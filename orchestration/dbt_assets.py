@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -20,7 +20,7 @@ from dagster_dbt import (
 )
 
 from reentry import ops
-from reentry.transform import DBT_PROJECT, dbt_executable
+from reentry.transform import DBT_PROJECT, dbt_executable, unaffected_models
 
 from .resources import WarehouseResource
 
@@ -85,7 +85,29 @@ def build_dbt_assets(manifest: Path):
         os.environ["REENTRY_WORK_DB"] = str(work_db.resolve())
         os.environ["DBT_LOG_PATH"] = str(work_db.parent / "dbt" / "logs")
         dbt_vars = {"as_of": state["as_of"]} if state["as_of"] else {}
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context,
+        args = ["build", "--vars", json.dumps(dbt_vars)]
+        unaffected: list[str] = []
+        if state["changed_entities"] is not None:
+            # Only what changed is rebuilt: the models downstream of the entities with new
+            # files (plus the ingestion's own small models); the rest keep their tables.
+            dbt_manifest = json.loads(Path(manifest).read_text(encoding="utf-8"))
+            unaffected = unaffected_models(dbt_manifest, state["changed_entities"])
+            context.log.info(f"new files of {', '.join(state['changed_entities']) or 'no entity'}"
+                             f": rebuilding what depends on them, {len(unaffected)} models "
+                             "unchanged")
+            if unaffected:
+                args += ["--exclude", " ".join(unaffected)]
+        # The models left alone are current as they stand: say so (parents first, before
+        # anything rebuilt, which never feeds them), so that the validation and the publish
+        # downstream of them run (Dagster skips a step when an input did not come).
+        schemas = {n["name"]: n["schema"] for n in dbt_manifest["nodes"].values()
+                   if n["resource_type"] == "model"} if unaffected else {}
+        for name in unaffected:
+            key = AssetKey([schemas[name], name])
+            yield Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+                         metadata={"rebuilt": False,
+                                   "why": "none of the entities it reads has a new file"})
+        yield from dbt.cli(args, context=context,
                            target_path=work_db.parent / "dbt" / "target").stream()
         ops.record_build(work_db, state)
 

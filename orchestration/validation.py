@@ -903,13 +903,122 @@ def _outcome(table: str, check: Check, success: bool, counts: dict | None = None
     )
 
 
+# Expectations over the whole frame; every other expectation judges each row on its own.
+_WHOLE_FRAME = (gxe.ExpectColumnValuesToBeUnique, gxe.ExpectCompoundColumnsToBeUnique,
+                gxe.ExpectTableRowCountToBeBetween)
+CHUNK_ROWS = 1_000_000
+
+
+def _run_frame(con: duckdb.DuckDBPyConnection, runner: _Runner, table: str, frame: Frame,
+               person_level: bool, chunk_rows: int) -> list[ExpectationOutcome]:
+    """Run a frame's checks. A frame of at most chunk_rows rows is one dataframe. A larger
+    one (the person-level marts at national scale: 25 million recidivism rows) is streamed:
+    row-wise checks run on chunks of chunk_rows rows and pass when every chunk passes; the
+    whole-frame checks (uniqueness, row count) read only what they need, so memory stays
+    bounded by the chunk and one key column (see _whole_frame)."""
+    n_rows = con.execute(f"select count(*) from ({frame.sql})").fetchone()[0]
+    if n_rows <= chunk_rows:
+        return runner.run(table, con.execute(frame.sql).df(), frame.checks, person_level)
+    columns = [d[0] for d in con.execute(f"select * from ({frame.sql}) limit 0").description]
+    whole = [i for i, c in enumerate(frame.checks) if isinstance(c.expectation, _WHOLE_FRAME)]
+    rowwise = [i for i in range(len(frame.checks)) if i not in whole]
+    outcomes: dict[int, ExpectationOutcome] = {}
+    for i in whole:
+        outcomes[i] = _whole_frame(con, runner, table, frame, frame.checks[i], columns,
+                                   person_level)
+    if rowwise:
+        checks = [frame.checks[i] for i in rowwise]
+        merged: list[list[ExpectationOutcome]] = [[] for _ in checks]
+        for df in _chunks(con, frame.sql, chunk_rows):
+            for k, outcome in enumerate(runner.run(table, df, checks, person_level)):
+                merged[k].append(outcome)
+        for k, i in enumerate(rowwise):
+            outcomes[i] = _merge(merged[k])
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+def _chunks(con: duckdb.DuckDBPyConnection, sql: str, chunk_rows: int):
+    """The query's rows as dataframes of chunk_rows rows (the last one shorter). DuckDB hands
+    out record batches of at most one row group, so batches are gathered up to a chunk."""
+    import pyarrow as pa
+
+    pending: list = []
+    size = 0
+    for batch in con.execute(sql).to_arrow_reader(min(chunk_rows, 1 << 20)):
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= chunk_rows:
+            yield pa.Table.from_batches(pending).to_pandas()
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending).to_pandas()
+
+
+def _whole_frame(con: duckdb.DuckDBPyConnection, runner: _Runner, table: str, frame: Frame,
+                 check: Check, columns: list[str], person_level: bool) -> ExpectationOutcome:
+    """A whole-frame check of a large frame.
+
+    Row count: a frame of one boolean column. Uniqueness: first GX checks one 64-bit hash of
+    the key columns, which is exact when it passes (equal keys have equal hashes); only when
+    it fails (a duplicate, or a hash collision) does the check run on the key columns
+    themselves, strings as categoricals, so the verdict is always the exact one."""
+    if any(c not in columns for c in check.columns):  # runner.run reports the missing column
+        return runner.run(table, _empty(columns), [check], person_level)[0]
+    if not check.columns:
+        df = con.execute(f"select true as one_row from ({frame.sql})").df()
+        return runner.run(table, df, [check], person_level)[0]
+    keys = ", ".join(_q(c) for c in check.columns)
+    if isinstance(check.expectation, gxe.ExpectCompoundColumnsToBeUnique):
+        # GX skips a row whose key columns are all missing
+        where = " or ".join(f"{_q(c)} is not null" for c in check.columns)
+    else:
+        where = f"{keys} is not null"
+    hashed = con.execute(
+        f"select hash({keys}) as key_hash from ({frame.sql}) where {where}").df()
+    screen = runner.run(table, hashed, [unique("key_hash")], person_level)[0]
+    del hashed
+    if screen.success:
+        return _outcome(table, check, True)
+    arrow = con.execute(f"select {keys} from ({frame.sql})").to_arrow_table()
+    df = arrow.to_pandas(strings_to_categorical=True)
+    del arrow
+    return runner.run(table, df, [check], person_level)[0]
+
+
+def _empty(columns: list[str]):
+    import pandas as pd
+
+    return pd.DataFrame({c: [] for c in columns})
+
+
+def _merge(parts: list[ExpectationOutcome]) -> ExpectationOutcome:
+    """One outcome from the outcomes of the same check on consecutive chunks."""
+    first = parts[0]
+    counts: dict[str, float] = {}
+    for key in ("element_count", "unexpected_count", "missing_count"):
+        if all(key in p.counts for p in parts):
+            counts[key] = sum(p.counts[key] for p in parts)
+    if counts.get("element_count") and "unexpected_count" in counts:
+        non_missing = counts["element_count"] - counts.get("missing_count", 0)
+        counts["unexpected_percent"] = (
+            100.0 * counts["unexpected_count"] / non_missing if non_missing else 0.0)
+    errors = [p.error for p in parts if p.error]
+    return ExpectationOutcome(
+        table=first.table, expectation=first.expectation,
+        success=all(p.success for p in parts), expectation_type=first.expectation_type,
+        columns=first.columns, counts=counts, error=errors[0] if errors else None,
+    )
+
+
 def validate_marts(database: Path, previous: Path | None = None,
-                   tables: list[str] | None = None) -> ValidationReport:
+                   tables: list[str] | None = None,
+                   chunk_rows: int = CHUNK_ROWS) -> ValidationReport:
     """Validate the marts of a DuckDB file (work or published database, schema marts).
 
     previous: the previously published database; each table's row count must lie within
     0.5x-2x of its count there (tables absent there, or a missing file, are skipped).
-    tables: the marts to validate (default: all of TABLES)."""
+    tables: the marts to validate (default: all of TABLES).
+    chunk_rows: frames larger than this are validated in chunks (see _run_frame)."""
     started_at = datetime.now(UTC)
     selected = list(TABLES) if tables is None else list(tables)
     unknown = [t for t in selected if t not in TABLES]
@@ -933,14 +1042,13 @@ def validate_marts(database: Path, previous: Path | None = None,
             frames[0].checks[0:0] = _table_checks(table, previous_counts)
             for frame in frames:
                 try:
-                    df = con.execute(frame.sql).df()
+                    outcomes.extend(_run_frame(con, runner, table, frame, person_level,
+                                               chunk_rows))
                 except duckdb.Error as exc:
                     message = ("could not prepare the frame" if person_level else
                                f"could not prepare the frame: {str(exc).splitlines()[0][:300]}")
                     outcomes.extend(_outcome(table, c, False, error=message)
                                     for c in frame.checks)
-                    continue
-                outcomes.extend(runner.run(table, df, frame.checks, person_level))
     finally:
         con.close()
     return ValidationReport(

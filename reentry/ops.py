@@ -17,6 +17,8 @@ create table if not exists ops.builds (
     as_of varchar,                -- the requested as-of date ('' = default)
     project_checksum varchar      -- of the dbt manifest, so a model change rebuilds
 );
+alter table ops.builds add column if not exists registry_checksum varchar;
+alter table ops.builds add column if not exists rebuilt_entities varchar[]; -- null: everything
 create table if not exists ops.validations (
     validated_at timestamp not null,
     success boolean not null,
@@ -40,32 +42,69 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_DDL)
 
 
+REGISTER_ENTITIES = ("register_entries",)
+
+
 def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dict:
-    """What a build would see now, and whether the last build already saw exactly that."""
+    """What a build would see now, whether the last build already saw exactly that, and what
+    changed since: state["changed_entities"] lists the entities with newly loaded files when
+    only those need rebuilding, None when everything does (no build yet, a model change, an
+    as-of change, a registry change, or a new register file while the as-of date follows the
+    newest register export)."""
     con = duckdb.connect(str(work_db))
     try:
         ensure(con)
         (last_load,) = con.execute("select max(load_id) from ingest.files").fetchone()
+        (registry,) = con.execute(
+            "select md5(coalesce(string_agg(s::varchar, '|' order by s::varchar), '')) "
+            "from ingest.sources s").fetchone()
         previous = con.execute(
-            "select last_load_id, as_of, project_checksum from ops.builds "
+            "select last_load_id, as_of, project_checksum, registry_checksum from ops.builds "
             "order by built_at desc limit 1").fetchall()
+        changed = []
+        if previous:
+            changed = [r[0] for r in con.execute(
+                "select distinct entity from ingest.files where load_id > ? and "
+                "status = 'loaded' order by 1", [previous[0][0] or 0]).fetchall()]
     finally:
         con.close()
     state = {"last_load_id": last_load, "as_of": as_of.isoformat() if as_of else "",
-             "project_checksum": project_checksum}
-    state["is_current"] = bool(previous) and previous[0] == (
-        state["last_load_id"], state["as_of"], state["project_checksum"])
+             "project_checksum": project_checksum, "registry_checksum": registry}
+    now = (state["last_load_id"], state["as_of"], state["project_checksum"], registry)
+    state["is_current"] = bool(previous) and previous[0] == now
+    same_settings = bool(previous) and previous[0][1:] == now[1:]
+    moves_as_of = not state["as_of"] and any(e in REGISTER_ENTITIES for e in changed)
+    state["changed_entities"] = changed if same_settings and not moves_as_of else None
     return state
 
 
 def record_build(work_db: Path, state: dict) -> None:
-    """Remember what the successful build saw."""
+    """Remember what the successful build saw and rebuilt."""
     con = duckdb.connect(str(work_db))
     try:
         ensure(con)
-        con.execute("insert into ops.builds values (?, ?, ?, ?)",
+        con.execute("insert into ops.builds by name select ? as built_at, ? as last_load_id, "
+                    "? as as_of, ? as project_checksum, ? as registry_checksum, "
+                    "?::varchar[] as rebuilt_entities",
                     [datetime.now(), state["last_load_id"], state["as_of"],
-                     state["project_checksum"]])
+                     state["project_checksum"], state.get("registry_checksum"),
+                     state.get("changed_entities")])
+    finally:
+        con.close()
+
+
+def builds_since_validation(work_db: Path) -> list[list[str] | None]:
+    """The entities rebuilt by each build since the last successful validation (None: the
+    build rebuilt everything); [None] when no validation has passed yet."""
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        (passed_at,) = con.execute(
+            "select max(validated_at) from ops.validations where success").fetchone()
+        if passed_at is None:
+            return [None]
+        return [r[0] for r in con.execute(
+            "select rebuilt_entities from ops.builds where built_at > ? order by built_at",
+            [passed_at]).fetchall()]
     finally:
         con.close()
 

@@ -73,3 +73,63 @@ def run_dbt(command: str, work_db: Path, as_of: date | None = None,
         reason = ", ".join(failed) if failed else f"exit code {proc.returncode}, see the dbt log"
         raise BuildFailed(f"dbt {command} failed: {reason}")
     return BuildResult(statuses)
+
+
+def raw_lineage(manifest: dict) -> dict[str, frozenset[str]]:
+    """Model name -> the raw entities it reads, directly or through other models (from the
+    manifest's parent map; raw sources are named `<entity>__current`)."""
+    parents = manifest["parent_map"]
+    memo: dict[str, frozenset[str]] = {}
+
+    def entities(node: str) -> frozenset[str]:
+        if node not in memo:
+            if node.startswith("source."):
+                _, _, source, table = node.split(".", 3)
+                memo[node] = frozenset({table.removesuffix("__current")} if source == "raw"
+                                       else ())
+            else:
+                memo[node] = frozenset().union(*(entities(p) for p in parents.get(node, [])))
+        return memo[node]
+
+    return {node["name"]: entities(uid) for uid, node in manifest["nodes"].items()
+            if node["resource_type"] == "model"}
+
+
+def unaffected_models(manifest: dict, changed_entities: list[str]) -> list[str]:
+    """The models a build after new files of `changed_entities` can leave as they are, in
+    topological order (parents first): those reading some raw entity but none of the changed
+    ones, and everything upstream of them. The rest is rebuilt: the models reading a changed
+    entity, and the small ones reading no raw entity that feed nothing left alone (the
+    ingestion's manifest and quarantine marts, run_metadata). Nothing rebuilt is then upstream
+    of anything left alone, and what is left alone reads only what did not change, as long as
+    the build's settings, the registry and the as-of date stayed the same (ops.build_state
+    decides a full build otherwise)."""
+    changed = set(changed_entities)
+    lineage = raw_lineage(manifest)
+    uid_of = {n["name"]: uid for uid, n in manifest["nodes"].items()
+              if n["resource_type"] == "model"}
+    name_of = {uid: name for name, uid in uid_of.items()}
+    parents = manifest["parent_map"]
+    keep = {name for name, reads in lineage.items() if reads and not reads & changed}
+    stack = list(keep)
+    while stack:  # close upwards
+        for parent in parents.get(uid_of[stack.pop()], []):
+            name = name_of.get(parent)
+            if name is not None and name not in keep:
+                keep.add(name)
+                stack.append(name)
+    ordered: list[str] = []
+    placed: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in placed:
+            return
+        placed.add(name)
+        for parent in parents.get(uid_of[name], []):
+            if name_of.get(parent) in keep:
+                place(name_of[parent])
+        ordered.append(name)
+
+    for name in sorted(keep):
+        place(name)
+    return ordered

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from dashboards.disclosure import THRESHOLD, protect
+from dashboards.disclosure import THRESHOLD, Equation, protect, recoverable, suppress
 
 DIM_NAMES = ("prison", "sex", "cohort")
 
@@ -301,3 +301,20 @@ def test_a_zero_remainder_does_not_give_away_a_hidden_zero() -> None:
     assert published["n"].to_list()[0] is None
     assert published["n_suppressed"].sum() >= 2
     assert_protected(frame, published, ["partner"], partial=("partner",))
+
+
+def test_a_cell_zero_by_structure_is_no_disclosure() -> None:
+    """Two break-downs of one total, one of which leaves a category no room (total = a + b
+    and total = a): b is zero in every table of this shape, so the sums pin it even when
+    nothing is shown. That is no disclosure, and suppression must not fail on it (it did,
+    at 500 persons)."""
+    values = np.array([5.0, 5.0, 0.0, 12.0, 7.0])
+    eqs = [Equation(0, (1, 2), "x"), Equation(0, (1,), "y"), Equation(3, (0, 4), "z")]
+    everything = np.ones(values.size, dtype=bool)
+    assert recoverable(values, everything, eqs).tolist() == [2]
+    hidden = suppress(values, eqs)
+    assert hidden[[0, 1, 2]].all()
+    # the shown total 12 with 7 hidden beside 5 would give 5 away: so 7 or 12 is hidden too
+    assert hidden[3] or hidden[4]
+    exposed = set(recoverable(values, hidden, eqs).tolist()) - {2}
+    assert exposed == set()

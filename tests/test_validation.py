@@ -258,3 +258,44 @@ def test_html_report_is_readable(clean_report, built_demo, tmp_path):
     assert "Validation FAILED" in page
     assert '<td class="fail">fail</td><td>dropout_share in [0, 1]</td>' in page
     assert "1 tables passed, 1 tables failed" in page
+
+
+def test_chunked_validation_judges_like_the_whole_frame(built_demo, tmp_path):
+    """Frames above chunk_rows are streamed in chunks (national scale). A duplicate key and
+    one out-of-range value far apart, plus rates out of range, fail in chunks exactly as they
+    fail on the whole frame, and the counts of a non-person table add up over chunks."""
+    db = tampered(built_demo, tmp_path, """
+        insert into marts.releases
+        select * from marts.releases where not is_index_year order by release_id limit 1
+    """, """
+        update marts.recidivism set days_to_event = 5000
+        where rowid = (select max(rowid) from marts.recidivism where has_event)
+    """, """
+        update marts.recidivism_rates set rate = 1.5
+        where rowid in (select rowid from marts.recidivism_rates
+                        where ci_high < 1 and cohort <> 'all' order by rowid desc limit 2)
+    """)
+    con = duckdb.connect(str(db), read_only=True)
+    n_releases, n_rates = (
+        con.execute(f"select count(*) from marts.{t}").fetchone()[0]
+        for t in ("releases", "recidivism_rates"))
+    con.close()
+
+    def judged(report):
+        return [(o.table, o.expectation, o.success) for o in report.outcomes]
+
+    # two chunks of releases (the duplicate lands in the second), ~25 of recidivism
+    persons = validate_marts(db, tables=PERSON_TABLES, chunk_rows=n_releases // 2 + 1)
+    assert judged(persons) == judged(validate_marts(db, tables=PERSON_TABLES))
+    assert failed_names(persons) == {"release_id is unique", "days_to_event in [0, 1096]"}
+    # person-level tables still carry no counts at all
+    assert all(o.counts == {} for o in persons.outcomes)
+    # three chunks of rates, one of them partial: the counts add up
+    rates = validate_marts(db, tables=["recidivism_rates"], chunk_rows=n_rates // 3 + 1)
+    assert judged(rates) == judged(validate_marts(db, tables=["recidivism_rates"]))
+    bounds = next(o for o in rates.failures() if o.expectation == "rate in [0, 1]")
+    assert bounds.counts["unexpected_count"] == 2
+    assert bounds.counts["element_count"] == n_rates
+    clean = validate_marts(built_demo["published"], tables=PERSON_TABLES,
+                           chunk_rows=n_releases // 2 + 1)
+    assert clean.success, [(o.table, o.expectation) for o in clean.failures()]

@@ -148,6 +148,8 @@ release_facts as (
            cc.n_employer_contacts_6m, cc.n_contacts_6m, null
     from dims d join first_half_year h using (release_id)
     join contact_counts cc using (release_id)
+    -- contacts only after the first half-year: no contact to share out (a 0/0 share)
+    where cc.n_contacts_6m > 0
     union all
     select d.*, 'crisis_per_100_participants', 'per_100',
            coalesce(cc.n_crisis_contacts_6m, 0), 1, null

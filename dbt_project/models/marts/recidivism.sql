@@ -94,7 +94,8 @@ select
     fe.first_event_date is not null as has_event,
     fe.first_event_date - w.release_date as days_to_event,
     coalesce(fe.n_events, 0) as n_events,
-    (w.window_end_date - w.release_date) - coalesce(cd.days_in_custody, 0) as days_at_liberty
+    cast((w.window_end_date - w.release_date) - coalesce(cd.days_in_custody, 0) as bigint)
+        as days_at_liberty
 from windowed w
 left join first_events fe using (release_id, window_months, measure)
 left join custody_days cd using (release_id, window_months)
