@@ -234,10 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f}s] {message}", flush=True)
 
-    results = [run_size(n, work, log) for n in args.sizes]
-    (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
-    (out / "results.md").write_text(markdown(results), encoding="utf-8")
-    chart(results, out / "results.html")
+    results: list[SizeResult] = []
+    for n in args.sizes:
+        results.append(run_size(n, work, log))
+        # written after every size, so a long run that stops keeps what it measured
+        (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
+        (out / "results.md").write_text(markdown(results), encoding="utf-8")
+        chart(results, out / "results.html")
     print(markdown(results))
     log(f"results in {out}")
     return 0
