@@ -263,6 +263,9 @@ def ingest(
     try:
         con.execute("set enable_progress_bar = false")
         con.execute("set enable_progress_bar_print = false")
+        # Each file commits on its own; checkpointing after every commit cost a third of the
+        # ingestion time at 10^5 persons. The run checkpoints once at the end instead.
+        con.execute("set checkpoint_threshold = '1GB'")
         con.execute(f"attach '{database}' as {WH}")
         ensure_schema(con, WH)
         store_registry(con, WH, registry)
