@@ -91,14 +91,16 @@ def sources_csv(landing: Path, target: Path) -> Path:
     return target
 
 
-def add_partner_file(landing: Path) -> Path:
-    """One new delivery of one partner: its newest placements snapshot a day later, less its
-    last record (a placement the partner deleted)."""
-    files = sorted(landing.glob("*/placements.*.csv"))
+def add_partner_file(archive: Path, landing: Path) -> Path:
+    """One new delivery of one partner into `landing`: its newest placements snapshot (taken
+    from the archive, where the job moved it) a day later, less its last record (a placement
+    the partner deleted)."""
+    files = sorted(archive.glob("*/placements.*.csv"))
     newest = max(files, key=lambda p: (p.parent.name == files[0].parent.name, p.name))
     day = newest.name.split(".")[1]
     next_day = str(int(day[-2:]) + 1).zfill(2) if day[-2:] < "28" else "01"
-    target = newest.with_name(f"placements.{day[:-2]}{next_day}.csv")
+    target = landing / newest.parent.name / f"placements.{day[:-2]}{next_day}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
     lines = newest.read_bytes().splitlines(keepends=True)
     target.write_bytes(b"".join(lines[:-1]))
     return target
@@ -140,10 +142,15 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
     result.rates["pipeline"] = published_rates(steps_dir / "published" / "warehouse.duckdb")
 
     log(f"{persons:,} persons: the whole job")
-    result.job = timed(python("-m", "bench.steps", "job", str(job_dir), str(landing)))
-    add_partner_file(landing)
+    # The job moves what it ingested into its archive: it gets its own (hard-linked) copy of
+    # the landing folder, which the baselines still read afterwards.
+    job_landing = root / "job_landing"
+    shutil.copytree(landing, job_landing, copy_function=os.link)
+    result.job = timed(python("-m", "bench.steps", "job", str(job_dir), str(job_landing)))
+    add_partner_file(job_dir / "archive", job_landing)
     log(f"{persons:,} persons: the job after one new partner file")
-    result.incremental = timed(python("-m", "bench.steps", "job", str(job_dir), str(landing)))
+    result.incremental = timed(python("-m", "bench.steps", "job", str(job_dir),
+                                      str(job_landing)))
 
     listing = sources_csv(landing, root / "sources.csv")
     log(f"{persons:,} persons: DuckDB script")

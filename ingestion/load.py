@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from .contract import ENTITIES, ENTITIES_BY_KIND
+from .erasure import apply_erasures, has_erasures
 from .pseudonym import PseudonymKey
 from .reader import MALFORMED, FileRejected, read_file
 from .registry import Registry, load_registry
@@ -48,6 +49,7 @@ class FileOutcome:
     n_loaded: int = 0
     n_quarantined: int = 0
     n_removed: int = 0
+    n_erased: int = 0  # rows dropped because their person was erased
     error: str | None = None
     seconds: float = 0.0
 
@@ -130,7 +132,7 @@ def _insert_outcome(con: duckdb.DuckDBPyConnection, run_id: int, lf: LandingFile
         insert into {WH}.ingest.files
         select coalesce(max(load_id), 0) + 1, $run, $file, $hash, $size, $source, $entity,
                $export, $layout, $delivery, $status, $error, $received, $loaded,
-               $quarantined, $removed, $extra, now()::timestamp
+               $quarantined, $removed, $extra, now()::timestamp, 0
         from {WH}.ingest.files
         """,
         {
@@ -249,8 +251,15 @@ def ingest(
     key: PseudonymKey,
     registry_path: Path | None = None,
     progress: Progress | None = None,
+    archive: Path | None = None,
+    retention_days: int | None = None,
 ) -> IngestReport:
-    """Load every new file of `landing` into the work database `database`."""
+    """Load every new file of `landing` into the work database `database`.
+
+    With `archive`, every file the warehouse holds (loaded, or a duplicate of a loaded one)
+    then moves out of the landing folder into `archive`, and archived files older than
+    `retention_days` are deleted. Rejected and ignored files stay in the landing folder for
+    someone to look at."""
     landing = Path(landing)
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
@@ -277,6 +286,8 @@ def ingest(
             [run_id, datetime.now(), str(landing.resolve())],
         )
         report = IngestReport(run_id)
+        (first_load,) = con.execute(
+            f"select coalesce(max(load_id), 0) + 1 from {WH}.ingest.files").fetchone()
         files = discover(landing, registry)
         say(f"{len(files)} files in {landing}")
         for i, lf in enumerate(files, 1):
@@ -284,6 +295,7 @@ def ingest(
             report.files.append(outcome)
             if outcome.status != "skipped":
                 say(_progress_line(i, len(files), outcome))
+        _drop_erased(con, report, first_load, say)
         con.execute(
             f"""update {WH}.ingest.runs set finished_at = ?, n_files_seen = ?, n_loaded = ?,
                 n_skipped = ?, n_rejected = ?, n_ignored = ? where run_id = ?""",
@@ -291,10 +303,110 @@ def ingest(
              report.count("rejected"), report.count("ignored"), run_id],
         )
         con.execute("checkpoint wh")
+        if archive is not None:
+            archive_files(con, landing, Path(archive), registry, report, files, say)
+            if retention_days is not None:
+                purge_archive(con, Path(archive), retention_days, say=say)
+            con.execute("checkpoint wh")
         return report
     finally:
         con.close()
         shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def _drop_erased(con: duckdb.DuckDBPyConnection, report: IngestReport, first_load: int,
+                 say: Progress) -> None:
+    """The erasure log applied to this run's loads: rows of erased persons go, and each
+    file's counts say how many."""
+    if not has_erasures(con, WH):
+        return
+    con.execute("begin transaction")
+    try:
+        counts = apply_erasures(con, WH, since_load=first_load)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    if not any(counts.values()):
+        return
+    by_file = {name: (loaded, quarantined, erased) for name, loaded, quarantined, erased in
+               con.execute(f"select file_name, n_loaded, n_quarantined, n_erased "
+                           f"from {WH}.ingest.files where load_id >= ? and status = 'loaded'",
+                           [first_load]).fetchall()}
+    for outcome in report.files:
+        if outcome.status == "loaded" and outcome.file_name in by_file:
+            outcome.n_loaded, outcome.n_quarantined, outcome.n_erased = \
+                by_file[outcome.file_name]
+    say(f"{sum(counts.values()):,} rows of erased persons dropped (erasure log)")
+
+
+ARCHIVED = ("loaded", "duplicate", "skipped")
+
+
+def _unique_target(archive: Path, rel: str, digest: str) -> Path:
+    return archive / f"{rel}.{digest[:12]}"
+
+
+def archive_files(con: duckdb.DuckDBPyConnection, landing: Path, archive: Path,
+                  registry: Registry, report: IngestReport, files: list[LandingFile],
+                  say: Progress) -> None:
+    """Move the files the warehouse now holds from the landing folder into the archive, which
+    keeps the landing folder's layout (and a copy of the registry and layouts), so that the
+    archive can be ingested again as a landing folder after a key change."""
+    archive.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(registry.path, archive / "sources.yml")
+    if registry.layouts_dir.is_dir():
+        try:
+            layouts_target = archive / registry.layouts_dir.relative_to(registry.path.parent)
+        except ValueError:
+            layouts_target = archive / registry.layouts_dir.name
+        shutil.copytree(registry.layouts_dir, layouts_target, dirs_exist_ok=True)
+    by_rel = {lf.rel: lf for lf in files}
+    moved = 0
+    for outcome in report.files:
+        lf = by_rel.get(outcome.file_name)
+        if outcome.status not in ARCHIVED or lf is None or not lf.path.exists():
+            continue
+        digest = sha256_file(lf.path)
+        target = archive / lf.rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            old = sha256_file(target)
+            if old != digest:
+                # A corrected file under the same name: the older one stays, renamed (a name
+                # ingestion does not pick up again), until retention removes it.
+                older = _unique_target(archive, lf.rel, old)
+                os.replace(target, older)
+                con.execute(f"update {WH}.ingest.archive set archive_name = ? "
+                            "where archive_name = ? and deleted_at is null",
+                            [older.relative_to(archive).as_posix(), lf.rel])
+        con.execute(f"delete from {WH}.ingest.archive where archive_name = ? "
+                    "and deleted_at is null", [lf.rel])
+        con.execute(f"insert into {WH}.ingest.archive values (?, ?, ?, ?, ?, null)",
+                    [lf.rel, digest, lf.rel, lf.path.stat().st_size, datetime.now()])
+        shutil.move(lf.path, target)
+        moved += 1
+    if moved:
+        say(f"{moved} files moved from the landing folder to the archive {archive}")
+
+
+def purge_archive(con: duckdb.DuckDBPyConnection, archive: Path, retention_days: int,
+                  now: datetime | None = None, say: Progress | None = None) -> int:
+    """Delete archived files older than the retention; return how many."""
+    now = now or datetime.now()
+    due = con.execute(
+        f"select archive_name from {WH}.ingest.archive where deleted_at is null "
+        "and archived_at < ?::timestamp - to_days(?) order by 1", [now, retention_days],
+    ).fetchall()
+    for (name,) in due:
+        (archive / name).unlink(missing_ok=True)
+    if due:
+        con.executemany(f"update {WH}.ingest.archive set deleted_at = ? where archive_name = ? "
+                        "and deleted_at is null", [[now, name] for (name,) in due])
+        if say:
+            say(f"{len(due)} archived files deleted: older than the retention of "
+                f"{retention_days} days")
+    return len(due)
 
 
 def _ingest_one(con: duckdb.DuckDBPyConnection, run_id: int, lf: LandingFile,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from .contract import ENTITIES, Entity
+from .erasure import ensure_erasure_schema
 from .registry import Registry
 from .validate import SQL_TYPES
 
@@ -87,7 +88,21 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
             n_quarantined bigint,
             n_removed bigint,                    -- keys of the previous full snapshot now gone
             extra_columns varchar[],             -- header names the layout does not know
-            loaded_at timestamp not null
+            loaded_at timestamp not null,
+            n_erased bigint default 0            -- rows dropped: their person was erased
+        )"""
+    )
+    con.execute(f"alter table {db}.ingest.files add column if not exists n_erased bigint "
+                "default 0")
+    con.execute(
+        f"""
+        create table if not exists {db}.ingest.archive (
+            file_name varchar not null,          -- relative to the landing folder
+            file_hash varchar not null,
+            archive_name varchar not null,       -- relative to the archive folder
+            file_size bigint not null,
+            archived_at timestamp not null,
+            deleted_at timestamp                 -- when retention removed it
         )"""
     )
     con.execute(
@@ -124,6 +139,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
         cols = ", ".join(f"{n} {t}" for n, t in raw_columns(entity))
         con.execute(f"create table if not exists {db}.raw.{entity.name} ({cols})")
         con.execute(_current_view(db, entity))
+    ensure_erasure_schema(con, db)
     _load_report_view(con, db)
 
 
@@ -145,7 +161,7 @@ def _load_report_view(con: duckdb.DuckDBPyConnection, db: str) -> None:
                f.status, f.error, f.n_received, f.n_loaded, f.n_quarantined,
                coalesce(cur.n, 0) as n_current,
                f.n_loaded - coalesce(cur.n, 0) as n_superseded,
-               f.n_removed, r.quarantined_by_reason, f.extra_columns, f.loaded_at
+               f.n_removed, f.n_erased, r.quarantined_by_reason, f.extra_columns, f.loaded_at
         from {db}.ingest.files f
         left join cur on cur._load_id = f.load_id
         left join reasons r on r.load_id = f.load_id

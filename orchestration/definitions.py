@@ -28,7 +28,8 @@ JOB_NAME = "warehouse"
 
 def warehouse_from_env() -> WarehouseResource:
     """Settings for `dagster dev`: REENTRY_WORKDIR (default ./demo), REENTRY_LANDING,
-    REENTRY_SOURCES, REENTRY_KEY_FILE, REENTRY_RESEARCH_KEY_FILE, REENTRY_AS_OF, REENTRY_DEMO."""
+    REENTRY_SOURCES, REENTRY_KEY_FILE, REENTRY_RESEARCH_KEY_FILE, REENTRY_AS_OF,
+    REENTRY_RETENTION_DAYS, REENTRY_DEMO."""
     workdir = os.environ.get("REENTRY_WORKDIR", "demo")
     return WarehouseResource(
         workdir=workdir,
@@ -37,6 +38,7 @@ def warehouse_from_env() -> WarehouseResource:
         key_file=os.environ.get("REENTRY_KEY_FILE") or None,
         research_key_file=os.environ.get("REENTRY_RESEARCH_KEY_FILE") or None,
         as_of=os.environ.get("REENTRY_AS_OF") or None,
+        retention_days=int(os.environ.get("REENTRY_RETENTION_DAYS") or 730),
         demo=os.environ.get("REENTRY_DEMO", "") == "1",
     )
 

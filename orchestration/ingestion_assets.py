@@ -35,6 +35,8 @@ def landing_files(context: AssetExecutionContext, warehouse: WarehouseResource):
         warehouse.pseudonym_key(),
         registry_path=warehouse.sources_path,
         progress=lambda msg: context.log.info(msg),
+        archive=warehouse.paths.archive,
+        retention_days=warehouse.retention_days,
     )
     loaded = [f for f in report.files if f.status == "loaded"]
     context.log.info(

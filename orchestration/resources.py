@@ -27,6 +27,7 @@ class WarehouseResource(ConfigurableResource):
     key_file: str | None = None
     research_key_file: str | None = None
     as_of: str | None = None
+    retention_days: int = 730  # archived landing files older than this are deleted
     demo: bool = False  # the demo makes its own keys in the work folder
 
     # Absolute paths: dbt runs in its project folder, so a relative work folder would land there.

@@ -12,8 +12,10 @@ import duckdb
 
 from dashboards.pack import PackError
 from ingestion.config import ConfigError
+from ingestion.erasure import ErasureRequestError
 from ingestion.pseudonym import KeyError_, load_key
 
+from .erase import ErasureIncomplete
 from .pipeline import PipelineFailed
 from .research import NotPublished
 from .transform import BuildFailed
@@ -31,12 +33,14 @@ def _say(start: float):
     return say
 
 
-def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, start: float) -> None:
+def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, start: float,
+            retention_days: int) -> None:
     from ingestion.load import ingest
     from ingestion.summary import format_summary, load_summary
 
     say = _say(start)
-    report = ingest(landing, wd.work_db, key, registry_path=sources, progress=say)
+    report = ingest(landing, wd.work_db, key, registry_path=sources, progress=say,
+                    archive=wd.archive, retention_days=retention_days)
     say(
         f"ingestion run {report.run_id}: {report.count('loaded')} files loaded, "
         f"{report.count('skipped')} already loaded, {report.count('duplicate')} duplicates, "
@@ -94,7 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                            defect_rate=args.defect_rate)
     say(f"demo exports written: {result.get('files', '?')} files; planted truth in {wd.truth}")
     warehouse = WarehouseResource(workdir=str(wd.root), landing=str(wd.landing),
-                                  key_file=args.key_file, demo=True)
+                                  key_file=args.key_file, retention_days=args.retention_days,
+                                  demo=True)
     _pipeline(warehouse, start)
     return 0
 
@@ -115,7 +120,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     key = load_key(Path(args.key_file) if args.key_file else None)
     sources = Path(args.sources) if args.sources else None
-    _ingest(Path(args.landing), sources, Workdir(Path(args.workdir)), key, start)
+    _ingest(Path(args.landing), sources, Workdir(Path(args.workdir)), key, start,
+            args.retention_days)
     return 0
 
 
@@ -127,12 +133,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     warehouse = WarehouseResource(
         workdir=str(Path(args.workdir)), landing=str(Path(args.landing)),
         sources=args.sources, key_file=args.key_file,
-        research_key_file=args.research_key_file,
+        research_key_file=args.research_key_file, retention_days=args.retention_days,
         as_of=args.as_of.isoformat() if args.as_of else None)
     # Refuse missing or short keys before anything starts.
     warehouse.pseudonym_key()
     warehouse.research_key()
     _pipeline(warehouse, start)
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Erasure requests: pseudonymised, removed from every layer, published without them."""
+    from ingestion.erasure import Request, read_requests
+    from orchestration.resources import WarehouseResource
+
+    from .erase import erase, format_result, last_landing
+
+    start = time.perf_counter()
+    today = date.today()
+    wd = Workdir(Path(args.workdir))
+    keys = WarehouseResource(workdir=str(wd.root), landing=args.landing or ".",
+                             key_file=args.key_file, research_key_file=args.research_key_file)
+    keys.pseudonym_key()  # refuse a missing or short key before anything else
+    keys.research_key()
+    person = (args.family_name, args.given_name, args.birth_date)
+    if args.requests and any(person):
+        raise ErasureRequestError("give either --requests FILE or one person's --family-name, "
+                                  "--given-name and --birth-date, not both")
+    if args.requests:
+        requests = read_requests(Path(args.requests), today)
+    elif all(person):
+        requests = [Request(*person, requested_on=args.requested_on or today)]
+    else:
+        raise ErasureRequestError("a request needs --family-name, --given-name and "
+                                  "--birth-date YYYY-MM-DD (or --requests FILE)")
+    if not wd.work_db.exists():
+        raise FileNotFoundError(f"no work database at {wd.work_db}: nothing to erase from")
+    landing = Path(args.landing) if args.landing else last_landing(wd.work_db)
+    if landing is None or not landing.is_dir():
+        raise FileNotFoundError("the landing folder of the last run is not there; pass "
+                                "--landing")
+    warehouse = WarehouseResource(
+        workdir=str(wd.root), landing=str(landing), sources=args.sources,
+        key_file=args.key_file, research_key_file=args.research_key_file,
+        retention_days=args.retention_days)
+    result = erase(warehouse, requests, _say(start))
+    print(format_result(result))
     return 0
 
 
@@ -198,7 +244,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Loads, quarantine, overdue sources, the last checks and publish."""
     from .status import status_text
 
-    print(status_text(Workdir(Path(args.workdir))))
+    print(status_text(Workdir(Path(args.workdir)), retention_days=args.retention_days))
     return 0
 
 
@@ -215,10 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--defect-rate", type=float, default=0.01,
                        help="share of rows with an injected defect (default 0.01)")
 
+    def retention(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--retention-days", type=int, default=730,
+                       help="archived landing files older than this are deleted (default 730)")
+
     p = sub.add_parser("demo", help="synthetic exports of both programmes, then the whole run")
     p.add_argument("--workdir", default="demo", help="work folder (default ./demo)")
     p.add_argument("--key-file", help="pseudonym key file (default: the demo makes its own)")
     sim_options(p)
+    retention(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("generate", help="only write synthetic exports")
@@ -234,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
+    retention(p)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("run", help="ingest what is new, build, validate, publish, dashboards, pack")
@@ -245,7 +297,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="key of this research release (else REENTRY_RESEARCH_KEY)")
     p.add_argument("--as-of", type=_as_of, help="data cut-off YYYY-MM-DD (default: the newest "
                    "register export date)")
+    retention(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("erase", help="erasure requests: remove persons from every layer and "
+                       "publish without them")
+    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p.add_argument("--family-name", help="family name as the sources spell it")
+    p.add_argument("--given-name", help="given name")
+    p.add_argument("--birth-date", help="birth date YYYY-MM-DD")
+    p.add_argument("--requested-on", type=_as_of, help="date of the request (default today)")
+    p.add_argument("--requests", help="CSV of requests: family_name, given_name, birth_date "
+                   "[, requested_on]")
+    p.add_argument("--landing", help="landing folder (default: the last run's)")
+    p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
+    p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
+    p.add_argument("--research-key-file",
+                   help="key of this research release (else REENTRY_RESEARCH_KEY)")
+    retention(p)
+    p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser("sql", help="one query on the published database (read-only)")
     p.add_argument("query", help="SQL, e.g. \"select * from marts.recidivism_effects\"")
@@ -275,8 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("status", help="loads, quarantine, overdue sources, checks, publish")
+    p = sub.add_parser("status", help="loads, quarantine, overdue sources, checks, publish, "
+                       "files held and erasures")
     p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    retention(p)
     p.set_defaults(func=cmd_status)
     return parser
 
@@ -287,10 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, KeyError_, FileNotFoundError, BuildFailed, NotPublished,
-            PackError) as exc:
+            PackError, ErasureRequestError) as exc:
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
-    except PipelineFailed as exc:
+    except (PipelineFailed, ErasureIncomplete) as exc:
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 1
     except duckdb.IOException as exc:

@@ -49,8 +49,8 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
     """What a build would see now, whether the last build already saw exactly that, and what
     changed since: state["changed_entities"] lists the entities with newly loaded files when
     only those need rebuilding, None when everything does (no build yet, a model change, an
-    as-of change, a registry change, or a new register file while the as-of date follows the
-    newest register export)."""
+    as-of change, a registry change, an erasure, or a new register file while the as-of date
+    follows the newest register export)."""
     con = duckdb.connect(str(work_db))
     try:
         ensure(con)
@@ -61,6 +61,11 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
         previous = con.execute(
             "select last_load_id, as_of, project_checksum, registry_checksum from ops.builds "
             "order by built_at desc limit 1").fetchall()
+        # An erasure since the last build changes history: everything is rebuilt.
+        (erased_since,) = con.execute(
+            "select count(*) > 0 from ingest.erasures "
+            "where erased_at > (select coalesce(max(built_at), '-infinity'::timestamp) "
+            "                   from ops.builds)").fetchone()
         changed = []
         if previous:
             changed = [r[0] for r in con.execute(
@@ -71,8 +76,8 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
     state = {"last_load_id": last_load, "as_of": as_of.isoformat() if as_of else "",
              "project_checksum": project_checksum, "registry_checksum": registry}
     now = (state["last_load_id"], state["as_of"], state["project_checksum"], registry)
-    state["is_current"] = bool(previous) and previous[0] == now
-    same_settings = bool(previous) and previous[0][1:] == now[1:]
+    state["is_current"] = bool(previous) and previous[0] == now and not erased_since
+    same_settings = bool(previous) and previous[0][1:] == now[1:] and not erased_since
     moves_as_of = not state["as_of"] and any(e in REGISTER_ENTITIES for e in changed)
     state["changed_entities"] = changed if same_settings and not moves_as_of else None
     return state

@@ -3,7 +3,7 @@ and the sources whose deliveries are overdue."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -18,7 +18,48 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
         return []
 
 
-def status_text(wd: Workdir, today: date | None = None) -> str:
+def _held(con: duckdb.DuckDBPyConnection, wd: Workdir, retention_days: int) -> list[str]:
+    """Where landing files (the only files with names) are held, and since when."""
+    out = ["", "Files with names held (landing folder and archive)"]
+    runs = _rows(con, "select landing from ingest.runs order by run_id desc limit 1")
+    if runs:
+        landing = Path(runs[0][0])
+        waiting = sorted((p for p in landing.glob("*/*") if p.is_file()
+                          and not p.name.startswith(".") and p.suffix.lower() != ".yml"),
+                         key=lambda p: p.stat().st_mtime) if landing.is_dir() else []
+        if waiting:
+            since = datetime.fromtimestamp(waiting[0].stat().st_mtime)
+            out.append(f"  landing {landing}: {len(waiting)} files not archived (new, rejected "
+                       f"or ignored), the oldest since {since:%Y-%m-%d}")
+        else:
+            out.append(f"  landing {landing}: empty")
+    held = _rows(con, "select count(*), coalesce(sum(file_size), 0), min(archived_at), "
+                      "max(archived_at) from ingest.archive where deleted_at is null")
+    if held and held[0][0]:
+        n, size, oldest, newest = held[0]
+        due = oldest + timedelta(days=retention_days)
+        out.append(f"  archive {wd.archive}: {n} files, {size / 1e6:,.1f} MB, archived "
+                   f"{oldest:%Y-%m-%d} to {newest:%Y-%m-%d}; the oldest is deleted after "
+                   f"{due:%Y-%m-%d} (retention {retention_days} days)")
+    else:
+        out.append(f"  archive {wd.archive}: empty")
+    deleted = _rows(con, "select count(*), max(deleted_at) from ingest.archive "
+                         "where deleted_at is not null")
+    if deleted and deleted[0][0]:
+        out.append(f"  deleted by retention: {deleted[0][0]} files, the last on "
+                   f"{deleted[0][1]:%Y-%m-%d}")
+    erased = _rows(con, "select count(*), max(requested_on), max(erased_at) "
+                        "from ingest.erasures")
+    if erased and erased[0][0]:
+        n, requested, applied = erased[0]
+        out.append(f"  erasure log: {n} persons erased (pseudonyms only), the latest request "
+                   f"of {requested}, applied {applied:%Y-%m-%d %H:%M}")
+    else:
+        out.append("  erasure log: no erasures")
+    return out
+
+
+def status_text(wd: Workdir, today: date | None = None, retention_days: int = 730) -> str:
     """The status of a work folder as text."""
     today = today or date.today()
     if not wd.work_db.exists():
@@ -76,6 +117,7 @@ def status_text(wd: Workdir, today: date | None = None) -> str:
             out.append(f"  data version {version}; previous version kept: {previous or 'none'}")
         if not publish:
             out.append("  nothing published yet")
+        out += _held(con, wd, retention_days)
     finally:
         con.close()
     return "\n".join(out)

@@ -33,6 +33,12 @@ class Workdir:
         return self.root / "research.key"
 
     @property
+    def archive(self) -> Path:
+        """Landing files after ingestion, in the landing folder's layout, until retention
+        deletes them: with the landing folder, the only place that holds names."""
+        return self.root / "archive"
+
+    @property
     def validation(self) -> Path:
         """Validation reports (HTML and JSON) of every run."""
         return self.root / "validation"

@@ -151,7 +151,7 @@ def test_one_new_partner_file_rebuilds_only_what_depends_on_it(copied_demo, demo
     work = copied_demo / "work" / "warehouse.duckdb"
     loaded = "select count(*) from ingest.files where status = 'loaded'"
     (loaded_before,), = query(work, loaded)
-    add_partner_file(copied_demo / "landing")
+    add_partner_file(copied_demo / "archive", copied_demo / "landing")
     messages: list[str] = []
     result = run_pipeline(warehouse_for(copied_demo, demo_keys), messages.append)
     run_results = json.loads((copied_demo / "work" / "dbt" / "target" / "run_results.json")

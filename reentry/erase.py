@@ -1,0 +1,184 @@
+"""`reentry erase`: a person's erasure request, applied to every layer and published.
+
+1. The request (name and birth date) is pseudonymised in memory with the pseudonym key and
+   only the pseudonym and the request date enter the erasure log.
+2. Their raw history and quarantined rows are deleted (with their unnamed rows, found through
+   their source record numbers), and each file's counts move from loaded to erased.
+3. The Dagster job runs: an erasure since the last build rebuilds every model, validation
+   gates the publish, and the new researchers' database no longer holds them. The version it
+   replaces is deleted too (it still holds them), and the work database is rewritten into a
+   fresh file, so that no free block of the old file keeps a copy of their rows.
+4. Every layer is counted again: an erased pseudonym still found anywhere stops with an error.
+
+What it prints are counts per layer, never a name, a birth date or a pseudonym.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from ingestion.erasure import Request, apply_erasures, log_erasures, pseudonymise
+from ingestion.pseudonym import PseudonymKey, hmac_sql
+from ingestion.warehouse import ensure_schema
+
+from .publish import previous_path
+
+WH = "wh"
+ERASURE_LOG = ("ingest", "erasures")
+
+
+class ErasureIncomplete(Exception):
+    """After the erasure, a layer still holds an erased person (names the table only)."""
+
+
+@dataclass
+class ErasureResult:
+    requests: int
+    newly_logged: int
+    removed: dict[str, int] = field(default_factory=dict)  # layer/table -> rows removed
+    remaining: dict[str, int] = field(default_factory=dict)  # should be all zero
+
+
+def _person_tables(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select distinct c.schema_name, c.table_name from duckdb_columns() c "
+        "join duckdb_tables() t using (database_name, schema_name, table_name) "
+        "where c.database_name = ? and c.column_name = 'person_key' order by 1, 2",
+        [db]).fetchall()
+
+
+def _count_work(work_db: Path, keys: list[str]) -> dict[str, int]:
+    """Rows holding one of `keys`, per table of the work database that has a person key."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{work_db}' as {WH} (read_only)")
+        con.execute("create temp table k as select unnest($k::varchar[]) as person_key",
+                    {"k": keys})
+        # The erasure log itself holds the pseudonyms, by design (nothing else of them).
+        return {f"{s}.{t}": con.execute(
+            f'select count(*) from {WH}."{s}"."{t}" where person_key in (select * from k)'
+        ).fetchone()[0] for s, t in _person_tables(con, WH) if (s, t) != ERASURE_LOG}
+    finally:
+        con.close()
+
+
+def _count_published(published_db: Path, keys: list[str],
+                     research_key: PseudonymKey) -> dict[str, int]:
+    """Rows of the erased persons in the researchers' database (keys re-keyed as published)."""
+    if not published_db.exists():
+        return {}
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{published_db}' as pub (read_only)")
+        con.execute(f"create temp table k as select {hmac_sql('person_key')} as person_key "
+                    "from (select unnest($k::varchar[]) as person_key)",
+                    {"k": keys, **research_key.pads()})
+        return {f"published {s}.{t}": con.execute(
+            f'select count(*) from pub."{s}"."{t}" where person_key in (select * from k)'
+        ).fetchone()[0] for s, t in _person_tables(con, "pub")}
+    finally:
+        con.close()
+
+
+def _apply(work_db: Path, keys: list[tuple[str, object]]) -> tuple[int, dict[str, int]]:
+    con = duckdb.connect()
+    try:
+        con.execute("set enable_progress_bar = false")
+        con.execute(f"attach '{work_db}' as {WH}")
+        ensure_schema(con, WH)
+        con.execute("begin transaction")
+        try:
+            new = log_erasures(con, WH, keys)
+            removed = apply_erasures(con, WH)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute(f"checkpoint {WH}")
+        return new, removed
+    finally:
+        con.close()
+
+
+def compact(database: Path) -> None:
+    """Rewrite a DuckDB file into a fresh one and move it into place: deleted rows leave no
+    trace in free blocks of the old file."""
+    fresh = database.with_name(database.name + ".compact")
+    fresh.unlink(missing_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{database}' as old (read_only)")
+        con.execute(f"attach '{fresh}' as fresh")
+        con.execute("copy from database old to fresh")
+        con.execute("checkpoint fresh")
+    except BaseException:
+        con.close()
+        fresh.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.replace(fresh, database)
+
+
+def last_landing(work_db: Path) -> Path | None:
+    """The landing folder of the last ingestion run."""
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        row = con.execute("select landing from ingest.runs order by run_id desc limit 1"
+                          ).fetchone()
+    finally:
+        con.close()
+    return Path(row[0]) if row else None
+
+
+def erase(warehouse, requests: list[Request], say: Callable[[str], None]) -> ErasureResult:
+    """Apply erasure requests to the work folder of `warehouse` and publish without them."""
+    from .pipeline import run_pipeline
+
+    wd = warehouse.paths
+    if not wd.work_db.exists():
+        raise FileNotFoundError(f"no work database at {wd.work_db}: nothing to erase from")
+    key, research_key = warehouse.pseudonym_key(), warehouse.research_key()
+    pairs = pseudonymise(requests, key)
+    keys = sorted({k for k, _ in pairs})
+    result = ErasureResult(requests=len(requests), newly_logged=0)
+    before_work = _count_work(wd.work_db, keys)
+    before_published = _count_published(wd.published_db, keys, research_key)
+    say(f"{len(keys)} person(s) to erase; pseudonymised, logged with the request date")
+    result.newly_logged, removed = _apply(wd.work_db, pairs)
+    result.removed = {table: n for table, n in removed.items()}
+    say(f"raw history and quarantine: {sum(removed.values()):,} rows removed; rebuilding")
+    run_pipeline(warehouse, say)
+    previous = previous_path(wd.published_db)
+    if previous.exists():
+        previous.unlink()
+        say("the previous published version (which still held them) is deleted")
+    compact(wd.work_db)
+    for table, n in before_work.items():
+        if not table.startswith(("raw.", "ingest.")):
+            result.removed[table] = n
+    for table, n in before_published.items():
+        result.removed[table] = n
+    result.remaining = {**_count_work(wd.work_db, keys),
+                        **_count_published(wd.published_db, keys, research_key)}
+    left = sorted(t for t, n in result.remaining.items() if n)
+    if left:
+        raise ErasureIncomplete(f"erased persons are still found in: {', '.join(left)}")
+    return result
+
+
+def format_result(result: ErasureResult) -> str:
+    """Counts per layer, for the terminal."""
+    out = [f"Erasure: {result.requests} request(s), {result.newly_logged} newly logged",
+           "", "Rows removed"]
+    width = max([len(t) for t in result.removed] + [10]) + 2
+    for table, n in sorted(result.removed.items()):
+        out.append(f"  {table:<{width}}{n:>10,}")
+    out.append(f"  {'all':<{width}}{sum(result.removed.values()):>10,}")
+    out += ["", f"Checked afterwards: {len(result.remaining)} tables with a person key in the "
+                "work and published databases hold none of them"]
+    return "\n".join(out)
