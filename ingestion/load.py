@@ -52,6 +52,7 @@ class FileOutcome:
     n_erased: int = 0  # rows dropped because their person was erased
     error: str | None = None
     seconds: float = 0.0
+    file_hash: str | None = None
 
 
 @dataclass
@@ -367,7 +368,7 @@ def archive_files(con: duckdb.DuckDBPyConnection, landing: Path, archive: Path,
         lf = by_rel.get(outcome.file_name)
         if outcome.status not in ARCHIVED or lf is None or not lf.path.exists():
             continue
-        digest = sha256_file(lf.path)
+        digest = outcome.file_hash or sha256_file(lf.path)
         target = archive / lf.rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
@@ -411,8 +412,15 @@ def purge_archive(con: duckdb.DuckDBPyConnection, archive: Path, retention_days:
 
 def _ingest_one(con: duckdb.DuckDBPyConnection, run_id: int, lf: LandingFile,
                 registry: Registry, key: PseudonymKey) -> FileOutcome:
-    started = time.perf_counter()
     digest = sha256_file(lf.path)
+    outcome = _process(con, run_id, lf, registry, key, digest)
+    outcome.file_hash = digest
+    return outcome
+
+
+def _process(con: duckdb.DuckDBPyConnection, run_id: int, lf: LandingFile,
+             registry: Registry, key: PseudonymKey, digest: str) -> FileOutcome:
+    started = time.perf_counter()
     previous = _previous(con, lf, digest)
     if previous and previous[0] in ("loaded", "duplicate"):
         return FileOutcome(lf.rel, "skipped", lf.source_id, lf.entity)
