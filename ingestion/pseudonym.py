@@ -61,11 +61,16 @@ class PseudonymKey:
 
 
 def normalise_name_sql(expr: str) -> str:
-    """SQL that folds a name as exports.md says: case, umlauts, accents, spaces, punctuation."""
+    """SQL that folds a name as exports.md says: case, umlauts, accents, spaces, punctuation.
+
+    A name of ASCII characters only (as many bytes as characters, most names) needs neither
+    transliteration nor accent stripping, which are most of the cost at a million rows."""
     out = f"lower({expr})"
     for src, dst in _TRANSLITERATIONS:
         out = f"replace({out}, '{src}', '{dst}')"
-    return f"regexp_replace(upper(strip_accents({out})), '[^A-Z0-9]', '', 'g')"
+    return (f"case when strlen({expr}) = length({expr}) "
+            f"then regexp_replace(upper({expr}), '[^A-Z0-9]', '', 'g') "
+            f"else regexp_replace(upper(strip_accents({out})), '[^A-Z0-9]', '', 'g') end")
 
 
 def hmac_sql(message: str) -> str:
