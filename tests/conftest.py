@@ -112,3 +112,13 @@ def built_demo(tmp_path_factory, demo_keys) -> dict:
             "published": root / "published" / "warehouse.duckdb",
             "first": first, "second": second, "messages": messages,
             "published_stat_after_first": published_stat, "warehouse": warehouse}
+
+
+@pytest.fixture
+def copied_demo(built_demo, tmp_path) -> Path:
+    """A private copy of the built demo's work folder, safe to run again and tamper with."""
+    import shutil
+
+    root = tmp_path / "demo"
+    shutil.copytree(built_demo["root"], root)
+    return root

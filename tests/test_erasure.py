@@ -279,16 +279,29 @@ def _tables_holding(database: Path, values: list[str]) -> dict[str, int]:
 
 
 def _person_rows(published: Path, research_key: bytes, key: str) -> dict[str, tuple[int, int]]:
-    """(rows, rows of the person) per published table with a person key."""
+    """(rows, rows of the person) per published person-level table: those with a person key,
+    and those keyed by a release or placement of theirs."""
     con = duckdb.connect(str(published), read_only=True)
     try:
         (rekeyed,) = con.execute(f"select {hmac_sql('$k')}",
                                  {"k": key, **PseudonymKey(research_key).pads()}).fetchone()
-        tables = [r[0] for r in con.execute(
-            "select table_name from duckdb_columns() where schema_name = 'marts' "
-            "and column_name = 'person_key'").fetchall()]
-        return {t: con.execute(f"select count(*), count(*) filter (where person_key = ?) "
-                               f"from marts.{t}", [rekeyed]).fetchone() for t in tables}
+        columns = {}
+        for table, column in con.execute(
+                "select table_name, column_name from duckdb_columns() where schema_name = "
+                "'marts' and column_name in ('person_key', 'release_id', 'placement_id')"
+        ).fetchall():
+            columns.setdefault(table, set()).add(column)
+        mine = {"person_key": "person_key = $p",
+                "release_id": "release_id in (select release_id from marts.releases "
+                              "where person_key = $p)",
+                "placement_id": "placement_id in (select placement_id from marts.placements "
+                                "where person_key = $p)"}
+        out = {}
+        for table, cols in columns.items():
+            column = next(c for c in mine if c in cols)
+            out[table] = con.execute(f"select count(*), count(*) filter (where {mine[column]}) "
+                                     f"from marts.{table}", {"p": rekeyed}).fetchone()
+        return out
     finally:
         con.close()
 
@@ -300,7 +313,7 @@ def test_erase_one_demo_person_from_every_layer(copied_demo, demo_keys, capsys) 
     [(key, _)] = pseudonymise([person], TEST_KEY)
     research = demo_keys["research_key_file"].read_bytes()
     before = _person_rows(published, research, key)
-    assert {"releases", "recidivism"} <= set(before) and before["releases"][1] >= 1
+    assert before["releases"][1] >= 1 and before["recidivism"][1] >= 1
     code = main(["erase", "--workdir", str(root), "--landing", str(root / "landing"),
                  "--family-name", person.family_name, "--given-name", person.given_name,
                  "--birth-date", person.birth_date, "--requested-on", "2010-01-15",
@@ -330,20 +343,24 @@ def test_erase_one_demo_person_from_every_layer(copied_demo, demo_keys, capsys) 
         assert found == expected, database
     assert query(work, "select requested_on::varchar from ingest.erasures") == [("2010-01-15",)]
 
-    # The prison re-sends its newest inmate list with them, one row shorter (new bytes).
-    archived = sorted((root / "archive").glob("*/inmates.*.csv"))
-    with_person = [p for p in archived if person.family_name in p.read_text(errors="ignore")]
-    source_file = with_person[-1] if with_person else None
-    if source_file is None:  # the person's prison uses another layout: re-send the partner's
-        source_file = next(p for p in sorted((root / "archive").glob("*/participants.*.csv"))
-                           if person.family_name in p.read_text(errors="ignore"))
+    # A source re-sends its newest list with them (inmates if their prison's file is a
+    # reference-layout CSV, else the partner's participants), one row shorter (new bytes).
+    def holds_person(line: bytes) -> bool:
+        text = line.decode("utf-8", errors="ignore")
+        return all(v in text for v in (person.family_name, person.given_name,
+                                        person.birth_date))
+
+    def candidates(entity: str) -> list[Path]:
+        return [p for p in sorted((root / "archive").glob(f"*/{entity}.*.csv"))
+                if any(holds_person(ln) for ln in p.read_bytes().splitlines())]
+
+    source_file = (candidates("inmates") or candidates("participants"))[-1]
     entity, day, ext = source_file.name.split(".")
-    resent = root / "landing" / source_file.parent.name / f"{entity}.{day[:-2]}{29}.{ext}"
+    resent = root / "landing" / source_file.parent.name / f"{entity}.{day[:-2]}29.{ext}"
     resent.parent.mkdir(parents=True, exist_ok=True)
     lines = source_file.read_bytes().splitlines(keepends=True)
-    keep = [ln for ln in lines[:-1]] if person.family_name not in lines[-1].decode(
-        errors="ignore") else lines[:-2] + lines[-1:]
-    resent.write_bytes(b"".join(keep))
+    drop = next(i for i in range(len(lines) - 1, 0, -1) if not holds_person(lines[i]))
+    resent.write_bytes(b"".join(lines[:drop] + lines[drop + 1:]))
     run_pipeline(warehouse_for(root, demo_keys), lambda _m: None)
     rel = resent.relative_to(root / "landing").as_posix()
     [(status, received, loaded, quarantined, erased)] = query(

@@ -26,14 +26,6 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def copied_demo(built_demo, tmp_path) -> Path:
-    """A private copy of the built demo's work folder, safe to run again and tamper with."""
-    root = tmp_path / "demo"
-    shutil.copytree(built_demo["root"], root)
-    return root
-
-
 def test_definitions_load_with_an_unbroken_lineage(tmp_path, demo_keys) -> None:
     from orchestration.definitions import JOB_NAME, build_definitions
 
