@@ -55,6 +55,7 @@ class SizeResult:
     files: int = 0
     work_db_mb: float = 0.0
     published_mb: float = 0.0
+    models_built: dict[str, int] = field(default_factory=dict)  # dbt models run: job, incremental
     rates: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -117,6 +118,13 @@ def published_rates(published: Path) -> dict[str, dict[str, float]]:
     return {f"{p}/{g}": {"n": n, "events": e, "rate": r} for p, g, n, e, r in rows}
 
 
+def models_built(workdir: Path) -> int:
+    """How many dbt models the last job in `workdir` ran."""
+    results = json.loads((workdir / "work" / "dbt" / "target" / "run_results.json")
+                         .read_text(encoding="utf-8"))
+    return sum(r["unique_id"].startswith("model.") for r in results["results"])
+
+
 def run_size(persons: int, work: Path, log) -> SizeResult:
     result = SizeResult(persons)
     root = work / f"n{persons}"
@@ -141,9 +149,11 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
 
     log(f"{persons:,} persons: the whole job")
     result.job = timed(python("-m", "bench.steps", "job", str(job_dir), str(landing)))
+    result.models_built["job"] = models_built(job_dir)
     add_partner_file(landing)
     log(f"{persons:,} persons: the job after one new partner file")
     result.incremental = timed(python("-m", "bench.steps", "job", str(job_dir), str(landing)))
+    result.models_built["incremental"] = models_built(job_dir)
 
     listing = sources_csv(landing, root / "sources.csv")
     log(f"{persons:,} persons: DuckDB script")
