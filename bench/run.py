@@ -55,6 +55,7 @@ class SizeResult:
     files: int = 0
     work_db_mb: float = 0.0
     published_mb: float = 0.0
+    models_built: dict[str, int] = field(default_factory=dict)  # dbt models run: job, incremental
     rates: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -119,6 +120,13 @@ def published_rates(published: Path) -> dict[str, dict[str, float]]:
     return {f"{p}/{g}": {"n": n, "events": e, "rate": r} for p, g, n, e, r in rows}
 
 
+def models_built(workdir: Path) -> int:
+    """How many dbt models the last job in `workdir` ran."""
+    results = json.loads((workdir / "work" / "dbt" / "target" / "run_results.json")
+                         .read_text(encoding="utf-8"))
+    return sum(r["unique_id"].startswith("model.") for r in results["results"])
+
+
 def run_size(persons: int, work: Path, log) -> SizeResult:
     result = SizeResult(persons)
     root = work / f"n{persons}"
@@ -147,10 +155,12 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
     job_landing = root / "job_landing"
     shutil.copytree(landing, job_landing, copy_function=os.link)
     result.job = timed(python("-m", "bench.steps", "job", str(job_dir), str(job_landing)))
+    result.models_built["job"] = models_built(job_dir)
     add_partner_file(job_dir / "archive", job_landing)
     log(f"{persons:,} persons: the job after one new partner file")
     result.incremental = timed(python("-m", "bench.steps", "job", str(job_dir),
                                       str(job_landing)))
+    result.models_built["incremental"] = models_built(job_dir)
 
     listing = sources_csv(landing, root / "sources.csv")
     log(f"{persons:,} persons: DuckDB script")

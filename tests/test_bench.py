@@ -26,8 +26,9 @@ def test_bench_smoke_size_measures_every_step(tmp_path, capsys):
     assert all(m["seconds"] > 0 and m["peak_mb"] > 50 for m in measured)
     assert result["files"] > 20 and result["landing_mb"] > 0
     assert result["work_db_mb"] > result["published_mb"] > 0
-    # one new partner file rebuilds less than the first run built
-    assert result["incremental"]["seconds"] < result["job"]["seconds"]
+    # one new partner file rebuilds only part of what the first run built (times are the
+    # benchmark's business, not a test's)
+    assert 0 < result["models_built"]["incremental"] < result["models_built"]["job"]
     # the same headline figures three ways: pipeline, DuckDB script, pandas
     pipeline = result["rates"]["pipeline"]
     assert set(pipeline) == {"mabis/participant", "mabis/comparison", "exodus/participant",
