@@ -944,7 +944,7 @@ def _chunks(con: duckdb.DuckDBPyConnection, sql: str, chunk_rows: int):
 
     pending: list = []
     size = 0
-    for batch in con.execute(sql).to_arrow_reader(min(chunk_rows, 1 << 20)):
+    for batch in con.sql(sql).to_arrow_reader(min(chunk_rows, 1 << 20)):
         pending.append(batch)
         size += batch.num_rows
         if size >= chunk_rows:
@@ -979,7 +979,7 @@ def _whole_frame(con: duckdb.DuckDBPyConnection, runner: _Runner, table: str, fr
     del hashed
     if screen.success:
         return _outcome(table, check, True)
-    arrow = con.execute(f"select {keys} from ({frame.sql})").to_arrow_table()
+    arrow = con.sql(f"select {keys} from ({frame.sql})").to_arrow_table()
     df = arrow.to_pandas(strings_to_categorical=True)
     del arrow
     return runner.run(table, df, [check], person_level)[0]
