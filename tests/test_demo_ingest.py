@@ -94,7 +94,9 @@ def test_rerun_without_new_files_does_no_new_work(demo) -> None:
     runs = query(demo["db"], "select run_id, n_files_seen, n_loaded, n_skipped "
                              "from ingest.runs order by run_id")
     assert len(runs) == 2
-    assert runs[1][2] == 0 and runs[1][3] == runs[1][1] == runs[0][1]
+    # the first run moved every file it loaded into the archive: the second finds none
+    assert runs[0][1] == runs[0][2] > 300
+    assert runs[1][1:] == (0, 0, 0)
     assert query(demo["db"], "select count(distinct run_id) from ingest.files") == [(1,)]
     assert query(demo["db"], "select count(*) from ops.builds") == [(1,)]
     assert query(demo["db"], "select count(*) from ops.publishes") == [(1,)]
