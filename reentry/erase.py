@@ -44,16 +44,34 @@ class ErasureResult:
     remaining: dict[str, int] = field(default_factory=dict)  # should be all zero
 
 
-def _person_tables(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]:
-    return con.execute(
-        "select distinct c.schema_name, c.table_name from duckdb_columns() c "
-        "join duckdb_tables() t using (database_name, schema_name, table_name) "
-        "where c.database_name = ? and c.column_name = 'person_key' order by 1, 2",
-        [db]).fetchall()
+def _person_tables(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str, str]]:
+    """(schema, table, condition on a row of it) for every table of database `db` that holds
+    rows of a person in temp table `k`: by person key, or by a release or placement of theirs
+    (marts keyed by `release_id` or `placement_id` only)."""
+    columns: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in con.execute(
+            "select c.schema_name, c.table_name, c.column_name from duckdb_columns() c "
+            "join duckdb_tables() t using (database_name, schema_name, table_name) "
+            "where c.database_name = ? and c.column_name in "
+            "('person_key', 'release_id', 'placement_id')", [db]).fetchall():
+        columns.setdefault((schema, table), set()).add(column)
+    via = {"release_id": ("releases", "release_id"), "placement_id": ("placements",
+                                                                      "placement_id")}
+    out = []
+    for (schema, table), cols in sorted(columns.items()):
+        if "person_key" in cols:
+            out.append((schema, table, "person_key in (select person_key from k)"))
+            continue
+        for column, (parent, key) in via.items():
+            if column in cols and ("marts", parent) in columns:
+                out.append((schema, table, f"{column} in (select {key} from {db}.marts.{parent} "
+                                           "where person_key in (select person_key from k))"))
+                break
+    return out
 
 
 def _count_work(work_db: Path, keys: list[str]) -> dict[str, int]:
-    """Rows holding one of `keys`, per table of the work database that has a person key."""
+    """Rows of the persons with `keys`, per table of the work database that holds persons."""
     con = duckdb.connect()
     try:
         con.execute(f"attach '{work_db}' as {WH} (read_only)")
@@ -61,8 +79,8 @@ def _count_work(work_db: Path, keys: list[str]) -> dict[str, int]:
                     {"k": keys})
         # The erasure log itself holds the pseudonyms, by design (nothing else of them).
         return {f"{s}.{t}": con.execute(
-            f'select count(*) from {WH}."{s}"."{t}" where person_key in (select * from k)'
-        ).fetchone()[0] for s, t in _person_tables(con, WH) if (s, t) != ERASURE_LOG}
+            f'select count(*) from {WH}."{s}"."{t}" where {cond}').fetchone()[0]
+            for s, t, cond in _person_tables(con, WH) if (s, t) != ERASURE_LOG}
     finally:
         con.close()
 
@@ -79,8 +97,8 @@ def _count_published(published_db: Path, keys: list[str],
                     "from (select unnest($k::varchar[]) as person_key)",
                     {"k": keys, **research_key.pads()})
         return {f"published {s}.{t}": con.execute(
-            f'select count(*) from pub."{s}"."{t}" where person_key in (select * from k)'
-        ).fetchone()[0] for s, t in _person_tables(con, "pub")}
+            f'select count(*) from pub."{s}"."{t}" where {cond}').fetchone()[0]
+            for s, t, cond in _person_tables(con, "pub")}
     finally:
         con.close()
 
@@ -171,14 +189,27 @@ def erase(warehouse, requests: list[Request], say: Callable[[str], None]) -> Era
     return result
 
 
+LAYERS = ("raw history", "quarantine", "work database (staging, intermediate, marts)",
+          "published database")
+
+
+def _layer(table: str) -> str:
+    if table.startswith("raw."):
+        return LAYERS[0]
+    if table.startswith("ingest."):
+        return LAYERS[1]
+    return LAYERS[3] if table.startswith("published ") else LAYERS[2]
+
+
 def format_result(result: ErasureResult) -> str:
-    """Counts per layer, for the terminal."""
-    out = [f"Erasure: {result.requests} request(s), {result.newly_logged} newly logged",
-           "", "Rows removed"]
+    """Rows removed per layer and table, for the terminal."""
+    out = [f"Erasure: {result.requests} request(s), {result.newly_logged} newly logged"]
     width = max([len(t) for t in result.removed] + [10]) + 2
-    for table, n in sorted(result.removed.items()):
-        out.append(f"  {table:<{width}}{n:>10,}")
-    out.append(f"  {'all':<{width}}{sum(result.removed.values()):>10,}")
-    out += ["", f"Checked afterwards: {len(result.remaining)} tables with a person key in the "
-                "work and published databases hold none of them"]
+    for layer in LAYERS:
+        tables = sorted(t for t in result.removed if _layer(t) == layer)
+        total = sum(result.removed[t] for t in tables)
+        out += ["", f"{layer}: {total:,} rows removed"]
+        out += [f"  {t:<{width}}{result.removed[t]:>10,}" for t in tables]
+    out += ["", f"Checked afterwards: {len(result.remaining)} tables of the work and published "
+                "databases that hold persons hold none of them"]
     return "\n".join(out)
