@@ -26,7 +26,7 @@ from ingestion.erasure import Request, apply_erasures, log_erasures, pseudonymis
 from ingestion.pseudonym import PseudonymKey, hmac_sql
 from ingestion.warehouse import ensure_schema
 
-from .publish import previous_path
+from .publish import previous_path, staged_database
 
 WH = "wh"
 ERASURE_LOG = ("ingest", "erasures")
@@ -126,19 +126,11 @@ def _apply(work_db: Path, keys: list[tuple[str, object]]) -> tuple[int, dict[str
 def compact(database: Path) -> None:
     """Rewrite a DuckDB file into a fresh one and move it into place: deleted rows leave no
     trace in free blocks of the old file."""
-    fresh = database.with_name(database.name + ".compact")
-    fresh.unlink(missing_ok=True)
-    con = duckdb.connect()
-    try:
+    with staged_database(database, ".compact") as (con, fresh):
         con.execute(f"attach '{database}' as old (read_only)")
         con.execute(f"attach '{fresh}' as fresh")
         con.execute("copy from database old to fresh")
         con.execute("checkpoint fresh")
-    except BaseException:
-        con.close()
-        fresh.unlink(missing_ok=True)
-        raise
-    con.close()
     os.replace(fresh, database)
 
 

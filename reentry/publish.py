@@ -11,6 +11,8 @@ neither with the internal warehouse nor with another release.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,14 +101,28 @@ def _copy_dictionary(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"comment on column pub.marts.data_dictionary.{column} is {_sql_text(text)}")
 
 
+@contextmanager
+def staged_database(target: Path, suffix: str) -> Iterator[tuple[duckdb.DuckDBPyConnection,
+                                                                  Path]]:
+    """An in-memory connection and a fresh path beside `target` for a new database file that
+    the caller then moves into place; if the block fails, the half-written file is removed."""
+    staging = target.with_name(target.name + suffix)
+    staging.unlink(missing_ok=True)
+    con = duckdb.connect()
+    try:
+        yield con, staging
+    except BaseException:
+        con.close()
+        staging.unlink(missing_ok=True)
+        raise
+    con.close()
+
+
 def publish(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Published:
     """Write the `marts` schema into a new file and move it onto `published_db` atomically."""
     published_db = Path(published_db)
     published_db.parent.mkdir(parents=True, exist_ok=True)
-    staging = published_db.with_name(published_db.name + ".new")
-    staging.unlink(missing_ok=True)
-    con = duckdb.connect()
-    try:
+    with staged_database(published_db, ".new") as (con, staging):
         con.execute(f"attach '{work_db}' as work (read_only)")
         con.execute(f"attach '{staging}' as pub (storage_version '{STORAGE_VERSION}')")
         con.execute("create schema pub.marts")
@@ -118,11 +134,6 @@ def publish(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Pu
         _copy_dictionary(con)
         con.execute("checkpoint pub")
         con.execute("detach pub")
-    except BaseException:
-        con.close()
-        staging.unlink(missing_ok=True)
-        raise
-    con.close()
     version = sha256_file(staging)
     previous = None
     if published_db.exists():
