@@ -275,7 +275,6 @@ PARTNER_TYPES = (
     "employer_network",
     "sports_club",
 )
-PROGRAMMES = ("mabis", "exodus")
 
 # Quarantine reasons: what a person reads in the load report.
 QUARANTINE_REASONS = {

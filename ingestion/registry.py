@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,56 @@ from .contract import ENTITIES_BY_KIND, PARTNER_TYPES
 from .layouts import REFERENCE, REFERENCE_LAYOUT, Layout, load_layout
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
 Delivery = Literal["full", "incremental"]
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"{value!r} is not a slug (lower-case letters, digits, hyphens)")
+    return value
+
+
+class Programme(BaseModel):
+    """One programme: releases from its prisons in its period form the evaluation cohorts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    country: str = Field(description="ISO 3166-1 alpha-2")
+    start: dt.date
+    end: dt.date
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _slug(value)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if not _COUNTRY.match(value):
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 code (two capitals)")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not _LANGUAGE.match(code):
+                raise ValueError(f"{code!r} is not an ISO 639-1 language code (two letters)")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _period(self) -> Programme:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} lies before start {self.start}")
+        return self
 
 
 class Source(BaseModel):
@@ -24,7 +74,7 @@ class Source(BaseModel):
 
     id: str
     kind: Literal["prison", "partner", "register"]
-    programme: list[Literal["mabis", "exodus"]]
+    programme: list[str] = Field(min_length=1)
     name: str
     partner_type: (
         Literal["aftercare", "training_provider", "temp_agency", "job_centre",
@@ -39,10 +89,8 @@ class Source(BaseModel):
 
     @field_validator("id")
     @classmethod
-    def _slug(cls, value: str) -> str:
-        if not _SLUG.match(value):
-            raise ValueError(f"{value!r} is not a slug (lower-case letters, digits, hyphens)")
-        return value
+    def _id(cls, value: str) -> str:
+        return _slug(value)
 
     @field_validator("programme", mode="before")
     @classmethod
@@ -71,20 +119,24 @@ class Source(BaseModel):
 
 
 class RegistryFile(BaseModel):
-    """The whole sources.yml."""
+    """The whole sources.yml: programmes, then sources."""
 
     model_config = ConfigDict(extra="forbid")
 
     layouts_dir: str = Field(default="layouts", description="folder of layout mappings")
+    # Checked in load_registry, which names the file in one line when none is declared.
+    programmes: list[Programme] = Field(default_factory=list)
     sources: list[Source] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RegistryFile:
-        seen: set[str] = set()
-        for s in self.sources:
-            if s.id in seen:
-                raise ValueError(f"source id {s.id!r} is declared twice")
-            seen.add(s.id)
+        for what, ids in (("programme", [p.id for p in self.programmes]),
+                          ("source", [s.id for s in self.sources])):
+            seen: set[str] = set()
+            for ident in ids:
+                if ident in seen:
+                    raise ValueError(f"{what} id {ident!r} is declared twice")
+                seen.add(ident)
         return self
 
 
@@ -93,6 +145,7 @@ class Registry:
     """The validated registry with its layouts resolved."""
 
     path: Path
+    programmes: dict[str, Programme]
     sources: dict[str, Source]
     layouts: dict[str, Layout]
     layouts_dir: Path
@@ -105,6 +158,16 @@ def load_registry(path: Path) -> Registry:
     """Load sources.yml and every layout it names; raise ConfigError naming file and field."""
     path = Path(path)
     data = load_yaml_model(path, RegistryFile)
+    if not data.programmes:
+        raise ConfigError(f"{path}: no programme is declared (add a `programmes:` list with id, "
+                          "name, country, start and end before the sources)")
+    declared = {p.id for p in data.programmes}
+    for source in data.sources:
+        for programme in source.programme:
+            if programme not in declared:
+                raise ConfigError(
+                    f"{path}: source {source.id} names programme {programme!r}, which is not "
+                    f"declared under programmes ({', '.join(sorted(declared))})")
     layouts_dir = (path.parent / data.layouts_dir).resolve()
     layouts: dict[str, Layout] = {REFERENCE: REFERENCE_LAYOUT}
     for i, source in enumerate(data.sources):
@@ -124,6 +187,7 @@ def load_registry(path: Path) -> Registry:
         layouts[source.layout] = layout
     return Registry(
         path=path,
+        programmes={p.id: p for p in data.programmes},
         sources={s.id: s for s in data.sources},
         layouts=layouts,
         layouts_dir=layouts_dir,

@@ -130,6 +130,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
     )
     con.execute(
         f"""
+        create table if not exists {db}.ingest.programmes (
+            programme_id varchar primary key, name varchar not null, country varchar not null,
+            start_date date not null, end_date date not null, languages varchar[] not null
+        )"""
+    )
+    con.execute(
+        f"""
         create table if not exists {db}.ingest.deliveries (
             source_id varchar, entity varchar, delivery varchar,
             primary key (source_id, entity)
@@ -171,8 +178,14 @@ def _load_report_view(con: duckdb.DuckDBPyConnection, db: str) -> None:
 
 def store_registry(con: duckdb.DuckDBPyConnection, db: str, registry: Registry) -> None:
     """Replace the registry snapshot the views and reports join to."""
+    con.execute(f"delete from {db}.ingest.programmes")
     con.execute(f"delete from {db}.ingest.sources")
     con.execute(f"delete from {db}.ingest.deliveries")
+    con.executemany(
+        f"insert into {db}.ingest.programmes values (?, ?, ?, ?, ?, ?)",
+        [[p.id, p.name, p.country, p.start, p.end, list(p.languages)]
+         for p in registry.programmes.values()],
+    )
     con.executemany(
         f"insert into {db}.ingest.sources values (?, ?, ?, ?, ?, ?, ?)",
         [

@@ -55,9 +55,11 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
     try:
         ensure(con)
         (last_load,) = con.execute("select max(load_id) from ingest.files").fetchone()
+        # Sources and programmes: a new period or programme rebuilds everything.
         (registry,) = con.execute(
-            "select md5(coalesce(string_agg(s::varchar, '|' order by s::varchar), '')) "
-            "from ingest.sources s").fetchone()
+            "select md5(coalesce(string_agg(r, '|' order by r), '')) from ("
+            "  select s::varchar as r from ingest.sources s"
+            "  union all select p::varchar from ingest.programmes p)").fetchone()
         previous = con.execute(
             "select last_load_id, as_of, project_checksum, registry_checksum from ops.builds "
             "order by built_at desc limit 1").fetchall()

@@ -18,6 +18,4 @@ select
     (select export_date from newest_register_export) as as_of_date,
     {% endif %}
     cast({{ var('register_lag_months') }} as integer) as register_lag_months,
-    cast({{ var('reincarceration_lag_months') }} as integer) as reincarceration_lag_months,
-    cast('{{ var("programme_start") }}' as date) as programme_start_date,
-    cast('{{ var("programme_end") }}' as date) as programme_end_date
+    cast({{ var('reincarceration_lag_months') }} as integer) as reincarceration_lag_months

@@ -1,13 +1,13 @@
 -- Releases (indicators.md): the end of a spell by end of sentence, parole or early release.
 -- Deportation, death and escape end a spell but enter no cohort. A person counts once per
 -- programme and cohort, with the first release in it (is_index_year / is_index_quarter);
--- the programme period cuts the first and last cohort, so the index release is the first
--- one inside the period where there is one.
+-- the programme period (from the source registry) cuts the first and last cohort, so the
+-- index release is the first one inside the period where there is one.
 with spells as (select * from {{ ref('int_custody_spells_stitched') }}),
 
 persons as (select * from {{ ref('int_persons') }}),
 
-params as (select * from {{ ref('int_parameters') }}),
+programmes as (select * from {{ ref('stg_ingest__programmes') }}),
 
 with_later_spells as (
     select
@@ -42,6 +42,7 @@ described as (
         year(r.spell_end_date) || 'Q' || quarter(r.spell_end_date) as cohort_quarter,
         coalesce(p.sex, 'u') as sex,
         p.birth_year,
+        p.nationality,
         year(r.spell_end_date) - p.birth_year as age_at_release,
         r.spell_seq - 1 as prior_spells,
         r.offence_group,
@@ -49,11 +50,11 @@ described as (
         r.n_episodes,
         r.next_spell_start_date,
         r.exit_date,
-        r.spell_end_date between params.programme_start_date and params.programme_end_date
+        coalesce(r.spell_end_date between g.period_start_date and g.period_end_date, false)
             as is_programme_period
     from releases r
     left join persons p using (person_key)
-    cross join params
+    left join programmes g on g.programme = r.programme
 )
 
 select

@@ -11,6 +11,8 @@ sources as (select * from {{ ref('stg_ingest__sources') }}),
 
 params as (select * from {{ ref('int_parameters') }}),
 
+programmes as (select * from {{ ref('stg_ingest__programmes') }}),
+
 per_record as (
     select
         p.partner_id,
@@ -28,9 +30,10 @@ per_record as (
         ) as is_retained_180
     from participants p
     join sources s on s.source_id = p.partner_id
+    join programmes g on g.programme = s.programme
     cross join params
     left join placements pl on pl.partner_id = p.partner_id and pl.client_id = p.client_id
-    where p.intake_date between params.programme_start_date and params.programme_end_date
+    where p.intake_date between g.period_start_date and g.period_end_date
     group by p.partner_id, p.client_id, s.programme, p.intake_date, p.selection
 ),
 

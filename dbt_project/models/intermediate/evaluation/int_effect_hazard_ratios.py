@@ -1,0 +1,13 @@
+"""Hazard ratio of participation per programme x estimator x measure from a weighted Cox
+model with a robust variance (evaluation.survival)."""
+
+from evaluation.survival import all_hazard_ratios
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    scores = dbt.ref("int_effect_scores")
+    times = dbt.ref("int_recidivism_time_to_event")
+    joined = times.join(scores, "release_id").select(
+        "programme, measure, day, is_event, is_participant, weight_weighted, weight_matched")
+    return all_hazard_ratios(joined.pl()).to_arrow()

@@ -1,0 +1,41 @@
+-- Overlap of the propensity scores (indicators.md, Diagnostics: common support): per
+-- programme x group x score bin (twenty bins of 0.05), the releases of the evaluation
+-- population and, for participants, how many found a match. Every bin of both groups is
+-- present (zeros included), so the table shows where one group has no counterpart. An
+-- aggregate: dashboards pass it through disclosure control like every table.
+with scores as (select * from {{ ref('int_effect_scores') }}),
+
+bins as (
+    select unnest(generate_series(0, 19)) as score_bin
+),
+
+groups as (
+    select distinct programme, g.group_name
+    from scores
+    cross join (select unnest(['participant', 'comparison']) as group_name) g
+),
+
+counted as (
+    select
+        programme,
+        case when is_participant then 'participant' else 'comparison' end as group_name,
+        least(cast(floor(propensity_score * 20) as integer), 19) as score_bin,
+        count(*) as n_releases,
+        count(*) filter (where is_matched) as n_matched
+    from scores
+    group by all
+)
+
+select
+    g.programme,
+    g.group_name as "group",
+    cast(b.score_bin as integer) as score_bin,
+    b.score_bin / 20.0 as score_low,
+    (b.score_bin + 1) / 20.0 as score_high,
+    cast(coalesce(c.n_releases, 0) as integer) as n_releases,
+    cast(case when g.group_name = 'participant' then coalesce(c.n_matched, 0) end as integer)
+        as n_matched
+from groups g
+cross join bins b
+left join counted c
+    on c.programme = g.programme and c.group_name = g.group_name and c.score_bin = b.score_bin
