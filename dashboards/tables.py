@@ -24,13 +24,13 @@ AT_RISK_DAYS = (0, 180, 365, 730, 1095)
 
 @dataclass(frozen=True)
 class Metadata:
-    """What every chart and report states: the as-of date, the data version and the period."""
+    """What every chart and report states: the as-of date, the data version, and how many
+    releases lie in a programme period (0: nothing can be evaluated)."""
 
     as_of_date: str
     data_version: str
     built_at: str
-    programme_start: str
-    programme_end: str
+    n_programme_period_releases: int
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
@@ -254,11 +254,10 @@ def link_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def metadata(con: duckdb.DuckDBPyConnection, data_version: str) -> Metadata:
     """As-of date and parameters of the build, with the published file's hash."""
-    row = con.sql("select as_of_date, built_at, programme_start_date, programme_end_date "
+    row = con.sql("select as_of_date, built_at, n_programme_period_releases "
                   "from marts.run_metadata").fetchall()[0]
     return Metadata(as_of_date=str(row[0]), data_version=data_version,
-                    built_at=str(row[1])[:19], programme_start=str(row[2]),
-                    programme_end=str(row[3]))
+                    built_at=str(row[1])[:19], n_programme_period_releases=int(row[2]))
 
 
 TABLES = {

@@ -12,7 +12,7 @@ class Settings:
     """Matching, weighting, minimum n and bootstrap; dbt vars can override each."""
 
     caliper_sd: float = 0.2  # caliper in standard deviations of the logit (Justice Data Lab)
-    neighbours: int = 1  # nearest comparison releases per participant (with replacement)
+    neighbours: int = 3  # nearest comparison releases per participant (with replacement)
     trim_quantile: float = 0.99  # comparison weights are capped at this quantile
     min_participants: int = 60  # below this an effect is not estimated (Justice Data Lab)
     smd_threshold: float = 0.1  # |SMD| above this flags a covariate as imbalanced

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import polars as pl
 from lifelines import CoxPHFitter
 
 from .settings import Z95
@@ -65,12 +66,10 @@ HAZARD_SCHEMA = {
 }
 
 
-def all_hazard_ratios(times) -> "pl.DataFrame":
+def all_hazard_ratios(times: pl.DataFrame) -> pl.DataFrame:
     """Hazard ratios per programme x estimator x measure from the evaluation population's
     times to event (programme, measure, day, is_event, is_participant, weight_weighted,
     weight_matched)."""
-    import polars as pl
-
     schema = {k: getattr(pl, v) for k, v in HAZARD_SCHEMA.items()}
     records = []
     for (programme, measure), part in times.sort("programme", "measure").group_by(

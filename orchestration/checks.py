@@ -17,7 +17,9 @@ from reentry import ops
 from .resources import WarehouseResource
 
 VALIDATED_MARTS = (
-    "releases", "placements", "recidivism", "recidivism_rates", "recidivism_effects",
+    "programmes", "programme_effects", "covariate_balance", "propensity_overlap",
+    "effect_survival", "releases", "placements", "recidivism", "recidivism_rates",
+    "recidivism_effects",
     "survival", "employment_status", "programme_indicators", "placement_retention",
     "dropout_rates", "placement_funnel",
 )

@@ -46,7 +46,9 @@ SCHEMA = "marts"
 TOLERANCE = 1e-12
 ROW_COUNT_BOUNDS = (0.5, 2.0)  # row count between these multiples of the previous publish
 
-PROGRAMMES = ["mabis", "exodus"]
+# The programmes declared in the registry, read from marts.programmes when a validation starts
+# (validate_marts fills it before any suite is built): code lists never name a programme.
+PROGRAMMES: list[str] = []
 GROUPS = ["participant", "comparison"]
 MEASURES = ["reconviction", "custodial_reconviction", "serious_reconviction", "reincarceration"]
 WINDOWS = [12, 24, 36]
@@ -100,6 +102,27 @@ INDICATOR_KIND: dict[str, str] = {
 PERSON_LEVEL_TABLES = frozenset({"releases", "placements", "recidivism"})
 # Tables that may legitimately be empty (a clean delivery has nothing to quarantine).
 MAY_BE_EMPTY = frozenset({"data_quality_quarantine", "data_quality_consent_exclusions"})
+# A mart may also be empty when no source delivers the entity it rests on, or when no release
+# lies in a programme period (exports.md: such marts are empty, say so, and block nothing).
+# The condition is evaluated on the validated database; where it cannot be (no raw schema,
+# e.g. a published file) the mart must not be empty.
+_NO_CUSTODY = "(select count(*) from raw.custody_episodes__current) = 0"
+_NO_PLACEMENTS = "(select count(*) from raw.placements__current) = 0"
+_NO_PERIOD_RELEASES = f"(select max(n_programme_period_releases) from {SCHEMA}.run_metadata) = 0"
+EMPTY_WHEN: dict[str, str] = {
+    **{t: _NO_CUSTODY for t in ("releases", "recidivism", "recidivism_rates", "survival",
+                                "programme_indicators")},
+    **{t: _NO_PLACEMENTS for t in ("placements", "placement_retention", "dropout_rates",
+                                   "placement_end_reasons")},
+    "placement_funnel": "(select count(*) from raw.participants__current) = 0",
+    "employment_status": f"(select count(*) from {SCHEMA}.releases where is_participant) = 0",
+    **{t: f"({_NO_CUSTODY} or {_NO_PERIOD_RELEASES})"
+       for t in ("recidivism_effects", "programme_effects", "covariate_balance",
+                 "propensity_overlap", "effect_survival")},
+    **{t: "(select count(*) from ingest.files) = 0"
+       for t in ("data_quality_deliveries", "data_quality_link_rates",
+                 "data_quality_timeliness", "programmes")},
+}
 
 # Numeric result fields that may be copied into the report (counts, never values).
 _RESULT_COUNTS = ("element_count", "unexpected_count", "unexpected_percent", "missing_count")
@@ -522,8 +545,8 @@ def _recidivism_effects() -> list[Frame]:
     limits = [
         "ci_low_participants", "ci_high_participants", "ci_low_comparison",
         "ci_high_comparison", "difference_ci_low", "difference_ci_high",
-        "adjusted_ci_low_comparison", "adjusted_ci_high_comparison",
-        "adjusted_difference_ci_low", "adjusted_difference_ci_high",
+        "standardised_ci_low_comparison", "standardised_ci_high_comparison",
+        "standardised_difference_ci_low", "standardised_difference_ci_high",
     ]
     return [Frame(f"select *, {tolerant(*limits)} from {SCHEMA}.recidivism_effects", [
         compound_unique(grain),
@@ -534,16 +557,16 @@ def _recidivism_effects() -> list[Frame]:
         matches("cohort", COHORT_RE, "cohort is a year or 'all'"),
         *rates("rate_participants", "ci_low_participants", "ci_high_participants",
                "rate_comparison", "ci_low_comparison", "ci_high_comparison",
-               "adjusted_rate_comparison", "standardisation_coverage"),
+               "standardised_rate_comparison", "standardisation_coverage"),
         between("difference", -1, 1),
-        between("adjusted_difference", -1, 1),
+        between("standardised_difference", -1, 1),
         *inside("rate_participants", "ci_low_participants", "ci_high_participants"),
         *inside("rate_comparison", "ci_low_comparison", "ci_high_comparison"),
         *inside("difference", "difference_ci_low", "difference_ci_high"),
-        *inside("adjusted_rate_comparison", "adjusted_ci_low_comparison",
-                "adjusted_ci_high_comparison"),
-        *inside("adjusted_difference", "adjusted_difference_ci_low",
-                "adjusted_difference_ci_high"),
+        *inside("standardised_rate_comparison", "standardised_ci_low_comparison",
+                "standardised_ci_high_comparison"),
+        *inside("standardised_difference", "standardised_difference_ci_low",
+                "standardised_difference_ci_high"),
         not_greater("n_events_participants", "n_participants"),
         not_greater("n_events_comparison", "n_comparison"),
         between("n_events_participants", 0),
@@ -760,15 +783,135 @@ def _data_quality_consent_exclusions() -> list[Frame]:
 def _run_metadata() -> list[Frame]:
     return [Frame(f"select * from {SCHEMA}.run_metadata", [
         row_count(1, 1, "exactly one row"),
-        *not_null("as_of_date", "programme_start_date", "programme_end_date"),
-        not_greater("programme_start_date", "programme_end_date"),
+        *not_null("as_of_date", "n_programmes", "n_releases", "n_programme_period_releases"),
+        between("n_programmes", 1),
+        not_greater("n_programme_period_releases", "n_releases"),
         between("register_lag_months", 0),
         between("reincarceration_lag_months", 0),
     ])]
 
 
+ESTIMATORS = ["matched", "weighted", "raw"]
+OUTCOMES = ["rate", "frequency"]
+VERDICTS = ["fewer", "more", "no_clear_difference", "descriptive",
+            "not_estimated_few_participants", "not_estimated_no_comparison"]
+STAGES = ["before", "matched", "weighted"]
+
+
+def _programmes() -> list[Frame]:
+    return [Frame(f"select * from {SCHEMA}.programmes", [
+        unique("programme"),
+        *not_null("programme", "programme_name", "country", "period_start_date",
+                  "period_end_date", "languages"),
+        matches("country", r"^[A-Z]{2}$", "country is an ISO 3166-1 alpha-2 code"),
+        not_greater("period_start_date", "period_end_date"),
+        *chain("n_participants", "n_evaluated", "n_period_releases"),
+        between("n_participants", 0),
+    ])]
+
+
+def _programme_effects() -> list[Frame]:
+    grain = ["programme", "cohort", "estimator", "measure", "outcome", "window_months"]
+    limits = ["difference_ci_low", "difference_ci_high", "risk_ratio_ci_low",
+              "risk_ratio_ci_high"]
+    return [
+        Frame(f"""
+            select *, {tolerant(*limits)},
+                e_value + {TOLERANCE} as e_value_tolerant,
+                not is_estimated or difference is not null as estimated_has_estimate,
+                is_estimated or verdict in ('descriptive', 'not_estimated_few_participants',
+                                            'not_estimated_no_comparison')
+                    as unestimated_says_why
+            from {SCHEMA}.programme_effects""", [
+            compound_unique(grain),
+            *not_null(*grain, "verdict", "verdict_text", "is_estimated"),
+            in_set("programme", PROGRAMMES),
+            in_set("estimator", ESTIMATORS),
+            in_set("measure", MEASURES),
+            in_set("outcome", OUTCOMES),
+            in_set("window_months", WINDOWS),
+            in_set("verdict", VERDICTS),
+            matches("cohort", COHORT_RE, "cohort is a year or 'all'"),
+            between("difference", -1, 1),
+            *inside("difference", "difference_ci_low", "difference_ci_high"),
+            *inside("risk_ratio", "risk_ratio_ci_low", "risk_ratio_ci_high"),
+            between("risk_ratio", 0),
+            between("e_value", 1),
+            between("e_value_ci", 1),
+            not_greater("e_value_ci", "e_value_tolerant",
+                        "e_value_ci <= e_value (the interval limit is nearer to no effect)"),
+            between("n_participants", 0),
+            between("n_comparison", 0),
+            is_true("estimated_has_estimate", "an estimated row has a difference"),
+            is_true("unestimated_says_why", "a row without an estimate has a verdict saying why"),
+        ]),
+        Frame(f"""select * from {SCHEMA}.programme_effects where outcome = 'rate'""",
+              rates("rate_participants", "rate_comparison")),
+    ]
+
+
+def _covariate_balance() -> list[Frame]:
+    return [
+        Frame(f"select * from {SCHEMA}.covariate_balance", [
+            compound_unique(["programme", "covariate", "level", "stage"]),
+            *not_null("programme", "covariate", "level", "stage", "is_imbalanced"),
+            in_set("programme", PROGRAMMES),
+            in_set("stage", STAGES),
+        ]),
+        Frame(f"select * from {SCHEMA}.covariate_balance where level <> ''",
+              rates("mean_participants", "mean_comparison")),
+    ]
+
+
+def _propensity_overlap() -> list[Frame]:
+    return [Frame(f"select * from {SCHEMA}.propensity_overlap", [
+        compound_unique(["programme", "group", "score_bin"]),
+        *not_null("programme", "group", "score_bin", "n_releases"),
+        in_set("programme", PROGRAMMES),
+        in_set("group", GROUPS),
+        between("score_bin", 0, 19),
+        *rates("score_low", "score_high"),
+        between("n_releases", 0),
+        not_greater("n_matched", "n_releases"),
+    ])]
+
+
+def _effect_survival() -> list[Frame]:
+    curve = ["programme", "estimator", "measure", "group"]
+    keys = ", ".join(_q(c) for c in curve)
+    return [
+        Frame(f"""
+            select *, {tolerant("hazard_ratio_ci_low", "hazard_ratio_ci_high")},
+                lag(survival) over curve + {TOLERANCE} as previous_survival_tolerant
+            from {SCHEMA}.effect_survival
+            window curve as (partition by {keys} order by day)""", [
+            compound_unique([*curve, "day"]),
+            *not_null(*curve, "day", "survival", "n_at_risk"),
+            in_set("programme", PROGRAMMES),
+            in_set("estimator", ESTIMATORS),
+            in_set("measure", MEASURES),
+            in_set("group", GROUPS),
+            *rates("survival"),
+            not_greater("survival", "previous_survival_tolerant",
+                        f"survival non-increasing within each curve (tolerance {TOLERANCE:g})"),
+            between("day", 0),
+            between("n_at_risk", 1),
+            between("hazard_ratio", 0),
+            *inside("hazard_ratio", "hazard_ratio_ci_low", "hazard_ratio_ci_high"),
+        ]),
+        Frame(f"select {keys}, min(day) as first_day from {SCHEMA}.effect_survival "
+              f"group by {keys}",
+              [between("first_day", 0, 0, name="every curve has a row at day 0 (first_day = 0)")]),
+    ]
+
+
 # Every validated mart, in report order: the public marts first.
 TABLES: dict[str, Callable[[], list[Frame]]] = {
+    "programmes": _programmes,
+    "programme_effects": _programme_effects,
+    "covariate_balance": _covariate_balance,
+    "propensity_overlap": _propensity_overlap,
+    "effect_survival": _effect_survival,
     "releases": _releases,
     "placements": _placements,
     "recidivism": _recidivism,
@@ -818,9 +961,23 @@ def _previous_counts(previous: Path | None) -> dict[str, int] | None:
         con.close()
 
 
-def _table_checks(table: str, previous: dict[str, int] | None) -> list[Check]:
+def may_be_empty(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """The mart may be empty: by nature, or because nothing it rests on was delivered."""
+    if table in MAY_BE_EMPTY or table == "run_metadata":
+        return True
+    condition = EMPTY_WHEN.get(table)
+    if condition is None:
+        return False
+    try:
+        return bool(con.execute(f"select {condition}").fetchone()[0])
+    except duckdb.Error:
+        return False
+
+
+def _table_checks(table: str, previous: dict[str, int] | None, empty_allowed: bool
+                  ) -> list[Check]:
     checks = []
-    if table not in MAY_BE_EMPTY and table != "run_metadata":
+    if not empty_allowed:
         checks.append(row_count(1, None, "row count >= 1 (table not empty)"))
     if previous and previous.get(table):
         n = previous[table]
@@ -1030,6 +1187,9 @@ def validate_marts(database: Path, previous: Path | None = None,
     con = duckdb.connect(str(database), read_only=True)
     try:
         present = _existing_tables(con)
+        PROGRAMMES[:] = [r[0] for r in con.execute(
+            f"select programme from {SCHEMA}.programmes order by 1").fetchall()] \
+            if "programmes" in present else []
         for table in selected:
             person_level = table in PERSON_LEVEL_TABLES
             if table not in present:
@@ -1039,7 +1199,8 @@ def validate_marts(database: Path, previous: Path | None = None,
                 ))
                 continue
             frames = TABLES[table]()
-            frames[0].checks[0:0] = _table_checks(table, previous_counts)
+            frames[0].checks[0:0] = _table_checks(table, previous_counts,
+                                                  may_be_empty(con, table))
             for frame in frames:
                 try:
                     outcomes.extend(_run_frame(con, runner, table, frame, person_level,

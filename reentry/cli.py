@@ -84,18 +84,37 @@ def _as_of(value: str | None) -> date | None:
         raise argparse.ArgumentTypeError(f"--as-of {value!r} is not a date YYYY-MM-DD") from None
 
 
+def _unit_interval(value: str) -> float:
+    """--hidden-confounding: a number in [0, 1]."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number in [0, 1]") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{value} is outside [0, 1] (0: participants are selected on observed "
+            "characteristics only, 1: on the hidden risk only)")
+    return x
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo landing folder, then run the whole job on it."""
     from orchestration.resources import WarehouseResource
-    from reentry.simulation import generate_demo
+    from reentry.simulation import DEFAULT_HIDDEN_CONFOUNDING, generate_demo
 
     start = time.perf_counter()
     wd = Workdir(Path(args.workdir))
     say = _say(start)
+    hidden = (DEFAULT_HIDDEN_CONFOUNDING if args.hidden_confounding is None
+              else args.hidden_confounding)
+    selection = ("random participation" if args.random_participation
+                 else f"hidden confounding {hidden}")
     say(f"generating {args.persons:,} persons (seed {args.seed}, defect rate "
-        f"{args.defect_rate}) into {wd.landing}")
+        f"{args.defect_rate}, {selection}) into {wd.landing}")
     result = generate_demo(wd.landing, wd.truth, persons=args.persons, seed=args.seed,
-                           defect_rate=args.defect_rate)
+                           defect_rate=args.defect_rate,
+                           hidden_confounding=hidden,
+                           random_participation=args.random_participation)
     say(f"demo exports written: {result.get('files', '?')} files; planted truth in {wd.truth}")
     warehouse = WarehouseResource(workdir=str(wd.root), landing=str(wd.landing),
                                   key_file=args.key_file, retention_days=args.retention_days,
@@ -269,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default="demo", help="work folder (default ./demo)")
     p.add_argument("--key-file", help="pseudonym key file (default: the demo makes its own)")
     sim_options(p)
+    p.add_argument("--hidden-confounding", type=_unit_interval, metavar="FLOAT",
+                   help="how much participation depends on the latent risk no export shows, "
+                   "in [0, 1]: 0 = on observed characteristics only (default: the "
+                   "simulation's DEFAULT_HIDDEN_CONFOUNDING, 0.3)")
+    p.add_argument("--random-participation", action="store_true",
+                   help="participation by coin flip, independent of everything (a randomised "
+                   "trial: the naive difference is then the effect)")
     retention(p)
     p.set_defaults(func=cmd_demo)
 

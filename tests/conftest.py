@@ -15,6 +15,13 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 TEST_KEY = PseudonymKey(b"test-key-" + b"k" * 32)
+# The programmes of hand-made registries (tests name them; the code never does).
+TEST_PROGRAMMES = (
+    {"id": "mabis", "name": "MABiS.NeT (North Rhine-Westphalia)", "country": "DE",
+     "start": "2002-08-16", "end": "2005-06-30", "languages": ["de", "en"]},
+    {"id": "exodus", "name": "Exodus Connect (Netherlands)", "country": "NL",
+     "start": "2002-08-16", "end": "2005-06-30", "languages": ["nl", "en"]},
+)
 
 
 class Landing:
@@ -24,6 +31,7 @@ class Landing:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.sources: list[dict] = []
+        self.programmes: list[dict] = [dict(p) for p in TEST_PROGRAMMES]
 
     def source(self, id: str, kind: str, programme: str = "mabis", **extra) -> Landing:
         entry = {"id": id, "kind": kind, "programme": programme, "name": id.upper(), **extra}
@@ -33,9 +41,18 @@ class Landing:
         self._write_registry()
         return self
 
+    def programme(self, id: str, **fields) -> Landing:
+        """Declare (or redeclare) a programme of the registry."""
+        self.programmes = [p for p in self.programmes if p["id"] != id]
+        self.programmes.append({"id": id, "name": id.upper(), "country": "DE",
+                                "start": "2002-01-01", "end": "2005-12-31", **fields})
+        self._write_registry()
+        return self
+
     def _write_registry(self) -> None:
         (self.root / "sources.yml").write_text(
-            yaml.safe_dump({"sources": self.sources}, allow_unicode=True), encoding="utf-8"
+            yaml.safe_dump({"programmes": self.programmes, "sources": self.sources},
+                           allow_unicode=True), encoding="utf-8"
         )
 
     def layout(self, name: str, spec: dict) -> None:

@@ -369,8 +369,9 @@ def effects(built_demo) -> list[dict]:
             "n_events_participants", "rate_participants", "ci_low_participants",
             "ci_high_participants", "n_comparison", "n_events_comparison", "rate_comparison",
             "ci_low_comparison", "ci_high_comparison", "difference", "difference_ci_low",
-            "difference_ci_high", "adjusted_rate_comparison", "adjusted_ci_low_comparison",
-            "adjusted_ci_high_comparison", "adjusted_difference", "standardisation_coverage")
+            "difference_ci_high", "standardised_rate_comparison",
+            "standardised_ci_low_comparison", "standardised_ci_high_comparison",
+            "standardised_difference", "standardisation_coverage")
     rows = query(built_demo["db"], f"select {', '.join(cols)} from marts.recidivism_effects")
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
@@ -463,10 +464,10 @@ def test_directly_standardised_comparison_rate(built_demo, effects) -> None:
                   for v in covered)
         p_p_cov = sum(v[1] for v in covered) / n_cov
         expected = {
-            "adjusted_rate_comparison": p_adj,
-            "adjusted_ci_low_comparison": max(p_adj - Z * math.sqrt(var), 0.0),
-            "adjusted_ci_high_comparison": min(p_adj + Z * math.sqrt(var), 1.0),
-            "adjusted_difference": p_p_cov - p_adj,
+            "standardised_rate_comparison": p_adj,
+            "standardised_ci_low_comparison": max(p_adj - Z * math.sqrt(var), 0.0),
+            "standardised_ci_high_comparison": min(p_adj + Z * math.sqrt(var), 1.0),
+            "standardised_difference": p_p_cov - p_adj,
             "standardisation_coverage": n_cov / n_p,
         }
         for col, value in expected.items():

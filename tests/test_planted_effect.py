@@ -24,7 +24,7 @@ def comparison(built_demo) -> list[tuple]:
     rows = {
         (programme, window): (difference, adjusted)
         for programme, window, difference, adjusted in query(built_demo["db"], """
-            select programme, window_months, difference, adjusted_difference
+            select programme, window_months, difference, standardised_difference
             from marts.recidivism_effects
             where cohort = 'all' and measure = 'reconviction'""")
     }
@@ -46,13 +46,13 @@ def _table(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def test_raw_and_adjusted_differences_are_reported(comparison) -> None:
+def test_raw_and_standardised_differences_are_reported(comparison) -> None:
     missing = [(p, w) for p, w, truth, raw, adjusted in comparison
                if truth is None or raw is None or adjusted is None]
     assert not missing, f"missing for {missing}\n{_table(comparison)}"
 
 
-def test_adjusted_difference_is_closer_to_the_planted_effect(comparison) -> None:
+def test_standardised_difference_is_closer_to_the_planted_effect(comparison) -> None:
     worse = [(p, w) for p, w, truth, raw, adjusted in comparison
              if None in (truth, raw, adjusted) or abs(adjusted - truth) >= abs(raw - truth)]
     assert not worse, f"adjustment does not help for {worse}\n{_table(comparison)}"

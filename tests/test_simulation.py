@@ -1,6 +1,8 @@
 """Tests of the demo-data simulation (reentry.simulation): determinism, the registry, the
 defect log (checked against an independent re-reading of every file), the planted truth,
-privacy of the truth folder, and write_export round trips for the three layouts."""
+privacy of the truth folder, write_export round trips for the three layouts, the scenario file
+(a third programme declared only in data), the selection model (observables only at h = 0,
+random participation) and the truth of every measure."""
 
 from __future__ import annotations
 
@@ -13,14 +15,29 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import fastexcel
+import numpy as np
 import polars as pl
 import pytest
+import statsmodels.api as sm
+import yaml
 
-from ingestion.contract import ENTITIES, PARTNER_TYPES, QUARANTINE_REASONS
+from ingestion.config import ConfigError
+from ingestion.contract import ENTITIES, OFFENCE_GROUPS, PARTNER_TYPES, QUARANTINE_REASONS
 from ingestion.layouts import REFERENCE_LAYOUT, Layout, load_layout
 from ingestion.registry import load_registry
-from reentry.simulation import generate_demo, write_export
+from reentry.cli import build_parser
+from reentry.simulation import (
+    DEFAULT_HIDDEN_CONFOUNDING,
+    DEFAULT_SCENARIO,
+    generate_demo,
+    load_scenario,
+    simulate,
+    write_export,
+)
+from reentry.simulation.dates import year_of
 from reentry.simulation.names import FAMILY, GIVEN, STYLES, normalise, spell
+from reentry.simulation.selection import KAPPA, conviction_category, observable_index
+from reentry.simulation.truth import MEASURES, WINDOWS, planted_truth
 
 SMALL = 2000
 _FILE = re.compile(r"^(?P<entity>[a-z_]+)\.(?P<date>\d{4}-\d{2}-\d{2})\.(?P<ext>csv|xlsx)$")
@@ -453,3 +470,380 @@ def test_twenty_thousand_persons(tmp_path):
     assert summary["persons"] == 20_000
     assert 150 <= summary["files_written"] <= 400
     assert summary["participants"] > 2000
+
+
+# --------------------------------------------------------------------------- the scenario
+THIRD_PROGRAMME = """
+id: pilot70
+name: Pilot 1970s (England)
+country: GB
+start: 1972-01-01
+end: 1974-12-31
+languages: [en]
+share: 0.15
+placement_route: none
+prison_exports: {dates: [1973-06-30, 1975-06-30, 1978-06-30]}
+partner_exports: {dates: [1973-06-30, 1975-06-30, 1977-06-30]}
+prisons:
+  - {id: hmp-alpha, name: HMP Alpha, prefix: HMA}
+  - {id: hmp-beta, name: HMP Beta, prefix: HMB}
+partners:
+  - {id: fresh-start-aftercare, name: Fresh Start Aftercare, partner_type: aftercare,
+     prefix: FS, entities: [participants]}
+"""
+THIRD_REGISTER = """
+id: cro
+name: Criminal Records Office
+prefix: CRO
+programmes: [pilot70]
+export_dates: [1973-12-31, 1975-12-31, 1977-12-31, 1980-12-31, 1990-12-31, 2000-12-31,
+               2009-12-31]
+"""
+PILOT_SOURCES = ("hmp-alpha", "hmp-beta", "fresh-start-aftercare", "cro")
+
+
+def _scenario_with(path: Path, programme: str | None = None, register: str | None = None,
+                   edit=None) -> Path:
+    """The package's scenario plus a programme / register, written to `path`."""
+    doc = yaml.safe_load(DEFAULT_SCENARIO.read_text(encoding="utf-8"))
+    if programme:
+        doc["programmes"].append(yaml.safe_load(programme))
+    if register:
+        doc["registers"].append(yaml.safe_load(register))
+    if edit:
+        edit(doc)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_third_programme_only_in_the_scenario_file(tmp_path):
+    """A 1970s programme in another country, declared only in a scenario file, gives a valid
+    landing folder: registry with three programmes, its files, plausible dates, its truth."""
+    scenario = _scenario_with(tmp_path / "scenario.yml", THIRD_PROGRAMME, THIRD_REGISTER)
+    landing, truth = tmp_path / "landing", tmp_path / "truth"
+    generate_demo(landing, truth, persons=3000, seed=5, defect_rate=0.0, scenario=scenario)
+    reg = load_registry(landing / "sources.yml")
+    assert list(reg.programmes) == ["mabis", "exodus", "pilot70"]
+    pilot = reg.programmes["pilot70"]
+    assert (pilot.country, pilot.start, pilot.end, pilot.languages) == (
+        "GB", dt.date(1972, 1, 1), dt.date(1974, 12, 31), ["en"])
+    assert reg.sources["fresh-start-aftercare"].delivery == {"participants": "full"}
+    assert reg.sources["cro"].programme == ["pilot70"]
+    for sid in PILOT_SOURCES:
+        assert reg.sources[sid].programme == ["pilot70"]
+        files = sorted((landing / sid).glob("*.csv"))
+        assert files, sid
+        entities = {_FILE.match(f.name)["entity"] for f in files}
+        assert entities <= set(reg.sources[sid].delivery), (sid, entities)
+    assert {_FILE.match(f.name)["entity"] for f in (landing / "hmp-alpha").glob("*")} == {
+        "inmates", "custody_episodes", "prison_measures"}
+    assert {_FILE.match(f.name)["entity"] for f in (landing / "fresh-start-aftercare").glob("*")
+            } == {"participants"}
+    # Every file of the pilot passes the plausibility checks: no defect was injected, so an
+    # independent re-reading finds nothing to quarantine (no date before 1900 or after the
+    # file's export date).
+    births = []
+    for sid in PILOT_SOURCES:
+        layout = reg.layout_of(sid)
+        for path in sorted((landing / sid).glob("*.csv")):
+            m = _FILE.match(path.name)
+            found, blanks, n = _problems(path, m["entity"], layout,
+                                         dt.date.fromisoformat(m["date"]))
+            assert not found and not blanks and n > 0, (path.name, dict(found))
+            if m["entity"] == "inmates":
+                births += [r["birth_date"] for _, r in _read_rows(path, "inmates", layout)[1]]
+    years = Counter(int(b[:4]) // 10 * 10 for b in births)
+    assert min(years) >= 1900 and max(years) <= 1950, years
+    assert sum(v for k, v in years.items() if 1920 <= k <= 1950) > 0.9 * len(births)
+    # English names for a GB population.
+    inmates = (landing / "hmp-alpha").glob("inmates.*.csv")
+    text = " ".join(p.read_text(encoding="utf-8") for p in inmates)
+    assert re.search(r"\b(Smith|Jones|Taylor|Williams|Davies|Evans|Wilson)\b", text)
+    t = json.loads((truth / "planted_truth.json").read_text(encoding="utf-8"))
+    prog = t["programmes"]["pilot70"]
+    assert prog["period"] == {"start": "1972-01-01", "end": "1974-12-31"}
+    assert prog["participating_releases"] > 20
+    for m in MEASURES:
+        for w in WINDOWS:
+            win = prog["measures"][m]["windows_months"][str(w)]
+            assert win["n_participants"] == prog["participating_releases"]
+            assert win["effect_on_participants"] <= 0
+    assert t["as_of_date"] == "2009-12-31"
+    # The default programmes are all still there.
+    assert {"mabis", "exodus", "pilot70"} == set(t["programmes"])
+
+
+def test_scenario_errors_name_file_and_field(tmp_path):
+    def unserved(doc):
+        doc["registers"][1]["programmes"] = ["mabis"]
+
+    def bad_route(doc):
+        doc["programmes"][0]["placement_route"] = "bus"
+
+    def bad_country(doc):
+        doc["programmes"][1]["country"] = "Netherlands"
+
+    cases = [
+        (unserved, "mabis", "exactly one"),
+        (bad_route, "placement_route", "detention"),
+        (bad_country, "country", "alpha-2"),
+    ]
+    for edit, field, words in cases:
+        path = _scenario_with(tmp_path / f"{edit.__name__}.yml", edit=edit)
+        with pytest.raises(ConfigError) as err:
+            load_scenario(path)
+        message = str(err.value)
+        assert str(path) in message and field in message and words in message, message
+    assert load_scenario().programmes[0].id == "mabis"
+
+
+# --------------------------------------------------------------------------- the index release
+def test_prior_spells_end_before_the_programme_start():
+    """Every prior spell ends before the programme starts, so the index release is each
+    person's first release to liberty in the period; participation belongs to it."""
+    sim = simulate(6000, seed=4)
+    pop, cust = sim.pop, sim.cust
+    start = pl.DataFrame({"pid": np.arange(pop.n), "start": pop.period_start.astype(np.int32),
+                          "end": pop.period_end.astype(np.int32)}).with_columns(
+        pl.col("start").cast(pl.Date), pl.col("end").cast(pl.Date))
+    episodes = pl.concat([cust.episodes, sim.off.reincarceration_episodes]).join(start, on="pid")
+    prior = episodes.filter(pl.col("kind") == "prior")
+    assert prior.height > 1000
+    assert prior.filter(pl.col("release") >= pl.col("start")).height == 0
+    # ... and none starts before age 16
+    birth = pl.Series(pop.birth[prior["pid"].to_numpy()].astype(np.int32)).cast(pl.Date)
+    assert (prior["admission"] >= birth.dt.offset_by("16y")).all()
+    first = (
+        episodes.filter(
+            pl.col("release_type").is_in(["end_of_sentence", "parole", "early_release"]),
+            pl.col("release").is_between(pl.col("start"), pl.col("end")),
+        )
+        .group_by("pid")
+        .agg(pl.col("release").min())
+        .sort("pid")
+    )
+    eligible = np.flatnonzero(cust.released)
+    assert first["pid"].to_list() == eligible.tolist()
+    assert (first["release"].cast(pl.Int32).to_numpy() == cust.release[eligible]).all()
+    # the treated hold an accepted, consented record with intake in [spell start, release + 90]
+    t = np.flatnonzero(sim.sel.treated)
+    assert sim.sel.treated[~cust.released].sum() == 0
+    assert (sim.sel.intake[t] >= cust.admission[t]).all()
+    assert (sim.sel.intake[t] <= cust.release[t] + 90).all()
+    assert (sim.sel.selection[t] == 0).all() and (sim.sel.consent[t] == 0).all()
+    # non-participants' records never count as participation
+    other = np.flatnonzero((sim.sel.partner >= 0) & ~sim.sel.treated)
+    assert len(other) > 100
+    assert not ((sim.sel.selection[other] == 0) & (sim.sel.consent[other] == 0)).any()
+
+
+# --------------------------------------------------------------------------- selection
+def _bands(x: np.ndarray, edges: list[float], prefix: str) -> dict[str, np.ndarray]:
+    """Dummies of the bands [edge_i, edge_i+1) (the first band is the reference)."""
+    band = np.searchsorted(np.asarray(edges), x, side="right")
+    return {f"{prefix}_{b}": (band == b).astype(float) for b in range(1, len(edges) + 1)}
+
+
+def _categories(x: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+    values = sorted(set(x.tolist()))
+    return {f"{prefix}_{v}": (x == v).astype(float) for v in values[1:]}
+
+
+def _warehouse_design(sim, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The warehouse's propensity covariates (indicators.md, programme effect), coded as it
+    codes them, from what the exports show on the release date."""
+    pop, cust, hist = sim.pop, sim.cust, sim.hist
+    age = (year_of(cust.release) - year_of(pop.birth))[rows].astype(float)
+    home = sim.cat.home_nationality[pop.programme[rows]]
+    nat = np.where(pop.nationality[rows] == home, 0,
+                   np.where(np.asarray(sim.cat.nationalities)[pop.nationality[rows]] == "", 2, 1))
+    since = (cust.release - hist.first_conviction)[rows] / 365.25
+    cols = {"age": age}
+    cols |= _bands(age, [21, 25, 30, 40], "ageband")
+    cols |= _categories(pop.sex[rows], "sex")
+    cols |= _categories(nat, "nat")
+    cols |= _categories(np.minimum(cust.n_priors[rows], 3), "priors")
+    cols |= _categories(conviction_category(hist.convictions[rows]), "convictions")
+    cols |= _bands(np.nan_to_num(since, nan=-1), [0, 2, 5, 10], "since_first")
+    cols |= _categories(cust.offence[rows], "offence")
+    cols |= _bands(cust.sentence[rows], [183, 365, 730, 1826], "sentence")
+    cols |= _bands((cust.release - cust.admission)[rows], [91, 183, 365, 730], "spell")
+    cols["trained"] = cust.trained[rows].astype(float)
+    cols |= _categories(cust.release_type[rows], "release_type")
+    cols |= _categories(cust.home[rows], "prison")
+    cols |= _categories(year_of(cust.release[rows]), "year")
+    return {k: v for k, v in cols.items() if v.std() > 0}
+
+
+def _fit(sim, programme: int):
+    rows = np.flatnonzero(sim.cust.released & (sim.pop.programme == programme))
+    design = _warehouse_design(sim, rows)
+    risk = sim.pop.risk[rows]
+    X = np.column_stack([np.ones(len(rows)), *design.values(), (risk - risk.mean()) / risk.std()])
+    fit = sm.Logit(sim.participation.treated[rows].astype(float), X).fit(disp=0, maxiter=200)
+    return rows, X, fit
+
+
+@pytest.fixture(scope="module")
+def selection_at_h0():
+    return simulate(40_000, seed=21, hidden_confounding=0.0)
+
+
+def test_selection_depends_on_observables_only_at_h0(selection_at_h0):
+    """At h = 0 a logistic regression on the warehouse's covariates recovers the selection
+    index, and the latent risk adds nothing significant; at h = 1 it dominates."""
+    sim = selection_at_h0
+    for programme in (0, 1):
+        rows, X, fit = _fit(sim, programme)
+        z_risk, p_risk = fit.params[-1], fit.pvalues[-1]
+        assert abs(z_risk) < 0.1 and p_risk > 0.01, (programme, z_risk, p_risk)
+        # the fitted index (without the risk term) is the planted one
+        fitted = X[:, :-1] @ fit.params[:-1]
+        planted = KAPPA * sim.participation.z_obs[rows]
+        assert np.corrcoef(fitted, planted)[0, 1] > 0.97
+        # and it is a linear index of observables: the raw index standardised
+        raw = observable_index(sim.pop, sim.cust, sim.hist)[rows]
+        assert np.corrcoef(raw, planted)[0, 1] > 0.9999
+    sim1 = simulate(40_000, seed=21, hidden_confounding=1.0)
+    rows, _, fit = _fit(sim1, 0)
+    assert fit.params[-1] < -0.7 and fit.pvalues[-1] < 1e-10
+    # about 20 % of eligible releases participate, whatever h
+    for s in (sim, sim1):
+        share = s.sel.treated[s.cust.released].mean()
+        assert 0.185 < share < 0.215, share
+
+
+def test_naive_bias_at_h0_is_about_ten_points(selection_at_h0):
+    """Strong selection on observables that go with risk: the naive participant-minus-
+    comparison difference in 24-month reconviction overstates the effect by ~8-12 points."""
+    sim = selection_at_h0
+    t = planted_truth(sim.pop, sim.cust, sim.hist, sim.cat, sim.sel.treated,
+                      sim.participation.model, sim.off, 0.7, 21, sim.cat.as_of)
+    for name in ("mabis", "exodus"):
+        win = t["programmes"][name]["windows_months"]["24"]
+        bias = win["naive_difference"] - win["effect_on_participants"]
+        assert -0.13 < bias < -0.07, (name, bias)
+        assert win["effect_on_participants"] < -0.04
+
+
+def test_random_participation_is_independent_of_risk(tmp_path):
+    sim = simulate(40_000, seed=8, random_participation=True)
+    for p in (0, 1):
+        rows = np.flatnonzero(sim.cust.released & (sim.pop.programme == p))
+        treated = sim.sel.treated[rows]
+        assert 0.185 < treated.mean() < 0.215
+        risk = sim.pop.risk[rows]
+        assert abs(risk[treated].mean() - risk[~treated].mean()) < 0.05
+        assert abs(sim.hist.convictions[rows][treated].mean()
+                   - sim.hist.convictions[rows][~treated].mean()) < 0.1
+    t = planted_truth(sim.pop, sim.cust, sim.hist, sim.cat, sim.sel.treated,
+                      sim.participation.model, sim.off, 0.7, 8, sim.cat.as_of)
+    assert t["random_participation"] is True
+    for name in ("mabis", "exodus"):
+        win = t["programmes"][name]["windows_months"]["24"]
+        assert abs(win["naive_difference"] - win["effect_on_participants"]) < 0.035
+
+
+def test_hidden_confounding_is_validated(tmp_path, capsys):
+    with pytest.raises(ValueError, match="hidden_confounding"):
+        generate_demo(tmp_path / "l", tmp_path / "t", persons=100, hidden_confounding=1.5)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--hidden-confounding", "1.5"])
+    assert "outside [0, 1]" in capsys.readouterr().err
+    args = build_parser().parse_args(
+        ["demo", "--hidden-confounding", "0", "--random-participation"]
+    )
+    assert args.hidden_confounding == 0.0 and args.random_participation
+    assert build_parser().parse_args(["demo"]).hidden_confounding is None
+    assert DEFAULT_HIDDEN_CONFOUNDING == 0.3
+
+
+# --------------------------------------------------------------------------- the truth
+def test_serious_reconvictions_are_a_minority(demo):
+    _, truth, _ = demo
+    t = json.loads((truth / "planted_truth.json").read_text(encoding="utf-8"))
+    assert 0.2 <= t["serious_reconvictions"]["serious_share"] <= 0.4
+    for prog in t["programmes"].values():
+        assert prog["serious_reconvictions"]["reconvictions"] > 100
+        assert 0.15 <= prog["serious_reconvictions"]["serious_share"] <= 0.45
+
+
+def test_truth_of_every_measure_and_window(demo):
+    landing, truth, _ = demo
+    t = json.loads((truth / "planted_truth.json").read_text(encoding="utf-8"))
+    assert t["hidden_confounding"] == DEFAULT_HIDDEN_CONFOUNDING
+    assert t["random_participation"] is False
+    assert t["as_of_date"] == "2009-12-31"
+    keys = {"effect_on_participants", "rate_participants_treated",
+            "rate_participants_untreated", "naive_rate_participants",
+            "naive_rate_non_participants", "naive_difference", "n_participants"}
+    reg = load_registry(landing / "sources.yml")
+    assert set(t["programmes"]) == set(reg.programmes)
+    model = t["selection_model"]
+    assert model["kappa"] == KAPPA and model["hidden_confounding"] == DEFAULT_HIDDEN_CONFOUNDING
+    for name, prog in t["programmes"].items():
+        assert model["programmes"][name]["alpha"] is not None
+        for m in MEASURES:
+            assert set(prog["measures"][m]["windows_months"]) == {str(w) for w in WINDOWS}
+            for w in WINDOWS:
+                win = prog["measures"][m]["windows_months"][str(w)]
+                assert set(win) == keys
+                assert None not in win.values(), (name, m, w)
+                assert win["n_participants"] == prog["participating_releases"]
+                # common random numbers: the treated world is never worse for a person
+                assert win["rate_participants_treated"] <= win["rate_participants_untreated"]
+                assert win["naive_rate_participants"] == win["rate_participants_treated"]
+            rates = [prog["measures"][m]["windows_months"][str(w)]["rate_participants_untreated"]
+                     for w in WINDOWS]
+            assert rates == sorted(rates)  # a longer window holds more events
+        assert prog["measures"]["reconviction"]["windows_months"] == prog["windows_months"]
+        for w in WINDOWS:
+            rec = prog["measures"]["reconviction"]["windows_months"][str(w)]
+            for sub in ("custodial_reconviction", "serious_reconviction"):
+                narrower = prog["measures"][sub]["windows_months"][str(w)]
+                assert narrower["rate_participants_untreated"] <= rec["rate_participants_untreated"]
+
+
+def test_observed_register_matches_the_truth():
+    """The observed world is the treated world for participants and the untreated world for
+    the others: the flags recomputed from the register entries agree with the truth's naive
+    rates."""
+    sim = simulate(8000, seed=9)
+    as_of = sim.cat.as_of
+    t = planted_truth(sim.pop, sim.cust, sim.hist, sim.cat, sim.sel.treated,
+                      sim.participation.model, sim.off, 0.7, 9, as_of)
+    reg = sim.off.register.with_columns(
+        pl.col("offence").cast(pl.Int32).alias("o"), pl.col("decision").cast(pl.Int32).alias("d"))
+    release = pl.DataFrame({"pid": np.arange(sim.pop.n), "r": sim.cust.release.astype(np.int32),
+                            "treated": sim.sel.treated, "eligible": sim.cust.released,
+                            "programme": sim.pop.programme.astype(np.int32)})
+    release = release.with_columns(
+        pl.col("r").cast(pl.Date).dt.offset_by("24mo").cast(pl.Int32).alias("end"))
+    events = (
+        reg.join(release, on="pid")
+        .filter(pl.col("eligible"), pl.col("decision_type") == "conviction",
+                pl.col("o") >= pl.col("r"), pl.col("o") <= pl.col("end"), pl.col("d") <= as_of)
+        .select("pid").unique()
+    )
+    flags = release.filter(pl.col("eligible")).with_columns(
+        pl.col("pid").is_in(events["pid"].implode()).alias("y"))
+    for p, name in enumerate(sim.cat.ids):
+        mine = flags.filter(pl.col("programme") == p)
+        win = t["programmes"][name]["windows_months"]["24"]
+        assert round(mine.filter(pl.col("treated"))["y"].mean(), 6) == win[
+            "naive_rate_participants"]
+        assert round(mine.filter(~pl.col("treated"))["y"].mean(), 6) == win[
+            "naive_rate_non_participants"]
+
+
+def test_offence_group_and_history_trace_the_risk():
+    """Latent risk leaves observable traces before the index release."""
+    sim = simulate(20_000, seed=13)
+    pop, cust, hist = sim.pop, sim.cust, sim.hist
+    high, low = pop.risk > 1, pop.risk < -1
+    assert hist.convictions[high].mean() > hist.convictions[low].mean() + 1
+    assert cust.n_priors[high].mean() > cust.n_priors[low].mean() + 0.5
+    assert np.median(cust.sentence[high]) > np.median(cust.sentence[low])
+    fraud, prop = OFFENCE_GROUPS.index("fraud"), OFFENCE_GROUPS.index("property")
+    assert (cust.offence[low] == fraud).mean() > 2 * (cust.offence[high] == fraud).mean()
+    assert (cust.offence[high] == prop).mean() > (cust.offence[low] == prop).mean()

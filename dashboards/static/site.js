@@ -423,7 +423,7 @@
       });
     });
     if (!rows.length) return empty();
-    var data = [["difference", "chart.raw"], ["adjusted_difference", "chart.adjusted"]].map(
+    var data = [["difference", "chart.raw"], ["standardised_difference", "chart.adjusted"]].map(
       function (pair, i) {
         var c = pair[0];
         return {type: "scatter", mode: "markers", name: t(pair[1]), x: cats,

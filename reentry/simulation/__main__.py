@@ -1,5 +1,6 @@
-"""Command line: python -m reentry.simulation --landing DIR --truth DIR
-[--persons N] [--seed S] [--defect-rate R]."""
+"""Command line: python -m reentry.simulation --landing DIR --truth DIR [--persons N]
+[--seed S] [--defect-rate R] [--hidden-confounding H] [--random-participation]
+[--scenario FILE]."""
 
 from __future__ import annotations
 
@@ -8,10 +9,21 @@ import json
 import time
 from pathlib import Path
 
-from . import generate_demo
+from . import DEFAULT_HIDDEN_CONFOUNDING, generate_demo
+
+
+def _share(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1]")
+    return x
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Generate the demo landing folder and print a summary as JSON."""
     parser = argparse.ArgumentParser(
         prog="python -m reentry.simulation", description="Generate the demo landing folder."
     )
@@ -25,10 +37,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--defect-rate", type=float, default=0.01)
+    parser.add_argument(
+        "--hidden-confounding",
+        type=_share,
+        default=DEFAULT_HIDDEN_CONFOUNDING,
+        help="weight of the latent risk in who participates, in [0, 1] (0: observables only)",
+    )
+    parser.add_argument(
+        "--random-participation",
+        action="store_true",
+        help="participation by coin flip, independent of everything (randomisation test)",
+    )
+    parser.add_argument("--scenario", type=Path, help="scenario file (default: the package's)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     summary = generate_demo(
-        args.landing, args.truth, persons=args.persons, seed=args.seed, defect_rate=args.defect_rate
+        args.landing,
+        args.truth,
+        persons=args.persons,
+        seed=args.seed,
+        defect_rate=args.defect_rate,
+        hidden_confounding=args.hidden_confounding,
+        random_participation=args.random_participation,
+        scenario=args.scenario,
     )
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(summary, indent=2))

@@ -1,4 +1,4 @@
-"""Calendar of the demo and day-number helpers.
+"""Day-number helpers of the simulation.
 
 Internally every date is a float day number since 1970-01-01 (NaN = no date), so that whole
 populations can be shifted and compared with numpy; polars turns them into dates at the end.
@@ -15,13 +15,13 @@ def day(iso: str) -> float:
     return float(np.datetime64(iso, "D").astype("int64"))
 
 
-# The programme period: index releases of the evaluated cohorts lie inside it.
-PERIOD_START = day("2002-08-16")
-PERIOD_END = day("2005-06-30")
-# Nothing is exported after this day; later events are simulated only so that the last
-# snapshots see realistic open records.
-FOLLOW_UP_END = day("2009-12-31")
 YEAR = 365.25
+
+
+def year_of(days: np.ndarray) -> np.ndarray:
+    """Calendar year of day numbers (what a source sees of a birth or release date)."""
+    d = np.floor(np.asarray(days, dtype=np.float64)).astype("int64").astype("datetime64[D]")
+    return d.astype("datetime64[Y]").astype(np.int64) + 1970
 
 
 def date_series(name: str, days: np.ndarray) -> pl.Series:
@@ -51,6 +51,7 @@ def choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function."""
     return 1.0 / (1.0 + np.exp(-x))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +16,18 @@ from ingestion.contract import ENTITIES
 from ingestion.layouts import Layout
 from ingestion.registry import load_registry
 
-from .custody import simulate_custody
+from .custody import Custody, simulate_custody
 from .defects import LOG_SCHEMA, Injected, inject_defects
 from .export import write_export
 from .names import encoding_fallback
-from .offending import HAZARD_RATIO, simulate_offending
-from .population import simulate_population
-from .programme import programme_records, select_participants
+from .offending import HAZARD_RATIO, Offending, simulate_offending
+from .population import Population, simulate_population
+from .programme import Selection, participant_records, programme_records
+from .register import History, simulate_history
+from .scenario import load_scenario
+from .selection import DEFAULT_HIDDEN_CONFOUNDING, Participation, draw_participation
 from .snapshots import as_date, export_frame
-from .sources import SOURCES, SourceSpec, write_registry
+from .sources import Catalogue, SourceSpec, build_catalogue, write_registry
 from .tables import build_tables
 from .truth import planted_truth
 
@@ -78,6 +82,54 @@ def _file_name(source: SourceSpec, entity: str, day: dt.date, layout: Layout) ->
     return f"{source.id}/{entity}.{day.isoformat()}.{layout.format}"
 
 
+@dataclass
+class Simulation:
+    """Everything simulated before the files are written (for generate_demo and tests)."""
+
+    cat: Catalogue
+    pop: Population
+    cust: Custody
+    hist: History
+    participation: Participation
+    sel: Selection
+    off: Offending
+    participants: pl.DataFrame
+    placements: pl.DataFrame
+    contacts: pl.DataFrame
+    rng_tables: np.random.Generator
+
+
+def simulate(
+    persons: int,
+    seed: int = 42,
+    scenario: Path | Catalogue | None = None,
+    hidden_confounding: float = DEFAULT_HIDDEN_CONFOUNDING,
+    random_participation: bool = False,
+    hazard_ratio: float = HAZARD_RATIO,
+) -> Simulation:
+    """Simulate `persons` people of the scenario's programmes (no files written).
+
+    `scenario`: a scenario file, an already compiled catalogue, or None for the package's
+    scenario.yml. Same arguments, same arrays.
+    """
+    if not 0.0 <= hidden_confounding <= 1.0:
+        raise ValueError(f"hidden_confounding must lie in [0, 1], not {hidden_confounding}")
+    cat = scenario if isinstance(scenario, Catalogue) else build_catalogue(load_scenario(scenario))
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    pop = simulate_population(persons, rngs[0], cat)
+    cust = simulate_custody(pop, rngs[1], cat)
+    hist = simulate_history(pop, cust, rngs[2])
+    part = draw_participation(
+        pop, cust, hist, cat, rngs[3], hidden_confounding, random_participation
+    )
+    sel = participant_records(pop, cust, cat, part.treated, rngs[4])
+    off = simulate_offending(pop, cust, hist, cat, sel.treated, rngs[5], hazard_ratio)
+    participants, placements, contacts = programme_records(pop, cust, cat, sel, off, rngs[6])
+    return Simulation(
+        cat, pop, cust, hist, part, sel, off, participants, placements, contacts, rngs[7]
+    )
+
+
 def generate_demo(
     landing: Path,
     truth_dir: Path,
@@ -86,42 +138,48 @@ def generate_demo(
     defect_rate: float = 0.01,
     hazard_ratio: float = HAZARD_RATIO,
     reference_only: bool = False,
+    hidden_confounding: float = DEFAULT_HIDDEN_CONFOUNDING,
+    random_participation: bool = False,
+    scenario: Path | None = None,
 ) -> dict:
-    """Simulate `persons` people of both programmes and write the demo landing folder.
+    """Simulate `persons` people of the scenario's programmes and write the landing folder.
 
-    Writes landing/sources.yml, landing/layouts/*.yml and landing/<source>/<entity>.<date>.<ext>,
-    and outside the landing folder truth_dir/planted_truth.json and truth_dir/defects.csv.
-    Same arguments give byte-identical files. Returns a small summary.
+    Writes landing/sources.yml (programmes and sources of the scenario), landing/layouts/*.yml
+    and landing/<source>/<entity>.<date>.<ext>, and outside the landing folder
+    truth_dir/planted_truth.json and truth_dir/defects.csv. `scenario` is a scenario file
+    (default: the package's scenario.yml); `hidden_confounding` in [0, 1] is the weight of the
+    latent risk in who participates (0: observables only); `random_participation` makes
+    participation a coin flip. Same arguments give byte-identical files. Returns a summary.
     """
+    if not 0.0 <= hidden_confounding <= 1.0:
+        raise ValueError(f"hidden_confounding must lie in [0, 1], not {hidden_confounding}")
     landing, truth_dir = Path(landing), Path(truth_dir)
     if truth_dir.resolve().is_relative_to(landing.resolve()):
         raise ValueError("truth_dir must lie outside the landing folder")
+    cat = build_catalogue(load_scenario(scenario))
     landing.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
     copy_layouts(landing)
-    registry = load_registry(write_registry(landing, reference_only))
+    registry = load_registry(write_registry(landing, cat, reference_only))
 
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
-    pop = simulate_population(persons, rngs[0])
-    cust = simulate_custody(pop, rngs[1])
-    sel = select_participants(pop, cust, rngs[2])
-    off, _ = simulate_offending(pop, cust, sel.treated, rngs[3], hazard_ratio)
-    participants, placements, contacts = programme_records(pop, cust, sel, off, rngs[4])
+    sim = simulate(persons, seed, cat, hidden_confounding, random_participation, hazard_ratio)
+    pop, cust, off = sim.pop, sim.cust, sim.off
     episodes = pl.concat([cust.episodes, off.reincarceration_episodes])
     fallbacks = {}
-    for s in SOURCES:
+    for s in cat.sources:
         layout = registry.layout_of(s.id)
         if layout.format == "csv" and not layout.encoding.startswith("utf"):
             fallbacks[s.id] = encoding_fallback(layout.encoding)
     tables = build_tables(
         pop,
+        cat,
         episodes,
         cust.measures,
-        participants,
-        placements,
-        contacts,
+        sim.participants,
+        sim.placements,
+        sim.contacts,
         off.register,
-        rngs[5],
+        sim.rng_tables,
         seed,
         fallbacks,
     )
@@ -130,10 +188,11 @@ def generate_demo(
     rows_per_entity: dict[str, int] = {e: 0 for e in ENTITIES}
     files = 0
     file_no = 0
+    register_exports: list[dt.date] = []  # the warehouse's as-of date is the newest
     for entity in ENTITIES:
         parts = {k[0]: v for k, v in tables.of(entity).partition_by("source", as_dict=True).items()}
         key = ENTITIES[entity].key
-        for source in SOURCES:
+        for source in cat.sources:
             if entity not in source.entities:
                 continue
             layout = registry.layout_of(source.id)
@@ -174,6 +233,8 @@ def generate_demo(
                 )
                 files += 1
                 rows_per_entity[entity] += injected.frame.height
+                if source.kind == "register":
+                    register_exports.append(day)
                 if injected.log.height:
                     logs.append(injected.log.with_columns(pl.lit(name).alias("file")))
                 if i in corrections:
@@ -191,11 +252,22 @@ def generate_demo(
                     )
                     files += 1
                     rows_per_entity[entity] += fixed.height
+                    if source.kind == "register":
+                        register_exports.append(cday)
 
     defects = pl.concat(logs) if logs else pl.DataFrame(schema={**LOG_SCHEMA, "file": pl.String})
     defects = defects.select("file", "line", "kind", "column").sort("file", "line")
     defects.write_csv(truth_dir / "defects.csv", line_terminator="\n")
-    truth = planted_truth(pop, cust, sel, off, hazard_ratio, seed)
+    # The as-of date of the truth is the warehouse's default: the newest register file.
+    as_of = (
+        float((max(register_exports) - dt.date(1970, 1, 1)).days)
+        if register_exports
+        else cat.as_of
+    )
+    truth = planted_truth(
+        pop, cust, sim.hist, cat, sim.sel.treated, sim.participation.model, off, hazard_ratio,
+        seed, as_of,
+    )
     (truth_dir / "planted_truth.json").write_text(
         json.dumps(truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -205,7 +277,7 @@ def generate_demo(
         "files": files,
         "rows_per_entity": rows_per_entity,
         "persons": persons,
-        "participants": int(sel.treated.sum()),
+        "participants": int(sim.sel.treated.sum()),
         "releases": int(cust.released.sum()),
         "defects": defects.height,
     }

@@ -14,7 +14,7 @@ import unicodedata
 import numpy as np
 import polars as pl
 
-ORIGINS = ("de", "nl", "tr", "pl", "ma", "ro")
+ORIGINS = ("de", "nl", "tr", "pl", "ma", "ro", "en")
 
 SURNAMES: dict[str, tuple[str, ...]] = {
     "de": (
@@ -286,6 +286,38 @@ SURNAMES: dict[str, tuple[str, ...]] = {
         "Șerban",
         "Țurcanu",
     ),
+    "en": (
+        "Smith",
+        "Jones",
+        "Taylor",
+        "Williams",
+        "Davies",
+        "Evans",
+        "Thomas",
+        "Johnson",
+        "Roberts",
+        "Wilson",
+        "Robinson",
+        "Thompson",
+        "Wright",
+        "Walker",
+        "Edwards",
+        "Hughes",
+        "Lewis",
+        "Jackson",
+        "Clarke",
+        "Harris",
+        "Turner",
+        "Morris",
+        "Cooper",
+        "Ward",
+        "Murphy",
+        "Kelly",
+        "McDonald",
+        "Robertson",
+        "Campbell",
+        "Stewart",
+    ),
 }
 
 GIVEN_MALE: dict[str, tuple[str, ...]] = {
@@ -441,6 +473,26 @@ GIVEN_MALE: dict[str, tuple[str, ...]] = {
         "Ionuț",
         "Costel",
     ),
+    "en": (
+        "John",
+        "David",
+        "Michael",
+        "Peter",
+        "Paul",
+        "Stephen",
+        "Robert",
+        "Andrew",
+        "Richard",
+        "Christopher",
+        "Gary",
+        "Kevin",
+        "Anthony",
+        "Ian",
+        "Alan",
+        "Trevor",
+        "Keith",
+        "Derek",
+    ),
 }
 
 GIVEN_FEMALE: dict[str, tuple[str, ...]] = {
@@ -529,6 +581,20 @@ GIVEN_FEMALE: dict[str, tuple[str, ...]] = {
         "Zineb",
     ),
     "ro": ("Elena", "Maria", "Ioana", "Andreea", "Mihaela", "Ana"),
+    "en": (
+        "Susan",
+        "Karen",
+        "Janet",
+        "Margaret",
+        "Patricia",
+        "Elizabeth",
+        "Julie",
+        "Carol",
+        "Pauline",
+        "Maureen",
+        "Brenda",
+        "Sheila",
+    ),
 }
 
 

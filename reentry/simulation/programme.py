@@ -1,8 +1,10 @@
-"""Referral, pre-selection, participation, placements and aftercare contacts.
+"""Participant records, placements and aftercare contacts.
 
-Selection depends on covariates that also drive reoffending (latent risk, prior spells,
-completed training, age), so participants are better risks than non-participants and a naive
-comparison overstates the programme's effect.
+Who is treated is drawn once (selection.py); this module only writes what the partners record
+about it: every treated person gets an accepted, consented record whose intake lies between
+the index spell's start and 90 days after the release, and some others get a record that is
+not participation (rejected, withdrawn, or no consent). Referral, intake date and partner do
+not change who is treated. Placements follow the programme's placement route.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import polars as pl
 from ingestion.contract import ENTITIES
 
 from .custody import Custody
-from .dates import FOLLOW_UP_END, YEAR, choice, choice_rows, date_series, sigmoid, uniform_int
+from .dates import YEAR, choice, choice_rows, date_series, uniform_int
 from .offending import Offending
 from .population import Population
-from .sources import EXODUS_BRANCH_OF_PRISON, PARTNERS, PARTNERS_OF, PRISONS, PRISONS_OF
+from .sources import ROUTES, Catalogue
 
 SELECTIONS = ENTITIES["participants"].column("selection").codes  # accepted, rejected, withdrawn
 CONSENTS = ENTITIES["participants"].column("consent").codes  # yes, no, withdrawn
@@ -28,23 +30,12 @@ END_REASONS = ENTITIES["placements"].column("end_reason").codes
 CONTACT_WITH = ENTITIES["aftercare_contacts"].column("contact_with").codes
 CHANNELS = ENTITIES["aftercare_contacts"].column("channel").codes
 
-REFERRAL_MODEL = "P(referral) = logistic(-0.6 + 0.8*completed_training - 0.2*latent_risk)"
-SELECTION_COEFFICIENTS = {
-    "intercept": 0.5,
-    "latent_risk": -0.7,
-    "prior_spells_capped_at_4": -0.25,
-    "completed_training": 0.7,
-    "age_minus_30": 0.02,
-    "exodus": -0.2,
-}
-PARTNER_TYPE_WEIGHTS = {
-    "aftercare": 0.45,
-    "training_provider": 0.15,
-    "temp_agency": 0.15,
-    "job_centre": 0.15,
-    "employer_network": 0.10,
-    "sports_club": 0.0,
-}
+# Eligible non-participants who still leave a record at a partner (not taken on).
+NON_PARTICIPANT_RECORD_SHARE = 0.22
+# ... of which: rejected, withdrawn, accepted without consent (no / withdrawn).
+NON_PARTICIPANT_OUTCOMES = (0.55, 0.25, 0.20)
+REFERRED_SHARE = 0.85  # records opened on referral by the releasing prison (else self-referral)
+INTAKE_DURING_DETENTION = 0.8  # of referrals
 # Placement type shares per partner type (order of PLACEMENT_TYPES: employment, temp_work,
 # apprenticeship, vocational_training, qualification, work_experience).
 _TYPE_BY_PARTNER = {
@@ -80,57 +71,74 @@ _PAID = (True, True, True, False, False, False)
 class Selection:
     """Main participant record per person (partner < 0: none)."""
 
-    partner: np.ndarray  # index into PARTNERS
-    referring: np.ndarray  # index into PRISONS, -1 = self-referral
+    partner: np.ndarray  # index into Catalogue.partners
+    referring: np.ndarray  # index into Catalogue.prisons, -1 = self-referral
     intake: np.ndarray
     selection: np.ndarray
     consent: np.ndarray
     treated: np.ndarray  # accepted and consent yes: the programme takes effect
 
 
-def select_participants(pop: Population, cust: Custody, rng: np.random.Generator) -> Selection:
-    """Referral by the releasing prison, intake, pre-selection and consent."""
+def _main_partners(cat: Catalogue, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Partners of programme p that may hold a main record, and their weights."""
+    ids = np.array(
+        [i for i in cat.partners_of[p] if "participants" in cat.partners[i].entities],
+        dtype=np.int64,
+    )
+    types = [cat.partners[i].partner_type for i in ids]
+    given = cat.programmes[p].partner_type_weights
+    weights = {t: 1.0 for t in types} if given is None else dict(given)
+    w = np.array([weights.get(t, 0.0) / types.count(t) for t in types])
+    if len(ids) and w.sum() <= 0:  # no partner of a weighted type: all alike
+        w = np.ones(len(ids))
+    return ids, w
+
+
+def participant_records(
+    pop: Population, cust: Custody, cat: Catalogue, treated: np.ndarray, rng: np.random.Generator
+) -> Selection:
+    """The main participant record of the treated and of some eligible non-participants."""
     n = pop.n
     R, A = cust.release, cust.admission
     elig = cust.released
-    referred = elig & (rng.random(n) < sigmoid(-0.6 + 0.8 * cust.trained - 0.2 * pop.risk))
-    self_ref = elig & ~referred & (rng.random(n) < 0.04)
-    has = referred | self_ref
+    others = elig & ~treated & (rng.random(n) < NON_PARTICIPANT_RECORD_SHARE)
+    outcome = choice(rng, NON_PARTICIPANT_OUTCOMES, n)
+    has = treated | others
 
     partner = np.full(n, -1)
-    for p, ids in PARTNERS_OF.items():
+    u_usual = rng.random(n)
+    u_partner = rng.random(n)
+    usual_of_prison = np.array([s.usual_partner for s in cat.prisons], dtype=np.int64)
+    for p in range(len(cat.programmes)):
+        ids, w = _main_partners(cat, p)
         m = has & (pop.programme == p)
-        types = [PARTNERS[i].partner_type for i in ids]
-        if p == 0:
-            w = np.array([PARTNER_TYPE_WEIGHTS[t] / types.count(t) for t in types])
-            partner[m] = ids[choice(rng, w, int(m.sum()))]
-        else:
-            branches = ids[[t == "aftercare" for t in types]]
-            local = cust.home[m] - PRISONS_OF[1][0]
-            usual = branches[np.asarray(EXODUS_BRANCH_OF_PRISON)[local]]
-            other = branches[rng.integers(0, len(branches), int(m.sum()))]
-            partner[m] = np.where(rng.random(int(m.sum())) < 0.8, usual, other)
+        if not len(ids):
+            has &= ~m
+            continue
+        cum = np.cumsum(w / w.sum())
+        pick = ids[np.minimum(np.searchsorted(cum, u_partner[m], side="right"), len(ids) - 1)]
+        # A prison's usual partner takes most of its referrals.
+        usual = usual_of_prison[cust.home[m]]
+        share = cat.programmes[p].usual_partner_share
+        partner[m] = np.where((usual >= 0) & (u_usual[m] < share), usual, pick)
+    treated = treated & has
 
-    during = rng.random(n) < 0.8
+    referred = has & (rng.random(n) < REFERRED_SHARE)
+    during = referred & (rng.random(n) < INTAKE_DURING_DETENTION)
     intake = np.where(
-        referred & during,
+        during,
         R - np.floor(rng.random(n) * np.minimum(R - A, 180)),
-        R + uniform_int(rng, 1 * self_ref, 90),
+        R + uniform_int(rng, 1 * ~referred, 90),
     )
     intake = np.where(has, intake, np.nan)
-    c = SELECTION_COEFFICIENTS
-    logit = (
-        c["intercept"]
-        + c["latent_risk"] * pop.risk
-        + c["prior_spells_capped_at_4"] * np.minimum(cust.n_priors, 4)
-        + c["completed_training"] * cust.trained
-        + c["age_minus_30"] * (pop.age - 30)
-        + c["exodus"] * pop.programme
+    # 0 accepted, 1 rejected, 2 withdrawn; non-participants: rejected, withdrawn, or
+    # accepted without consent.
+    selection = np.where(treated, 0, np.select([outcome == 0, outcome == 1], [1, 2], 0))
+    consent = np.where(
+        treated,
+        0,
+        np.where(selection == 0, 1 + choice(rng, (0.5, 0.5), n), choice(rng, (0.5, 0.5), n)),
     )
-    accepted = rng.random(n) < sigmoid(logit)
-    selection = np.where(accepted, 0, np.where(rng.random(n) < 0.75, 1, 2))
-    consent = np.where(accepted, choice(rng, (0.92, 0.04, 0.04), n), choice(rng, (0.5, 0.5), n))
-    treated = has & accepted & (consent == 0)
     referring = np.where(referred, cust.home, -1)
     return Selection(partner, referring, intake, selection, consent, treated)
 
@@ -140,7 +148,7 @@ def _stop(off: Offending) -> np.ndarray:
     return np.fmin(off.reincarceration, off.death)
 
 
-def _slot(rng, pop, off, pid, partner, ptype, arranged, earliest_start, p_never, mean_dur):
+def _slot(rng, pop, off, horizon, pid, partner, ptype, arranged, earliest_start, p_never, mean_dur):
     """Start, planned end, end and end reason of one placement per row (vectorised)."""
     m = len(pid)
     start = np.maximum(arranged, earliest_start) + np.floor(rng.exponential(12, m))
@@ -157,7 +165,7 @@ def _slot(rng, pop, off, pid, partner, ptype, arranged, earliest_start, p_never,
     cut = (stop > start) & (stop < end)
     end = np.where(cut, stop, end)
     reason = np.where(cut, np.where(stop == off.reincarceration[pid], 4, 7), reason)
-    running = end > FOLLOW_UP_END + YEAR
+    running = end > horizon
     end = np.where(never | running, np.nan, end)
     reason = np.where(never | running, -1, reason)
     planned = start + planned_dur
@@ -187,20 +195,31 @@ def _keep(slot: dict, mask: np.ndarray) -> dict:
     return {k: v[mask] for k, v in slot.items()}
 
 
-def programme_records(pop, cust, sel, off, rng):
+def programme_records(
+    pop: Population,
+    cust: Custody,
+    cat: Catalogue,
+    sel: Selection,
+    off: Offending,
+    rng: np.random.Generator,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Participant records, placements and aftercare contacts of all partners."""
     n = pop.n
     R = cust.release
     stop = _stop(off)
+    horizon = cat.follow_up_end + YEAR
     # A post-release intake cannot follow reincarceration or death.
     sel.intake = np.where(sel.intake > R, np.fmin(sel.intake, stop - 1), sel.intake)
-    partner_type = np.array([p.partner_type for p in PARTNERS])
+    partner_type = np.array([p.partner_type for p in cat.partners] or ["aftercare"])
     treated = sel.treated
+    route = cat.route[pop.programme]
     slots = []
-    extra = []  # participant records at sports clubs and employer networks (Exodus route)
+    extra = []  # participant records at sports clubs and employer networks (sports route)
 
-    # MABiS.NeT: placements by the partner itself, preferably arranged during detention.
-    t = np.flatnonzero(treated & (pop.programme == 0) & (rng.random(n) < 0.8))
+    # Route `detention`: placements by the partner itself, preferably arranged during
+    # detention.
+    detention = treated & (route == ROUTES.index("detention"))
+    t = np.flatnonzero(detention & (rng.random(n) < 0.8))
     before = (sel.intake[t] < R[t]) & (rng.random(len(t)) < 0.6)
     arranged = np.where(
         before,
@@ -209,8 +228,12 @@ def programme_records(pop, cust, sel, off, rng):
     )
     ok = ~(arranged >= stop[t])
     t, arranged = t[ok], arranged[ok]
-    probs = np.array([_TYPE_BY_PARTNER[x] for x in partner_type[sel.partner[t]]])
-    s1 = _slot(rng, pop, off, t, sel.partner[t], choice_rows(rng, probs), arranged, R[t], 0.12, 300)
+    type_probs = np.array([_TYPE_BY_PARTNER[x] for x in partner_type])
+    probs = type_probs[sel.partner[t]]
+    s1 = _slot(
+        rng, pop, off, horizon, t, sel.partner[t], choice_rows(rng, probs), arranged, R[t], 0.12,
+        300,
+    )
     # A second placement after the first ended, for some.
     nxt = np.isfinite(s1["end"]) & np.isin(s1["reason"], (0, 2, 3)) & (rng.random(len(t)) < 0.35)
     p2 = t[nxt]
@@ -221,6 +244,7 @@ def programme_records(pop, cust, sel, off, rng):
         rng,
         pop,
         off,
+        horizon,
         p2[ok2],
         sel.partner[p2[ok2]],
         choice(rng, (0.6, 0.4), int(ok2.sum())),
@@ -236,17 +260,34 @@ def programme_records(pop, cust, sel, off, rng):
     s1["reason"][idx1[seamless]] = 1  # transition
     slots += [s1, s2]
 
-    # Exodus Connect: work experience at a sports club, then for many a paid job.
-    clubs = np.array([i for i in PARTNERS_OF[1] if PARTNERS[i].partner_type == "sports_club"])
-    network = [i for i in PARTNERS_OF[1] if PARTNERS[i].partner_type == "employer_network"][0]
-    ex = treated & (pop.programme == 1)
+    # Route `sports_club`: work experience at a sports club, then for many a paid job (via
+    # the programme's employer network, if it has one, or the main partner).
+    P = len(cat.programmes)
+    clubs_of = [
+        [i for i in cat.partners_of[p] if cat.partners[i].partner_type == "sports_club"]
+        for p in range(P)
+    ]
+    n_clubs = np.array([len(c) for c in clubs_of])
+    club_table = np.array([c + [-1] * (max(n_clubs.max(), 1) - len(c)) for c in clubs_of])
+    network_of = np.array(
+        [
+            next(
+                (i for i in cat.partners_of[p]
+                 if cat.partners[i].partner_type == "employer_network"),
+                -1,
+            )
+            for p in range(P)
+        ]
+    )
+    ex = treated & (route == ROUTES.index("sports_club"))
     we_route = ex & (rng.random(n) < 0.65)
     w = np.flatnonzero(we_route)
     arr_we = np.maximum(sel.intake[w], R[w] - 30) + uniform_int(rng, 0, 30)
     okw = ~(arr_we >= stop[w])
     w, arr_we = w[okw], arr_we[okw]
-    club = clubs[rng.integers(0, len(clubs), len(w))]
-    we = _slot(rng, pop, off, w, club, np.full(len(w), 5), arr_we, R[w], 0.08, 200)
+    prog_w = pop.programme[w]
+    club = club_table[prog_w, np.floor(rng.random(len(w)) * n_clubs[prog_w]).astype(np.int64)]
+    we = _slot(rng, pop, off, horizon, w, club, np.full(len(w), 5), arr_we, R[w], 0.08, 200)
     slots.append(we)
     extra.append((w, club, arr_we, we))
     up = (we["reason"] == 0) & (rng.random(len(w)) < 0.65)
@@ -256,35 +297,40 @@ def programme_records(pop, cust, sel, off, rng):
     arr_up = np.maximum(we_end - uniform_int(rng, 0, 30), we["start"][up])
     okup = ~(arr_up >= stop[u])
     u, gap, we_end, arr_up = u[okup], gap[okup], we_end[okup], arr_up[okup]
-    by_network = rng.random(len(u)) < 0.4
+    network = network_of[pop.programme[u]]
+    by_network = (rng.random(len(u)) < 0.4) & (network >= 0)
     rec = np.where(by_network, network, sel.partner[u])
     step = _slot(
-        rng, pop, off, u, rec, choice(rng, (0.7, 0.3), len(u)), arr_up, we_end + gap, 0.05, 400
+        rng, pop, off, horizon, u, rec, choice(rng, (0.7, 0.3), len(u)), arr_up, we_end + gap,
+        0.05, 400,
     )
     slots.append(step)
     extra.append((u[by_network], rec[by_network], arr_up[by_network], _keep(step, by_network)))
     idx_up = np.flatnonzero(up)[okup]
     seamless = np.isfinite(step["start"]) & (step["start"] <= we_end + 14)
     we["reason"][idx_up[seamless]] = 1
-    # Exodus participants without the sports route: a job via the branch for some.
+    # Participants of the sports route without work experience: a job via the main partner
+    # for some.
     d = np.flatnonzero(ex & ~we_route & (rng.random(n) < 0.4))
     arr_d = np.maximum(sel.intake[d], R[d]) + np.floor(rng.exponential(45, len(d)))
     okd = ~(arr_d >= stop[d])
     d, arr_d = d[okd], arr_d[okd]
     slots.append(
         _slot(
-            rng, pop, off, d, sel.partner[d], choice(rng, (0.6, 0.4), len(d)), arr_d, R[d], 0.1, 300
+            rng, pop, off, horizon, d, sel.partner[d], choice(rng, (0.6, 0.4), len(d)), arr_d,
+            R[d], 0.1, 300,
         )
     )
 
     placements = {k: np.concatenate([s[k] for s in slots]) for k in slots[0]}
-    participants = _participants(rng, pop, cust, sel, off, placements, extra)
-    contacts = _contacts(rng, pop, cust, sel, participants, partner_type)
+    participants = _participants(rng, pop, cust, cat, sel, off, placements, extra)
+    contacts = _contacts(rng, pop, cust, sel, participants, partner_type, horizon)
     return participants, _placement_frame(placements), contacts
 
 
-def _participants(rng, pop, cust, sel, off, placements, extra) -> pl.DataFrame:
+def _participants(rng, pop, cust, cat, sel, off, placements, extra) -> pl.DataFrame:
     n = pop.n
+    horizon = cat.follow_up_end + YEAR
     R = cust.release
     has = sel.partner >= 0
     stop = _stop(off)
@@ -299,7 +345,7 @@ def _participants(rng, pop, cust, sel, off, placements, extra) -> pl.DataFrame:
     cut = stop < exit_
     exit_ = np.where(cut, stop + uniform_int(rng, 0, 14), exit_)
     reason = np.where(cut, np.where(stop == off.reincarceration, 2, 4), reason)
-    exit_ = np.where(exit_ > FOLLOW_UP_END + YEAR, np.nan, exit_)
+    exit_ = np.where(exit_ > horizon, np.nan, exit_)
     # Records of people not taken on close within a month.
     closed = sel.intake + uniform_int(rng, 0, 30)
     exit_ = np.where(sel.treated, exit_, closed)
@@ -308,6 +354,7 @@ def _participants(rng, pop, cust, sel, off, placements, extra) -> pl.DataFrame:
     p = np.flatnonzero(has)
     frames = [
         _participant_frame(
+            cat,
             p,
             sel.partner[p],
             sel.referring[p],
@@ -326,6 +373,7 @@ def _participants(rng, pop, cust, sel, off, placements, extra) -> pl.DataFrame:
         end = slot["end"] + uniform_int(rng, 0, 14)
         frames.append(
             _participant_frame(
+                cat,
                 pid,
                 partner,
                 np.full(k, -1),
@@ -339,8 +387,8 @@ def _participants(rng, pop, cust, sel, off, placements, extra) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def _participant_frame(pid, partner, referring, intake, selection, consent, exit_, reason):
-    prison_ids = np.array([p.id for p in PRISONS] + [""])
+def _participant_frame(cat, pid, partner, referring, intake, selection, consent, exit_, reason):
+    prison_ids = np.array([p.id for p in cat.prisons] + [""])
     return pl.DataFrame(
         {
             "partner": partner.astype(np.int64),
@@ -376,7 +424,7 @@ def _placement_frame(p: dict) -> pl.DataFrame:
     )
 
 
-def _contacts(rng, pop, cust, sel, participants, partner_type) -> pl.DataFrame:
+def _contacts(rng, pop, cust, sel, participants, partner_type, horizon) -> pl.DataFrame:
     """Aftercare contacts of participants of aftercare partners after release."""
     main = participants.filter(pl.col("selection") == "accepted", pl.col("consent") == "yes")
     pid = main["pid"].to_numpy()
@@ -388,7 +436,7 @@ def _contacts(rng, pop, cust, sel, participants, partner_type) -> pl.DataFrame:
     intake = main["intake"].cast(pl.Int32).to_numpy().astype(float)[aftercare]
     exit_ = main["exit"].cast(pl.Int32).to_numpy(allow_copy=True).astype(float)[aftercare]
     start = np.maximum(cust.release[pid], intake)
-    end = np.fmin(np.where(np.isnan(exit_), FOLLOW_UP_END + YEAR, exit_), FOLLOW_UP_END + YEAR)
+    end = np.fmin(np.where(np.isnan(exit_), horizon, exit_), horizon)
     span = np.maximum(end - start, 0)
     months = np.minimum(span / 30.44, 24)
     count = np.minimum(rng.poisson(1.1 * months), 40)

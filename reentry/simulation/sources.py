@@ -1,4 +1,5 @@
-"""The demo's sources: who delivers what, in which layout, on which export dates."""
+"""The scenario compiled for the simulation: every source with its schedule as day numbers,
+index arrays per programme, and the source registry (sources.yml) written from it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ingestion.contract import ENTITIES_BY_KIND
-
 from .dates import day
+from .names import ORIGINS
+from .scenario import UNKNOWN, ProgrammeModel, Scenario
 
 INCREMENTAL = {"placements", "aftercare_contacts", "register_entries"}
+ROUTES = ("none", "detention", "sports_club")
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class SourceSpec:
 
     id: str
     kind: str  # prison | partner | register
-    programme: int  # 0 = mabis, 1 = exodus
+    programmes: tuple[int, ...]  # indices into Catalogue.programmes
     name: str
     prefix: str  # letters of its own record numbers
     layout: str = "reference"
@@ -31,191 +33,191 @@ class SourceSpec:
     cadence_days: int = 365
     # (entity, index of the export it corrects, days after that export)
     corrections: tuple[tuple[str, int, int], ...] = field(default_factory=tuple)
+    weight: float = 1.0  # prisons: relative size
+    booking_numbers: str = "prefixed"  # prisons: prefixed (KLN-001234) or digits (00012345)
+    usual_partner: int = -1  # prisons: index into Catalogue.partners, -1 = none
+    entry_id_separator: str = "-"  # registers
+    entry_id_digits: int = 9  # registers
+
+    @property
+    def programme(self) -> int:
+        """The (first) programme the source serves."""
+        return self.programmes[0]
 
     def delivery(self, entity: str) -> str:
+        """Registers, placements and contacts send increments; the rest full snapshots."""
         return "incremental" if entity in INCREMENTAL else "full"
 
 
-PROGRAMMES = ("mabis", "exodus")
+@dataclass
+class Catalogue:
+    """Sources and per-programme arrays (index p = position in `programmes`)."""
 
-_MABIS_PRISONS = (
-    ("jva-koeln", "JVA Köln", "KLN", "de-justiz"),
-    ("jva-duesseldorf", "JVA Düsseldorf", "DUS", "reference"),
-    ("jva-bochum", "JVA Bochum", "BOC", "de-justiz"),
-    ("jva-werl", "JVA Werl", "WRL", "de-justiz"),
-    ("jva-muenster", "JVA Münster", "MST", "reference"),
-    ("jva-wuppertal", "JVA Wuppertal", "WUP", "reference"),
-    ("jva-essen", "JVA Essen", "ESS", "reference"),
-    ("jva-dortmund", "JVA Dortmund", "DTM", "reference"),
-    ("jva-bielefeld", "JVA Bielefeld-Brackwede", "BIE", "de-justiz"),
-    ("jva-aachen", "JVA Aachen", "AAC", "reference"),
-    ("jva-siegburg", "JVA Siegburg", "SIE", "reference"),
-)
-_EXODUS_PRISONS = (
-    ("pi-vught", "PI Vught", "VGT"),
-    ("pi-zwolle", "PI Zwolle", "ZWL"),
-    ("pi-rotterdam", "PI Rotterdam", "RTD"),
-    ("pi-nieuwegein", "PI Nieuwegein", "NWG"),
-)
-# Fictional organisations (any likeness to a real one is a coincidence of common words).
-_MABIS_PARTNERS = (
-    ("chance-ev", "Chance e.V.", "aftercare", "CH"),
-    ("neustart-rheinland", "Neustart Rheinland e.V.", "aftercare", "NR"),
-    ("bruecke-ruhr", "Brücke Ruhr e.V.", "aftercare", "BR"),
-    ("anlaufstelle-westfalen", "Anlaufstelle Westfalen e.V.", "aftercare", "AW"),
-    ("weitblick-straffaelligenhilfe", "Weitblick Straffälligenhilfe e.V.", "aftercare", "WB"),
-    ("lichtblick-koeln", "Lichtblick Köln e.V.", "aftercare", "LK"),
-    ("perspektive-niederrhein", "Perspektive Niederrhein e.V.", "aftercare", "PN"),
-    ("wegweiser-bergisch", "Wegweiser Bergisches Land e.V.", "aftercare", "WW"),
-    ("bildungswerk-rhein-ruhr", "Bildungswerk Rhein-Ruhr gGmbH", "training_provider", "BW"),
-    ("quali-emscher", "Qualifizierungszentrum Emscher gGmbH", "training_provider", "QE"),
-    ("werkakademie-lippe", "Werkakademie Lippe gGmbH", "training_provider", "WL"),
-    ("berufsbildung-sauerland", "Berufsbildung Sauerland gGmbH", "training_provider", "BS"),
-    ("handwerkskolleg-muensterland", "Handwerkskolleg Münsterland", "training_provider", "HK"),
-    ("zeitwerk-personal", "Zeitwerk Personal GmbH", "temp_agency", "ZW"),
-    ("ruhrpersonal", "Ruhrpersonal GmbH", "temp_agency", "RP"),
-    ("rheinjob-zeitarbeit", "Rheinjob Zeitarbeit GmbH", "temp_agency", "RJ"),
-    ("westfalen-personaldienst", "Westfalen Personaldienst GmbH", "temp_agency", "WP"),
-    ("flexwerk-niederrhein", "Flexwerk Niederrhein GmbH", "temp_agency", "FN"),
-    ("arbeitsvermittlung-ruhr-mitte", "Arbeitsvermittlung Ruhr-Mitte", "job_centre", "AR"),
-    ("integrationsagentur-rheinland", "Integrationsagentur Rheinland", "job_centre", "IR"),
-    ("arbeitsmarktservice-owl", "Arbeitsmarktservice Ostwestfalen", "job_centre", "AO"),
-    ("zweite-chance-nrw", "Unternehmensnetz Zweite Chance NRW", "employer_network", "ZC"),
-    (
-        "neustart-betriebe-rhein-ruhr",
-        "Arbeitgeberverbund Neustart Rhein-Ruhr",
-        "employer_network",
-        "NB",
-    ),
-    ("handwerkerkreis-wiedereinstieg", "Handwerkerkreis Wiedereinstieg", "employer_network", "HW"),
-    ("betriebe-fuer-perspektive-owl", "Betriebe für Perspektive OWL", "employer_network", "BP"),
-)
-_EXODUS_PARTNERS = (
-    ("exodus-den-bosch", "Exodus Den Bosch", "aftercare", "EXB"),
-    ("exodus-amsterdam", "Exodus Amsterdam", "aftercare", "EXA"),
-    ("exodus-rotterdam", "Exodus Rotterdam", "aftercare", "EXR"),
-    ("exodus-utrecht", "Exodus Utrecht", "aftercare", "EXU"),
-    ("sportclub-nieuw-begin", "Sportclub Nieuw Begin", "sports_club", "SNB"),
-    ("sv-sport-en-werk", "Sportvereniging Sport & Werk Brabant", "sports_club", "SSW"),
-    ("werkgeverskring-tweede-kans", "Werkgeverskring Tweede Kans", "employer_network", "WTK"),
-)
-# Which Exodus branch usually takes referrals from which prison (same index order).
-EXODUS_BRANCH_OF_PRISON = (0, 1, 2, 3)
+    scenario: Scenario
+    programmes: list[ProgrammeModel]
+    sources: list[SourceSpec]
+    prisons: list[SourceSpec]
+    partners: list[SourceSpec]
+    registers: list[SourceSpec]
+    source_index: dict[str, int]
+    prisons_of: dict[int, np.ndarray]  # global prison numbers (positions in `prisons`)
+    partners_of: dict[int, np.ndarray]  # global partner numbers (positions in `partners`)
+    period_start: np.ndarray  # day number per programme
+    period_end: np.ndarray
+    last_prison_export: np.ndarray  # day number per programme
+    follow_up_end: float  # the last export date of the whole scenario
+    as_of: float  # the newest register export date (corrections included)
+    register_of: np.ndarray  # register number per programme
+    nationalities: tuple[str, ...]  # ISO codes, "" = unknown
+    nationality_probs: np.ndarray  # programmes x nationalities
+    home_nationality: np.ndarray  # index into nationalities per programme (-1: none)
+    origin_probs: np.ndarray  # nationalities x names.ORIGINS
+    route: np.ndarray  # index into ROUTES per programme
+    share: np.ndarray  # share of persons per programme (sums to 1)
+    participation_share: np.ndarray
+    hazard_shift: np.ndarray
 
-_PRISON_ROUNDS = ("2003-09-30", "2006-09-29", "2009-09-30")
-_PARTNER_ROUNDS = ("2004-03-31", "2006-09-15", "2009-06-30")
-_REGISTER_ROUNDS = tuple(f"{y}-12-31" for y in range(2003, 2010))
-
-# A few corrections: a full snapshot re-sent days later without its defects and without a few
-# erroneous records, or incremental rows re-sent with corrected values.
-_CORRECTIONS = {
-    "jva-koeln": (("inmates", 1, 2), ("custody_episodes", 1, 2)),
-    "pi-vught": (("custody_episodes", 0, 1),),
-    "chance-ev": (("participants", 1, 3), ("placements", 1, 3)),
-    "exodus-amsterdam": (("placements", 0, 5),),
-    "bzr": (("register_entries", 3, 4),),
-}
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Programme ids in scenario order."""
+        return tuple(p.id for p in self.programmes)
 
 
-def _dates(rounds: tuple[str, ...], k: int) -> tuple[float, ...]:
-    # Sources do not all export on the same day: shift each by a few days, never later.
-    return tuple(day(r) - (k * 3) % 17 for r in rounds)
+def _days(dates) -> tuple[float, ...]:
+    return tuple(day(d.isoformat()) for d in dates)
 
 
-def build_sources() -> list[SourceSpec]:
-    """The full catalogue: 15 prisons, 32 partners, 2 registers."""
-    out: list[SourceSpec] = []
-    k = 0
-    prison_entities = ENTITIES_BY_KIND["prison"]
-    prisons = [(0, *p) for p in _MABIS_PRISONS] + [
-        (1, sid, name, prefix, "reference") for sid, name, prefix in _EXODUS_PRISONS
-    ]
-    for programme, sid, name, prefix, layout in prisons:
-        out.append(
-            SourceSpec(
-                sid,
-                "prison",
-                programme,
-                name,
-                prefix,
-                layout,
-                None,
-                prison_entities,
-                _dates(_PRISON_ROUNDS, k),
-                1096,
-                _CORRECTIONS.get(sid, ()),
-            )
-        )
-        k += 1
-    for programme, partners in ((0, _MABIS_PARTNERS), (1, _EXODUS_PARTNERS)):
-        for sid, name, ptype, prefix in partners:
-            if sid.startswith("exodus-"):
-                layout = "nl-exodus"
-            elif sid == "zeitwerk-personal":
-                layout = "xlsx-zeitarbeit"
-            else:
-                layout = "reference"
-            entities = ("participants", "placements")
-            if ptype == "aftercare":
-                entities += ("aftercare_contacts",)
-            out.append(
+def _corrections(model) -> tuple[tuple[str, int, int], ...]:
+    return tuple((c.entity, c.export, c.days_after) for c in model.corrections)
+
+
+def build_catalogue(scenario: Scenario) -> Catalogue:
+    """Number the scenario's sources and lay its programme parameters out as arrays."""
+    programmes = list(scenario.programmes)
+    prisons: list[SourceSpec] = []
+    partners: list[SourceSpec] = []
+    partner_no = {
+        s.id: i for i, s in enumerate(s for p in programmes for s in p.partners)
+    }
+    for p, prog in enumerate(programmes):
+        for s in prog.prisons:
+            prisons.append(
                 SourceSpec(
-                    sid,
-                    "partner",
-                    programme,
-                    name,
-                    prefix,
-                    layout,
-                    ptype,
-                    entities,
-                    _dates(_PARTNER_ROUNDS, k),
-                    913,
-                    _CORRECTIONS.get(sid, ()),
+                    s.id, "prison", (p,), s.name, s.prefix, s.layout, None,
+                    ("inmates", "custody_episodes", "prison_measures"),
+                    _days(s.export_dates), int(s.cadence_days or 365), _corrections(s),
+                    weight=s.weight, booking_numbers=s.booking_numbers,
+                    usual_partner=partner_no[s.usual_partner] if s.usual_partner else -1,
                 )
             )
-            k += 1
-    for sid, name, prefix, programme in (
-        ("bzr", "Bundeszentralregister", "BZR", 0),
-        ("justid", "Justitiële Informatiedienst (Justid)", "JD", 1),
-    ):
-        out.append(
-            SourceSpec(
-                sid,
-                "register",
-                programme,
-                name,
-                prefix,
-                "reference",
-                None,
-                ("register_entries",),
-                tuple(day(r) for r in _REGISTER_ROUNDS),
-                365,
-                _CORRECTIONS.get(sid, ()),
+    for p, prog in enumerate(programmes):
+        for s in prog.partners:
+            partners.append(
+                SourceSpec(
+                    s.id, "partner", (p,), s.name, s.prefix, s.layout, s.partner_type,
+                    tuple(s.entities or ()), _days(s.export_dates), int(s.cadence_days or 365),
+                    _corrections(s),
+                )
             )
+    ids = [p.id for p in programmes]
+    registers = [
+        SourceSpec(
+            r.id, "register", tuple(ids.index(x) for x in r.programmes), r.name, r.prefix,
+            r.layout, None, ("register_entries",), _days(r.export_dates),
+            int(r.cadence_days or 365), _corrections(r),
+            entry_id_separator=r.entry_id_separator, entry_id_digits=r.entry_id_digits,
         )
-    return out
+        for r in scenario.registers
+    ]
+    sources = [*prisons, *partners, *registers]
+    n_prog = len(programmes)
+    register_of = np.zeros(n_prog, dtype=np.int64)
+    for i, r in enumerate(registers):
+        register_of[list(r.programmes)] = i
+
+    # Nationalities in order of first mention; "" is the empty field of "not recorded".
+    codes: list[str] = []
+    for prog in programmes:
+        for code in prog.nationalities or {}:
+            if code not in codes:
+                codes.append(code)
+    nationalities = tuple("" if c == UNKNOWN else c for c in codes)
+    nat_probs = np.array(
+        [[(prog.nationalities or {}).get(c, 0.0) for c in codes] for prog in programmes]
+    )
+    origin_probs = np.array(
+        [[scenario.name_origins[c].get(o, 0.0) for o in ORIGINS] for c in codes]
+    )
+    home = np.array(
+        [nationalities.index(p.country) if p.country in nationalities else -1 for p in programmes]
+    )
+    share = np.array([p.share for p in programmes], dtype=np.float64)
+    last_export = max(d for s in sources for d in s.export_dates)
+    # Scheduled: an export with nothing new is not sent, so generate_demo uses the newest
+    # register file it actually wrote.
+    as_of = max(
+        d
+        for r in registers
+        for d in (*r.export_dates, *(r.export_dates[i] + k for _, i, k in r.corrections))
+    )
+    return Catalogue(
+        scenario=scenario,
+        programmes=programmes,
+        sources=sources,
+        prisons=prisons,
+        partners=partners,
+        registers=registers,
+        source_index={s.id: i for i, s in enumerate(sources)},
+        prisons_of={
+            p: np.array([i for i, s in enumerate(prisons) if s.programme == p], dtype=np.int64)
+            for p in range(n_prog)
+        },
+        partners_of={
+            p: np.array([i for i, s in enumerate(partners) if s.programme == p], dtype=np.int64)
+            for p in range(n_prog)
+        },
+        period_start=np.array([day(p.start.isoformat()) for p in programmes]),
+        period_end=np.array([day(p.end.isoformat()) for p in programmes]),
+        last_prison_export=np.array(
+            [max(d for s in prisons if s.programme == p for d in s.export_dates)
+             for p in range(n_prog)]
+        ),
+        follow_up_end=last_export,
+        as_of=as_of,
+        register_of=register_of,
+        nationalities=nationalities,
+        nationality_probs=nat_probs,
+        home_nationality=home,
+        origin_probs=origin_probs,
+        route=np.array([ROUTES.index(p.placement_route) for p in programmes], dtype=np.int64),
+        share=share / share.sum(),
+        participation_share=np.array([p.participation_share for p in programmes]),
+        hazard_shift=np.array([p.hazard_shift for p in programmes]),
+    )
 
 
-SOURCES = build_sources()
-SOURCE_INDEX = {s.id: i for i, s in enumerate(SOURCES)}
-PRISONS = [s for s in SOURCES if s.kind == "prison"]
-PARTNERS = [s for s in SOURCES if s.kind == "partner"]
-REGISTERS = [s for s in SOURCES if s.kind == "register"]
-# Global prison / partner numbers per programme (positions in PRISONS / PARTNERS).
-PRISONS_OF = {p: np.array([i for i, s in enumerate(PRISONS) if s.programme == p]) for p in (0, 1)}
-PARTNERS_OF = {p: np.array([i for i, s in enumerate(PARTNERS) if s.programme == p]) for p in (0, 1)}
-
-
-def registry_document(reference_only: bool = False) -> dict:
+def registry_document(cat: Catalogue, reference_only: bool = False) -> dict:
     """sources.yml as a plain mapping (the shape ingestion.registry validates); with
     `reference_only`, every source delivers in the reference layout (the benchmark's baselines
     read those files directly)."""
+    programmes = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "country": p.country,
+            "start": p.start,
+            "end": p.end,
+            "languages": list(p.languages),
+        }
+        for p in cat.programmes
+    ]
     rows = []
-    for s in SOURCES:
+    for s in cat.sources:
+        ids = [cat.programmes[p].id for p in s.programmes]
         row: dict = {
             "id": s.id,
             "kind": s.kind,
-            "programme": PROGRAMMES[s.programme],
+            "programme": ids[0] if len(ids) == 1 else ids,
             "name": s.name,
         }
         if s.partner_type:
@@ -224,14 +226,15 @@ def registry_document(reference_only: bool = False) -> dict:
         row["delivery"] = {e: s.delivery(e) for e in s.entities}
         row["cadence_days"] = s.cadence_days
         rows.append(row)
-    return {"layouts_dir": "layouts", "sources": rows}
+    return {"layouts_dir": "layouts", "programmes": programmes, "sources": rows}
 
 
-def write_registry(landing: Path, reference_only: bool = False) -> Path:
+def write_registry(landing: Path, cat: Catalogue, reference_only: bool = False) -> Path:
     """Write landing/sources.yml."""
     path = landing / "sources.yml"
     text = "# Source registry of the simulated demo (generated by reentry.simulation).\n"
-    text += yaml.safe_dump(registry_document(reference_only), allow_unicode=True,
-                           sort_keys=False, width=100)
+    text += yaml.safe_dump(
+        registry_document(cat, reference_only), allow_unicode=True, sort_keys=False, width=100
+    )
     path.write_text(text, encoding="utf-8")
     return path

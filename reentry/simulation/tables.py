@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 
 from . import names as nm
-from .population import NATIONALITIES, SEX_CODES, Population
-from .sources import PARTNERS, PRISONS, REGISTERS, SOURCE_INDEX, SourceSpec
+from .population import SEX_CODES, Population
+from .sources import Catalogue, SourceSpec
 
 
 @dataclass
@@ -61,10 +61,15 @@ def _names(
 
 
 def _with_names(
-    frame: pl.DataFrame, pop: Population, kind: str, seed: int, fallbacks: dict[str, dict[str, str]]
+    frame: pl.DataFrame,
+    pop: Population,
+    cat: Catalogue,
+    kind: str,
+    seed: int,
+    fallbacks: dict[str, dict[str, str]],
 ) -> pl.DataFrame:
     pid = frame["pid"].to_numpy()
-    src = frame["source"].replace_strict(SOURCE_INDEX, return_dtype=pl.Int64).to_numpy()
+    src = frame["source"].replace_strict(cat.source_index, return_dtype=pl.Int64).to_numpy()
     family, given = _names(pop, pid, src, kind, seed)
     frame = frame.with_columns(
         family.alias("family_name"),
@@ -92,6 +97,7 @@ def _prefix(specs: list[SourceSpec]) -> pl.Expr:
 
 def build_tables(
     pop,
+    cat: Catalogue,
     episodes,
     measures,
     participants,
@@ -103,21 +109,22 @@ def build_tables(
     fallbacks: dict[str, dict[str, str]],
 ) -> Tables:
     """Number and name every record; the result feeds the export snapshots."""
-    prison_ids = pl.Series([p.id for p in PRISONS])
-    partner_ids = pl.Series([p.id for p in PARTNERS])
-    nl_prisons = {p.id for p in PRISONS if p.programme == 1}
+    prisons, partners, registers = cat.prisons, cat.partners, cat.registers
+    prison_ids = pl.Series([p.id for p in prisons], dtype=pl.String)
+    partner_ids = pl.Series([p.id for p in partners], dtype=pl.String)
+    digit_prisons = [p.id for p in prisons if p.booking_numbers == "digits"]
     base = {
-        p.id: int(b) for p, b in zip(PRISONS, rng.integers(1000, 60000, len(PRISONS)), strict=False)
+        p.id: int(b) for p, b in zip(prisons, rng.integers(1000, 60000, len(prisons)), strict=True)
     }
     pbase = {
-        p.id: int(b) for p, b in zip(PARTNERS, rng.integers(100, 3000, len(PARTNERS)), strict=False)
+        p.id: int(b) for p, b in zip(partners, rng.integers(100, 3000, len(partners)), strict=True)
     }
     rbase = {
         r.id: int(b)
-        for r, b in zip(REGISTERS, rng.integers(10**6, 10**7, len(REGISTERS)), strict=False)
+        for r, b in zip(registers, rng.integers(10**6, 10**7, len(registers)), strict=True)
     }
-    prefix = _prefix(PRISONS)
-    dutch = pl.col("source").is_in(list(nl_prisons))
+    prefix = _prefix(prisons)
+    digits_only = pl.col("source").is_in(digit_prisons)
 
     # --- prisons: one booking number per person and prison
     episodes = episodes.with_columns(source=prison_ids.gather(episodes["prison"].to_numpy()))
@@ -125,15 +132,16 @@ def build_tables(
         pl.col("admission").min().alias("first_admission")
     )
     inmates = _serial(inmates, ["first_admission", "pid"], base).with_columns(
-        pl.when(dutch)
+        pl.when(digits_only)
         .then(pl.col("serial").cast(pl.String).str.zfill(8))
         .otherwise(_fmt(prefix, pl.col("serial"), 6))
         .alias("inmate_id")
     )
-    inmates = _with_names(inmates, pop, "prison", seed, fallbacks).with_columns(
+    inmates = _with_names(inmates, pop, cat, "prison", seed, fallbacks).with_columns(
         pl.Series("sex", np.asarray(SEX_CODES)[pop.sex[inmates["pid"].to_numpy()]]),
         pl.Series(
-            "nationality", np.asarray(NATIONALITIES)[pop.nationality[inmates["pid"].to_numpy()]]
+            "nationality",
+            np.asarray(cat.nationalities)[pop.nationality[inmates["pid"].to_numpy()]],
         ).replace("", None),
     )
     key = inmates.select("source", "pid", "inmate_id")
@@ -155,14 +163,14 @@ def build_tables(
     ).with_columns(_fmt(prefix, pl.col("serial"), 7, "-M").alias("measure_id"))
 
     # --- partners: one client number per person and partner
-    pprefix = _prefix(PARTNERS)
+    pprefix = _prefix(partners)
     participants = participants.with_columns(
         source=partner_ids.gather(participants["partner"].to_numpy())
     )
     participants = _serial(participants, ["intake", "pid"], pbase).with_columns(
         _fmt(pprefix, pl.col("serial"), 6).alias("client_id")
     )
-    participants = _with_names(participants, pop, "partner", seed, fallbacks)
+    participants = _with_names(participants, pop, cat, "partner", seed, fallbacks)
     ckey = participants.select("source", "pid", "client_id")
     placements = placements.with_columns(
         source=partner_ids.gather(placements["partner"].to_numpy())
@@ -177,17 +185,27 @@ def build_tables(
         contacts.join(ckey, on=["source", "pid"]), ["contact_date", "pid"], pbase
     ).with_columns(_fmt(pprefix, pl.col("serial"), 7, "-K").alias("contact_id"))
 
-    # --- registers: one per programme
+    # --- registers: the one serving the person's programme
     register = register.with_columns(
-        source=pl.Series([r.id for r in REGISTERS]).gather(
-            pop.programme[register["pid"].to_numpy()]
+        source=pl.Series([r.id for r in registers], dtype=pl.String).gather(
+            cat.register_of[pop.programme[register["pid"].to_numpy()]]
         )
     )
-    register = _serial(register, ["decision", "pid", "offence"], rbase).with_columns(
-        pl.when(pl.col("source") == "bzr")
-        .then(pl.concat_str([pl.lit("BZR"), pl.col("serial").cast(pl.String).str.zfill(10)]))
-        .otherwise(pl.concat_str([pl.lit("JD-"), pl.col("serial").cast(pl.String).str.zfill(9)]))
-        .alias("entry_id")
-    )
-    register = _with_names(register, pop, "register", seed, fallbacks)
+    register = _serial(register, ["decision", "pid", "offence"], rbase)
+    entry_id = pl.lit(None, dtype=pl.String)
+    for r in registers:
+        entry_id = (
+            pl.when(pl.col("source") == r.id)
+            .then(
+                pl.concat_str(
+                    [
+                        pl.lit(r.prefix + r.entry_id_separator),
+                        pl.col("serial").cast(pl.String).str.zfill(r.entry_id_digits),
+                    ]
+                )
+            )
+            .otherwise(entry_id)
+        )
+    register = register.with_columns(entry_id.alias("entry_id"))
+    register = _with_names(register, pop, cat, "register", seed, fallbacks)
     return Tables(inmates, episodes, measures, participants, placements, contacts, register)

@@ -1,8 +1,9 @@
--- Participants minus comparison per programme x cohort x window x measure (indicators.md):
+-- Participants minus comparison per programme x cohort x window x measure (indicators.md),
+-- descriptive and not the programme's effect (that is programme_effects):
 -- the raw difference with a Newcombe 95 % interval, and the comparison rate standardised
 -- (directly) to the participants' mix of sex, age band and prior spells (0, 1, 2+).
 -- Only releases with full follow-up enter; strata without comparison releases are left out
--- of both sides of the adjusted difference (standardisation_coverage says how much).
+-- of both sides of the standardised difference (standardisation_coverage says how much).
 with releases as (select * from {{ ref('releases') }}),
 
 recidivism as (select * from {{ ref('recidivism') }}),
@@ -95,15 +96,15 @@ select
     p_p - p_c as difference,
     {{ newcombe_low('p_p', 'l_p', 'u_p', 'p_c', 'l_c', 'u_c') }} as difference_ci_low,
     {{ newcombe_high('p_p', 'l_p', 'u_p', 'p_c', 'l_c', 'u_c') }} as difference_ci_high,
-    p_adj as adjusted_rate_comparison,
-    greatest(p_adj - 1.959963984540054 * sqrt(var_adj), 0) as adjusted_ci_low_comparison,
-    least(p_adj + 1.959963984540054 * sqrt(var_adj), 1) as adjusted_ci_high_comparison,
-    p_p_covered - p_adj as adjusted_difference,
+    p_adj as standardised_rate_comparison,
+    greatest(p_adj - 1.959963984540054 * sqrt(var_adj), 0) as standardised_ci_low_comparison,
+    least(p_adj + 1.959963984540054 * sqrt(var_adj), 1) as standardised_ci_high_comparison,
+    p_p_covered - p_adj as standardised_difference,
     p_p_covered - p_adj - 1.959963984540054
         * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
-        as adjusted_difference_ci_low,
+        as standardised_difference_ci_low,
     p_p_covered - p_adj + 1.959963984540054
         * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
-        as adjusted_difference_ci_high,
+        as standardised_difference_ci_high,
     {{ rate('n_p_covered', 'n_p') }} as standardisation_coverage
 from rates
