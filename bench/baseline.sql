@@ -2,9 +2,8 @@
 -- landing folder, computing the headline 24-month reconviction rates (participants and
 -- comparison per programme) directly. No quarantine, no pseudonyms, no history, no spell
 -- stitching, no tests: what an analyst with DuckDB would write in an afternoon.
--- Variables: landing (folder), sources (CSV of id, kind, programme from sources.yml).
-set variable programme_start = date '2002-08-16';
-set variable programme_end = date '2005-06-30';
+-- Variables: landing (folder), sources (CSV of id, kind, programme and the programme's
+-- period_start, period_end from sources.yml).
 
 create temp table sources as select * from read_csv(getvariable('sources'));
 
@@ -63,8 +62,7 @@ from episodes e
 join inmates i using (source_id, inmate_id)
 join sources s on s.id = e.source_id
 where e.release_type in ('end_of_sentence', 'parole', 'early_release')
-  and try_cast(e.release_date as date)
-      between getvariable('programme_start') and getvariable('programme_end')
+  and try_cast(e.release_date as date) between s.period_start and s.period_end
 -- The index release: a person's first release of a year.
 qualify row_number() over (partition by i.person, year(try_cast(e.release_date as date))
                            order by try_cast(e.release_date as date), e.admission_date,

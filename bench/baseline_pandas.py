@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 
-PROGRAMME_START = pd.Timestamp("2002-08-16")
-PROGRAMME_END = pd.Timestamp("2005-06-30")
 RELEASE_TYPES = {"end_of_sentence", "parole", "early_release"}
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
@@ -64,11 +62,13 @@ def rates(landing: Path, sources_csv: Path) -> pd.DataFrame:
 
     releases = episodes.merge(inmates[["source_id", "inmate_id", "person"]],
                               on=["source_id", "inmate_id"])
-    releases = releases.merge(sources[["source_id", "programme"]], on="source_id")
+    releases = releases.merge(sources[["source_id", "programme", "period_start", "period_end"]],
+                              on="source_id")
     releases["release_date"] = pd.to_datetime(releases["release_date"], errors="coerce")
     releases["admission_date"] = pd.to_datetime(releases["admission_date"], errors="coerce")
     releases = releases[releases["release_type"].isin(RELEASE_TYPES)
-                        & releases["release_date"].between(PROGRAMME_START, PROGRAMME_END)]
+                        & (releases["release_date"] >= pd.to_datetime(releases["period_start"]))
+                        & (releases["release_date"] <= pd.to_datetime(releases["period_end"]))]
     releases["year"] = releases["release_date"].dt.year
     releases = releases.sort_values("release_date").drop_duplicates(["person", "year"])
     releases = releases[releases["release_date"] + pd.DateOffset(months=30) <= as_of]

@@ -53,6 +53,12 @@ def main(step: str, workdir: Path, landing: Path) -> None:
         from reentry.transform import run_dbt
 
         run_dbt("build", wd.work_db, quiet=True)
+    elif step == "evaluation":
+        # The programme evaluation alone, after the build: population, scores, matching,
+        # weighting, bootstrap intervals, balance, hazard ratios and their marts.
+        from reentry.transform import run_dbt
+
+        run_dbt("run", wd.work_db, quiet=True, extra=["--select", "int_effect_population+"])
     elif step == "validate":
         from orchestration.checks import VALIDATED_MARTS
         from orchestration.validation import validate_marts

@@ -54,6 +54,7 @@ def _pipeline(warehouse, start: float) -> None:
     """Run the Dagster job in process, then print what happened and the ingestion summary."""
     from ingestion.summary import format_summary, load_summary
 
+    from .headline import evaluation_lines
     from .pipeline import run_pipeline
 
     say = _say(start)
@@ -66,6 +67,8 @@ def _pipeline(warehouse, start: float) -> None:
     say("models rebuilt" if built else "no new data: models unchanged, nothing rebuilt")
     if published:
         say(f"researchers' database published: {wd.published_db}")
+        for line in evaluation_lines(wd.published_db):
+            say(line)
     elif wd.published_db.exists():
         say(f"researchers' database unchanged: {wd.published_db}")
     say(f"validation reports: {wd.validation}")

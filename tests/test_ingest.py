@@ -289,22 +289,32 @@ def test_excel_workbook_is_read_through_its_mapping(landing: Landing, work_db) -
         (4, "invalid_date", "arranged_date")]
 
 
+PROGRAMME = ("programmes:\n  - {id: mabis, name: M, country: DE, start: 2002-08-16, "
+             "end: 2005-06-30}\n")
+
+
 @pytest.mark.parametrize(
     ("registry", "fragment"),
     [
-        ("sources:\n  - {id: jva-a, kind: prisn, programme: mabis, name: A}\n",
+        (PROGRAMME + "sources:\n  - {id: jva-a, kind: prisn, programme: mabis, name: A}\n",
          "sources[0] (id jva-a).kind"),
-        ("sources:\n  - {id: jva-a, kind: prison, programme: mabis, name: A, layuot: x}\n",
-         "sources[0] (id jva-a).layuot: unknown field"),
-        ("sources:\n  - {id: chance, kind: partner, programme: mabis, name: C}\n",
+        (PROGRAMME + "sources:\n  - {id: jva-a, kind: prison, programme: mabis, name: A, "
+         "layuot: x}\n", "sources[0] (id jva-a).layuot: unknown field"),
+        (PROGRAMME + "sources:\n  - {id: chance, kind: partner, programme: mabis, name: C}\n",
          "partner_type is required"),
-        ("sources:\n  - {id: jva-a, kind: prison, programme: mabis, name: A, layout: de}\n",
-         "no layout mapping 'de'"),
-        ("sources:\n  - {id: JVA A, kind: prison, programme: mabis, name: A}\n",
+        (PROGRAMME + "sources:\n  - {id: jva-a, kind: prison, programme: mabis, name: A, "
+         "layout: de}\n", "no layout mapping 'de'"),
+        (PROGRAMME + "sources:\n  - {id: JVA A, kind: prison, programme: mabis, name: A}\n",
          "is not a slug"),
-        ("sources:\n  - {id: a, kind: prison, programme: mabis, name: A,\n"
+        (PROGRAMME + "sources:\n  - {id: a, kind: prison, programme: mabis, name: A,\n"
          "     delivery: {placements: full}}\n", "a prison delivers inmates"),
         ("sources: [\n", "not valid YAML at line"),
+        ("programmes:\n  - {id: p, name: P, country: Germany, start: 2002-01-01, "
+         "end: 2003-01-01}\nsources:\n  - {id: a, kind: prison, programme: p, name: A}\n",
+         "programmes[0] (id p).country: 'Germany' is not an ISO 3166-1"),
+        ("programmes:\n  - {id: p, name: P, country: DE, start: 2004-01-01, "
+         "end: 2003-01-01}\nsources:\n  - {id: a, kind: prison, programme: p, name: A}\n",
+         "end 2003-01-01 lies before start 2004-01-01"),
     ],
 )
 def test_a_wrong_registry_names_file_and_field(tmp_path, registry: str, fragment: str) -> None:
@@ -314,6 +324,30 @@ def test_a_wrong_registry_names_file_and_field(tmp_path, registry: str, fragment
         load_registry(path)
     assert str(path) in str(err.value)
     assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("registry", "fragment"),
+    [
+        ("sources:\n  - {id: jva-a, kind: prison, programme: mabis, name: A}\n",
+         "no programme is declared"),
+        (PROGRAMME + "sources:\n  - {id: jva-a, kind: prison, programme: mabis, name: A}\n"
+         "  - {id: bzr, kind: register, programme: [mabis, pilot], name: R}\n",
+         "source bzr names programme 'pilot', which is not declared"),
+    ],
+)
+def test_programmes_missing_or_undeclared_stop_with_one_line(tmp_path, registry: str,
+                                                             fragment: str) -> None:
+    """exports.md: a registry without programmes, or a source naming an undeclared one, stops
+    with one line naming the registry file (and the source)."""
+    path = tmp_path / "sources.yml"
+    path.write_text(registry, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_registry(path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert fragment in message
 
 
 def test_a_wrong_layout_names_file_and_field(landing: Landing) -> None:

@@ -15,7 +15,7 @@ from ingestion.layouts import load_layout
 from ingestion.load import ingest
 from reentry.simulation import write_export
 
-from .conftest import TEST_KEY, query
+from .conftest import TEST_KEY, TEST_PROGRAMMES, query
 from .test_pseudonym import pseudonym
 
 LAYOUTS = Path(__file__).parents[1] / "reentry" / "simulation" / "layouts"
@@ -71,7 +71,8 @@ def test_mapped_format_round_trips(tmp_path, layout_name: str, entity_name: str)
     landing = tmp_path / "landing"
     shutil.copytree(LAYOUTS, landing / "layouts")
     extra = {"partner_type": "temp_agency"} if KINDS[layout_name] == "partner" else {}
-    (landing / "sources.yml").write_text(yaml.safe_dump({"sources": [{
+    (landing / "sources.yml").write_text(yaml.safe_dump({
+        "programmes": [dict(TEST_PROGRAMMES[0])], "sources": [{
         "id": "src", "kind": KINDS[layout_name], "programme": "mabis", "name": "S",
         "layout": layout_name, **extra}]}), encoding="utf-8")
     ext = "xlsx" if layout.format == "xlsx" else "csv"

@@ -176,7 +176,7 @@ placement_facts as (
     cross join params
     where p.has_started and params.as_of_date >= p.start_date + cast(n.days as integer)
     union all
-    -- Step up (Exodus route): a paid placement starts within 180 days of the end of a
+    -- Step up (the sports-club route): a paid placement starts within 180 days of the end of a
     -- started work experience (judged once those 180 days have passed).
     select d.*, 'step_up', 'share',
            exists (
