@@ -90,7 +90,12 @@ def build_design(frame: pl.DataFrame) -> Design:
                 blocks.append(missing.astype(np.float64)[:, None])
     n = frame.height
     matrix = np.hstack(blocks) if blocks else np.zeros((n, 0))
-    # A column constant in this programme carries no information (and no variance).
+    # A column constant in this programme carries no information (and no variance), and a
+    # column equal to an earlier one (no prior conviction = no years since the first) none
+    # beyond it: both would make the score model's Hessian singular.
     if matrix.shape[1]:
         matrix = matrix[:, matrix.std(axis=0) > 0]
+        fingerprint = np.random.default_rng(0).standard_normal(n) @ matrix
+        _, first = np.unique(np.round(fingerprint, 6), return_index=True)
+        matrix = matrix[:, np.sort(first)]
     return Design(categorical, continuous, np.ascontiguousarray(matrix))

@@ -43,6 +43,12 @@ class Outcomes:
     exposure: np.ndarray  # n x J
     available: np.ndarray  # n x J bool
 
+    def __post_init__(self) -> None:
+        # What every replicate multiplies, computed once.
+        self.available_float = self.available.astype(np.float64)
+        self.value_available = self.value * self.available
+        self.exposure_available = self.exposure * self.available
+
 
 def outcome_arrays(population: pl.DataFrame, recidivism: pl.DataFrame,
                    frequency_measures: tuple[str, ...] = ("reconviction",)) -> Outcomes:
@@ -91,44 +97,47 @@ class Estimate:
             return self.num_p / self.den_p, self.num_c / self.den_c
 
 
-def _by_cohort(weights: np.ndarray, cohort: np.ndarray, n_cohorts: int) -> np.ndarray:
-    """Sum of weights (n x J) per cohort, 'all' first: (1 + n_cohorts) x J."""
-    out = np.zeros((n_cohorts + 1, weights.shape[1]))
-    for c in range(n_cohorts):
-        out[c + 1] = weights[cohort == c].sum(axis=0)
-    out[0] = out[1:].sum(axis=0)
-    return out
+def _by_cohort(weights: np.ndarray, cohort: np.ndarray, values: np.ndarray | None = None
+               ) -> np.ndarray:
+    """Per cohort ('all' first): the sum of weights x values (n x J), or of the weights alone.
+
+    `cohort` is the n x (1 + n_cohorts) indicator matrix of the cohorts ('all' = every row),
+    so the sums are one matrix product."""
+    weighted = cohort * weights[:, None]
+    return weighted.sum(axis=0) if values is None else weighted.T @ values
 
 
-def _estimate(treated: np.ndarray, cohort: np.ndarray, n_cohorts: int, counts: np.ndarray,
-              score: np.ndarray, outcomes: Outcomes, settings: Settings) -> tuple[Estimate,
-                                                                               dict]:
-    """All estimators, cohorts and outcomes of one (re)sample."""
+def _estimate(treated: np.ndarray, stratum: np.ndarray, cohort: np.ndarray,
+              counts: np.ndarray, score: np.ndarray, outcomes: Outcomes,
+              settings: Settings) -> tuple[Estimate, dict]:
+    """All estimators, cohorts and outcomes of one (re)sample. `stratum` is the release year
+    index of every row (exact matching), `cohort` its indicator matrix ('all' first)."""
     n, j = outcomes.value.shape
+    n_cohorts = cohort.shape[1] - 1
     shape = (len(ESTIMATORS), n_cohorts + 1, j)
     num_p, den_p, num_c, den_c, n_p, n_c = (np.zeros(shape) for _ in range(6))
-    avail = outcomes.available
-    value = outcomes.value * avail
-    exposure = outcomes.exposure * avail
+    avail = outcomes.available_float
+    value = outcomes.value_available
+    exposure = outcomes.exposure_available
 
     ipw = att_weights(score, treated, counts, settings)
     participant = np.where(treated, counts, 0.0)
     for e, comparison in ((ESTIMATORS.index("raw"), np.where(treated, 0.0, counts)),
                           (ESTIMATORS.index("weighted"), np.where(treated, 0.0, counts * ipw))):
-        num_p[e] = _by_cohort(participant[:, None] * value, cohort, n_cohorts)
-        den_p[e] = _by_cohort(participant[:, None] * exposure, cohort, n_cohorts)
-        n_p[e] = _by_cohort(participant[:, None] * avail, cohort, n_cohorts)
-        num_c[e] = _by_cohort(comparison[:, None] * value, cohort, n_cohorts)
-        den_c[e] = _by_cohort(comparison[:, None] * exposure, cohort, n_cohorts)
-        n_c[e] = _by_cohort(((comparison > 0) * counts)[:, None] * avail, cohort, n_cohorts)
+        num_p[e] = _by_cohort(participant, cohort, value)
+        den_p[e] = _by_cohort(participant, cohort, exposure)
+        n_p[e] = _by_cohort(participant, cohort, avail)
+        num_c[e] = _by_cohort(comparison, cohort, value)
+        den_c[e] = _by_cohort(comparison, cohort, exposure)
+        n_c[e] = _by_cohort((comparison > 0) * counts, cohort, avail)
 
     # Matching: per outcome, a pair counts where both have full follow-up; a participant's
     # counterfactual is the mean over its counting matches (pair weights renormalised).
-    matches = match(logit(score), treated, cohort, counts, settings)
+    matches = match(logit(score), treated, stratum, counts, settings)
     e = ESTIMATORS.index("matched")
     pi, pm, pw = matches.participant, matches.comparison, matches.weight
     for c in range(j):
-        ok = avail[pi, c] & avail[pm, c]
+        ok = outcomes.available[pi, c] & outcomes.available[pm, c]
         den_i = np.bincount(pi, weights=pw * ok, minlength=n)
         included = den_i > 0
         share = np.divide(pw * ok, den_i[pi], out=np.zeros_like(pw), where=den_i[pi] > 0)
@@ -137,31 +146,32 @@ def _estimate(treated: np.ndarray, cohort: np.ndarray, n_cohorts: int, counts: n
         w = np.where(included, counts, 0.0)
         cols = np.column_stack([w * outcomes.value[:, c], w * outcomes.exposure[:, c], w,
                                 w * cf_value, w * cf_exposure])
-        sums = _by_cohort(cols, cohort, n_cohorts)
+        sums = cohort.T @ cols
         num_p[e, :, c], den_p[e, :, c], n_p[e, :, c] = sums[:, 0], sums[:, 1], sums[:, 2]
         num_c[e, :, c], den_c[e, :, c] = sums[:, 3], sums[:, 4]
         used = np.zeros(n, dtype=bool)
         used[pm[ok & included[pi]]] = True
-        n_c[e, :, c] = _by_cohort(used[:, None].astype(np.float64), cohort, n_cohorts)[:, 0]
+        n_c[e, :, c] = _by_cohort(used.astype(np.float64), cohort)
     _, matched_comparison = matched_weights(matches, n, counts)
+    matched_participant = np.zeros(n, dtype=bool)
+    matched_participant[matches.participant] = True
     comparison_ipw = np.where(treated, 0.0, counts * ipw)
     diagnostics = {
         "caliper": matches.caliper,
-        "unmatched": _by_cohort(((treated & (counts > 0)) & ~np.isin(
-            np.arange(n), matches.participant))[:, None].astype(np.float64) * counts[:, None],
-            cohort, n_cohorts)[:, 0],
-        "ess_weighted": _ess(comparison_ipw, cohort, n_cohorts),
-        "ess_matched": _ess(matched_comparison, cohort, n_cohorts),
-        "ess_raw": _ess(np.where(treated, 0.0, counts), cohort, n_cohorts),
+        "unmatched": _by_cohort(np.where(treated & (counts > 0) & ~matched_participant,
+                                         counts, 0.0), cohort),
+        "ess_weighted": _ess(comparison_ipw, cohort),
+        "ess_matched": _ess(matched_comparison, cohort),
+        "ess_raw": _ess(np.where(treated, 0.0, counts), cohort),
     }
     return Estimate(num_p, den_p, num_c, den_c, n_p, n_c), diagnostics
 
 
-def _ess(weights: np.ndarray, cohort: np.ndarray, n_cohorts: int) -> np.ndarray:
+def _ess(weights: np.ndarray, cohort: np.ndarray) -> np.ndarray:
     """Kish's effective sample size of the weights, per cohort ('all' first)."""
-    sums = _by_cohort(np.column_stack([weights, weights**2]), cohort, n_cohorts)
+    total, squares = _by_cohort(weights, cohort), _by_cohort(weights**2, cohort)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sums[:, 1] > 0, sums[:, 0] ** 2 / sums[:, 1], 0.0)
+        return np.where(squares > 0, total**2 / squares, 0.0)
 
 
 def _resample(treated: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -181,13 +191,16 @@ def programme_effects(programme: str, population: pl.DataFrame, outcomes: Outcom
     cohorts = sorted(population.get_column("cohort").unique().to_list())
     cohort = population.get_column("cohort").replace_strict(
         {c: i for i, c in enumerate(cohorts)}, return_dtype=pl.Int64).to_numpy()
+    # Row 'all' and one per cohort: every sum per cohort is one product with this matrix.
+    indicator = np.column_stack([np.ones(len(cohort)),
+                                 cohort[:, None] == np.arange(len(cohorts))[None, :]])
     design = build_design(population)
     n = len(treated)
     ones = np.ones(n)
     with threadpool_limits(1):
         score, model = fit_scores(design.matrix, treated) if treated.any() and (~treated).any() \
             else (np.full(n, treated.mean() if n else 0.5), None)
-        point, diagnostics = _estimate(treated, cohort, len(cohorts), ones, score, outcomes,
+        point, diagnostics = _estimate(treated, cohort, indicator, ones, score, outcomes,
                                        settings)
         replicates = settings.replicates_for(n) if model is not None else 0
         rng = np.random.default_rng([settings.seed, _stable_hash(programme)])
@@ -195,7 +208,7 @@ def programme_effects(programme: str, population: pl.DataFrame, outcomes: Outcom
         for _ in range(replicates):
             counts = _resample(treated, rng)
             s, _ = fit_scores(design.matrix, treated, counts, start=model)
-            est, _ = _estimate(treated, cohort, len(cohorts), counts, s, outcomes, settings)
+            est, _ = _estimate(treated, cohort, indicator, counts, s, outcomes, settings)
             rp, rc = est.rates()
             diffs.append(rp - rc)
             with np.errstate(divide="ignore", invalid="ignore"):

@@ -44,7 +44,7 @@ def population(built_demo) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def scored(population) -> pd.DataFrame:
-    """The score by statsmodels' Logit on dummies of every covariate (first level dropped)."""
+    """The score by statsmodels' logistic GLM on dummies of every covariate (first level dropped)."""
     frame = population.copy()
     covariates = [c for c in frame.columns if c not in KEYS + ["has_event", "has_full_follow_up"]]
     numeric = [c for c in covariates if pd.api.types.is_numeric_dtype(frame[c])]
@@ -55,10 +55,12 @@ def scored(population) -> pd.DataFrame:
     x = pd.concat(parts, axis=1)
     x = x.loc[:, x.std() > 0]
     x = sm.add_constant(x)
+    # IRLS with a pseudo-inverse: collinear dummies (no prior conviction = no years since the
+    # first) change the coefficients, not the fitted scores.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = sm.Logit(frame["is_participant"].astype(float), x).fit(method="newton",
-                                                                    maxiter=200, disp=False)
+        fit = sm.GLM(frame["is_participant"].astype(float), x,
+                     family=sm.families.Binomial()).fit(tol=1e-10, maxiter=200)
     frame["score"] = fit.predict(x)
     return frame
 

@@ -32,6 +32,13 @@ CONTRACT = {
                  "survival", "ci_low", "ci_high"],
     "employment_status": ["programme", "cohort", "day", "n_observed", "n_in_work", "share"],
     "programme_indicators": ["indicator", "numerator", "denominator", "value"],
+    "programme_effects": ["programme", "cohort", "estimator", "measure", "window_months",
+                          "n_participants", "n_comparison", "rate_participants",
+                          "rate_comparison", "difference", "difference_ci_low",
+                          "difference_ci_high", "risk_ratio", "risk_ratio_ci_low",
+                          "risk_ratio_ci_high", "e_value", "verdict"],
+    "covariate_balance": ["programme", "covariate", "stage", "mean_participants",
+                          "mean_comparison", "smd"],
 }
 
 
@@ -65,7 +72,9 @@ def test_every_published_column_is_described(built_demo) -> None:
 
 def test_both_programmes_in_every_public_mart(built_demo) -> None:
     for table in ("releases", "placements", "recidivism_rates", "survival",
-                  "employment_status", "programme_indicators", "recidivism_effects"):
+                  "employment_status", "programme_indicators", "recidivism_effects",
+                  "programmes", "programme_effects", "covariate_balance",
+                  "propensity_overlap", "effect_survival"):
         programmes = query(built_demo["published"],
                            f"select distinct programme from marts.{table} order by 1")
         assert programmes == [("exodus",), ("mabis",)], table

@@ -1,9 +1,11 @@
-"""The warehouse recovers the planted programme effect better after adjustment.
+"""The descriptive standardisation already moves towards the planted effect.
 
 The simulation plants a reconviction effect on participants and a selection that favours
 low-risk prisoners (reentry/simulation/truth.py), so the raw participant / comparison
 difference overstates the effect. The directly standardised difference of
-`marts.recidivism_effects` (sex x age band x prior spells) must lie closer to the truth.
+`marts.recidivism_effects` (sex x age band x prior spells) must lie closer to the truth, though
+it is no effect estimate: tests/test_programme_effect.py holds the evaluation itself to the
+truth.
 """
 
 from __future__ import annotations

@@ -121,16 +121,21 @@ def test_recovery_holds_for_every_measure_on_average(recovery) -> None:
 
 
 def test_random_participation_agrees_with_the_raw_difference(tmp_path) -> None:
+    """Participation independent of everything: adjusting changes (almost) nothing, raw and
+    adjusted estimates lie in each other's intervals, and the intervals cover the planted
+    effect about as often as 95 % intervals should (the cells share their persons, so a run
+    may miss a few together)."""
     result = evaluate(tmp_path, 77, random_participation=True)
-    for (programme, estimator, measure, window), e in result.items():
-        if estimator != "raw" and measure == "reconviction":
-            assert _covers(e, e["truth"]), (programme, estimator, window, e)
-    for (programme, estimator, measure, window), e in result.items():
-        if estimator == "raw" or measure != "reconviction":
-            continue
+    adjusted = {k: e for k, e in result.items() if k[1] != "raw"}
+    covered = sum(_covers(e, e["truth"]) for e in adjusted.values())
+    assert covered >= 0.85 * len(adjusted), (covered, len(adjusted))
+    for (programme, estimator, measure, window), e in adjusted.items():
         raw = result[(programme, "raw", measure, window)]
-        assert raw["low"] <= e["difference"] <= raw["high"], (programme, estimator, window)
-        assert e["low"] <= raw["difference"] <= e["high"], (programme, estimator, window)
+        where = (programme, estimator, measure, window)
+        assert raw["low"] <= e["difference"] <= raw["high"], where
+        assert e["low"] <= raw["difference"] <= e["high"], where
+        if estimator == "weighted":
+            assert abs(e["difference"] - raw["difference"]) < 0.01, where
 
 
 # --------------------------------------------------------------------------------------------
