@@ -8,10 +8,11 @@ together and per release year:
   within the caliper), participants without a match dropped (common support).
 
 Intervals come from a bootstrap of the whole estimation: persons are resampled within
-participants and within the comparison group, the score is fitted again, weights trimmed and
-matches found again, so the intervals carry the uncertainty of the estimated score and of
-matching with replacement. The interval is the estimate +- 1.96 bootstrap standard errors
-(of the difference, and of the log risk ratio).
+participants and within the comparison group, the score is fitted again (a Newton step from
+the full-sample fit: the one-step bootstrap, with the full refit's large-sample distribution),
+weights trimmed and matches found again, so the intervals carry the uncertainty of the
+estimated score and of matching with replacement. The interval is the estimate +- 1.96
+bootstrap standard errors (of the difference, and of the log risk ratio).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from .design import Design, build_design
@@ -29,6 +31,21 @@ from .settings import Z95, Settings
 
 ESTIMATORS = ("matched", "weighted", "raw")
 ALL = "all"
+
+
+# The outcomes of the evaluated releases: the mart `recidivism` (release x window x measure,
+# every combination present for every release), ordered so that each release's rows follow
+# each other in the same order of measure and window. Run by the dbt Python model on the
+# relation `r` (the evaluated releases' rows), inside DuckDB.
+# Only numbers per row: the release ids come once from their own query, the measure x window
+# combinations from theirs (long texts repeated per row would cost memory and time).
+OUTCOME_VALUES_QUERY = """
+    select has_event, has_full_follow_up, n_events, days_at_liberty
+    from r
+    order by release_id, measure, window_months
+"""
+OUTCOME_RELEASES_QUERY = "select distinct release_id from r order by release_id"
+OUTCOME_COMBINATIONS_QUERY = "select distinct measure, window_months from r order by all"
 
 
 @dataclass
@@ -44,40 +61,52 @@ class Outcomes:
     available: np.ndarray  # n x J bool
 
     def __post_init__(self) -> None:
-        # What every replicate multiplies, computed once.
-        self.available_float = self.available.astype(np.float64)
-        self.value_available = self.value * self.available
-        self.exposure_available = self.exposure * self.available
+        # What every replicate multiplies, computed once: value, exposure and availability
+        # side by side, each where the outcome is available (n x 3J).
+        self.stacked = np.hstack([self.value * self.available, self.exposure * self.available,
+                                  self.available.astype(np.float64)])
+        # Outcomes with the same availability (a window and a lag) are matched together;
+        # per group the participants' own columns (value, exposure, 1) and the columns their
+        # matches lend (value, exposure).
+        _, inverse = np.unique(self.available.T, axis=0, return_inverse=True)
+        self.groups = [np.flatnonzero(inverse.reshape(-1) == g)
+                       for g in range(int(inverse.max()) + 1 if inverse.size else 0)]
+        n = self.value.shape[0]
+        self.lent = [np.hstack([self.value[:, c], self.exposure[:, c]]) for c in self.groups]
+        self.own = [np.hstack([lent, np.ones((n, 1))]) for lent in self.lent]
 
 
-def outcome_arrays(population: pl.DataFrame, recidivism: pl.DataFrame,
+def outcome_arrays(population: pl.DataFrame, rows: pl.DataFrame, releases: pl.Series,
+                   combinations: list[tuple[str, int]],
                    frequency_measures: tuple[str, ...] = ("reconviction",)) -> Outcomes:
-    """Arrange the mart `recidivism` (release x window x measure) as arrays aligned with the
-    population's rows: a rate per measure and window, and the frequency per person-year at
-    liberty of the `frequency_measures`."""
-    index = population.select("release_id").with_row_index("row")
-    rows = recidivism.join(index, on="release_id", how="inner")
-    combos = (rows.select("measure", "window_months").unique()
-              .sort("measure", "window_months").rows())
-    names: list[tuple[str, str, int]] = [(m, "rate", w) for m, w in combos]
-    names += [(m, "frequency", w) for m, w in combos if m in frequency_measures]
-    n, j = population.height, len(names)
-    value = np.zeros((n, j))
-    exposure = np.zeros((n, j))
-    available = np.zeros((n, j), dtype=bool)
-    position = {key: i for i, key in enumerate(names)}
-    for (measure, window), part in rows.group_by(["measure", "window_months"]):
-        row = part.get_column("row").to_numpy()
-        full = part.get_column("has_full_follow_up").to_numpy().astype(bool)
-        c = position[(measure, "rate", window)]
-        value[row, c] = part.get_column("has_event").to_numpy().astype(np.float64)
-        exposure[row, c] = 1.0
-        available[row, c] = full
-        f = position.get((measure, "frequency", window))
-        if f is not None:
-            value[row, f] = part.get_column("n_events").to_numpy().astype(np.float64)
-            exposure[row, f] = part.get_column("days_at_liberty").to_numpy() / 365.25
-            available[row, f] = full & (exposure[row, f] > 0)
+    """The outcomes aligned with the population's rows: `rows` (OUTCOME_VALUES_QUERY) hold one
+    row per release in `releases` (OUTCOME_RELEASES_QUERY) and per measure x window of
+    `combinations` (OUTCOME_COMBINATIONS_QUERY), in that order. A rate per measure and window,
+    and the frequency per person-year at liberty of the `frequency_measures`."""
+    n_all, k = len(releases), len(combinations)
+    if rows.height != n_all * k:
+        raise ValueError("every evaluated release needs one row per measure and window")
+    position = (population.select("release_id")
+                .join(releases.to_frame("release_id").with_row_index("position"),
+                      on="release_id", how="left", maintain_order="left")
+                .get_column("position"))
+    if position.null_count():
+        raise ValueError("an evaluated release has no outcome rows")
+    position = position.to_numpy()
+    n = population.height
+
+    def grid(column: str) -> np.ndarray:
+        values = rows.get_column(column).fill_null(0).to_numpy().reshape(n_all, k)
+        return values[position].astype(np.float64)
+
+    event, followed = grid("has_event"), grid("has_full_follow_up") > 0
+    n_events, years = grid("n_events"), grid("days_at_liberty") / 365.25
+    freq_cols = [i for i, (m, _) in enumerate(combinations) if m in frequency_measures]
+    names = [(m, "rate", int(w)) for m, w in combinations]
+    names += [(combinations[i][0], "frequency", int(combinations[i][1])) for i in freq_cols]
+    value = np.hstack([event, n_events[:, freq_cols]])
+    exposure = np.hstack([np.ones((n, k)), years[:, freq_cols]])
+    available = np.hstack([followed, followed[:, freq_cols] & (years[:, freq_cols] > 0)])
     return Outcomes(names, value, exposure, available)
 
 
@@ -113,56 +142,55 @@ def _estimate(treated: np.ndarray, stratum: np.ndarray, cohort: np.ndarray,
     """All estimators, cohorts and outcomes of one (re)sample. `stratum` is the release year
     index of every row (exact matching), `cohort` its indicator matrix ('all' first)."""
     n, j = outcomes.value.shape
-    n_cohorts = cohort.shape[1] - 1
-    shape = (len(ESTIMATORS), n_cohorts + 1, j)
+    n_groups = cohort.shape[1]
+    shape = (len(ESTIMATORS), n_groups, j)
     num_p, den_p, num_c, den_c, n_p, n_c = (np.zeros(shape) for _ in range(6))
-    avail = outcomes.available_float
-    value = outcomes.value_available
-    exposure = outcomes.exposure_available
 
     ipw = att_weights(score, treated, counts, settings)
     participant = np.where(treated, counts, 0.0)
-    for e, comparison in ((ESTIMATORS.index("raw"), np.where(treated, 0.0, counts)),
-                          (ESTIMATORS.index("weighted"), np.where(treated, 0.0, counts * ipw))):
-        num_p[e] = _by_cohort(participant, cohort, value)
-        den_p[e] = _by_cohort(participant, cohort, exposure)
-        n_p[e] = _by_cohort(participant, cohort, avail)
-        num_c[e] = _by_cohort(comparison, cohort, value)
-        den_c[e] = _by_cohort(comparison, cohort, exposure)
-        n_c[e] = _by_cohort((comparison > 0) * counts, cohort, avail)
+    comparison = np.where(treated, 0.0, counts)
+    # Raw and weighted in one product: (cohort x weight) against (value | exposure | avail).
+    weights = np.column_stack([participant, comparison, comparison * ipw])
+    sums = (cohort[:, :, None] * weights[:, None, :]).reshape(n, -1).T @ outcomes.stacked
+    sums = sums.reshape(n_groups, 3, 3, j)  # cohort, weight, (value, exposure, available)
+    for e, column in ((ESTIMATORS.index("raw"), 1), (ESTIMATORS.index("weighted"), 2)):
+        num_p[e], den_p[e], n_p[e] = sums[:, 0, 0], sums[:, 0, 1], sums[:, 0, 2]
+        num_c[e], den_c[e] = sums[:, column, 0], sums[:, column, 1]
+        n_c[e] = sums[:, 1, 2]  # every comparison release with follow-up takes part
 
     # Matching: per outcome, a pair counts where both have full follow-up; a participant's
     # counterfactual is the mean over its counting matches (pair weights renormalised).
+    # Outcomes sharing their availability (window and lag) share the pairs.
     matches = match(logit(score), treated, stratum, counts, settings)
     e = ESTIMATORS.index("matched")
     pi, pm, pw = matches.participant, matches.comparison, matches.weight
-    for c in range(j):
-        ok = outcomes.available[pi, c] & outcomes.available[pm, c]
+    for cols, own_columns, lent_columns in zip(outcomes.groups, outcomes.own, outcomes.lent,
+                                               strict=True):
+        avail = outcomes.available[:, cols[0]]
+        ok = avail[pi] & avail[pm]
         den_i = np.bincount(pi, weights=pw * ok, minlength=n)
-        included = den_i > 0
         share = np.divide(pw * ok, den_i[pi], out=np.zeros_like(pw), where=den_i[pi] > 0)
-        cf_value = np.bincount(pi, weights=share * outcomes.value[pm, c], minlength=n)
-        cf_exposure = np.bincount(pi, weights=share * outcomes.exposure[pm, c], minlength=n)
-        w = np.where(included, counts, 0.0)
-        cols = np.column_stack([w * outcomes.value[:, c], w * outcomes.exposure[:, c], w,
-                                w * cf_value, w * cf_exposure])
-        sums = cohort.T @ cols
-        num_p[e, :, c], den_p[e, :, c], n_p[e, :, c] = sums[:, 0], sums[:, 1], sums[:, 2]
-        num_c[e, :, c], den_c[e, :, c] = sums[:, 3], sums[:, 4]
-        used = np.zeros(n, dtype=bool)
-        used[pm[ok & included[pi]]] = True
-        n_c[e, :, c] = _by_cohort(used.astype(np.float64), cohort)
+        pairs = sparse.csr_matrix((share, (pi, pm)), shape=(n, n))
+        w = np.where(den_i > 0, counts, 0.0)
+        own = _by_cohort(w, cohort, own_columns)
+        other = (cohort * w[:, None]).T @ (pairs @ lent_columns)
+        k = len(cols)
+        num_p[e][:, cols], den_p[e][:, cols] = own[:, :k], own[:, k:2 * k]
+        n_p[e][:, cols] = own[:, 2 * k:]
+        num_c[e][:, cols], den_c[e][:, cols] = other[:, :k], other[:, k:]
+        used = np.zeros(n)
+        used[pm[ok & (den_i[pi] > 0)]] = 1.0
+        n_c[e][:, cols] = _by_cohort(used, cohort)[:, None]
     _, matched_comparison = matched_weights(matches, n, counts)
     matched_participant = np.zeros(n, dtype=bool)
     matched_participant[matches.participant] = True
-    comparison_ipw = np.where(treated, 0.0, counts * ipw)
     diagnostics = {
         "caliper": matches.caliper,
         "unmatched": _by_cohort(np.where(treated & (counts > 0) & ~matched_participant,
                                          counts, 0.0), cohort),
-        "ess_weighted": _ess(comparison_ipw, cohort),
+        "ess_weighted": _ess(comparison * ipw, cohort),
         "ess_matched": _ess(matched_comparison, cohort),
-        "ess_raw": _ess(np.where(treated, 0.0, counts), cohort),
+        "ess_raw": _ess(comparison, cohort),
     }
     return Estimate(num_p, den_p, num_c, den_c, n_p, n_c), diagnostics
 
@@ -207,7 +235,8 @@ def programme_effects(programme: str, population: pl.DataFrame, outcomes: Outcom
         diffs, log_ratios = [], []
         for _ in range(replicates):
             counts = _resample(treated, rng)
-            s, _ = fit_scores(design.matrix, treated, counts, start=model)
+            s, _ = fit_scores(design.matrix, treated, counts, start=model,
+                              newton_steps=settings.newton_steps)
             est, _ = _estimate(treated, cohort, indicator, counts, s, outcomes, settings)
             rp, rc = est.rates()
             diffs.append(rp - rc)
@@ -309,13 +338,17 @@ EFFECT_SCHEMA = {
 }
 
 
-def all_programme_effects(population: pl.DataFrame, recidivism: pl.DataFrame,
+def all_programme_effects(population: pl.DataFrame, outcome_rows: pl.DataFrame,
+                          releases: pl.Series, combinations: list[tuple[str, int]],
                           settings: Settings) -> pl.DataFrame:
-    """programme_effects of every programme in the population."""
+    """programme_effects of every programme in the population; `outcome_rows`, `releases`
+    and `combinations` as OUTCOME_VALUES_QUERY, OUTCOME_RELEASES_QUERY and
+    OUTCOME_COMBINATIONS_QUERY return them."""
     frames = [pl.DataFrame(schema=EFFECT_SCHEMA)]
     for (programme,), part in population.sort("release_id").group_by(["programme"],
                                                                      maintain_order=True):
-        outcomes = outcome_arrays(part, recidivism)
-        frames.append(programme_effects(programme, part, outcomes, settings))
+        arrays = outcome_arrays(part, outcome_rows, releases, combinations)
+        frames.append(programme_effects(programme, part, arrays, settings))
+        del arrays
     return pl.concat(frames).sort("programme", "estimator", "cohort", "measure", "outcome",
                                   "window_months")

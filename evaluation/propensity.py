@@ -33,9 +33,15 @@ def fit_scores(
     treated: np.ndarray,
     counts: np.ndarray | None = None,
     start: ScoreModel | None = None,
+    newton_steps: int | None = None,
 ) -> tuple[np.ndarray, ScoreModel]:
-    """Propensity scores of every row (rows with count 0 are scored but do not fit)."""
-    model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=200, tol=1e-8,
+    """Propensity scores of every row (rows with count 0 are scored but do not fit).
+
+    With `start` and `newton_steps`, the fit takes that many Newton steps from `start`: a
+    bootstrap replicate's one-step estimate from the full-sample fit, which has the same
+    large-sample distribution as the replicate's full fit (the k-step bootstrap)."""
+    model = LogisticRegression(C=np.inf, solver="newton-cholesky",
+                               max_iter=newton_steps or 200, tol=1e-8,
                                warm_start=start is not None)
     if start is not None:
         model.coef_ = start.coef.copy()

@@ -17,8 +17,9 @@ class Settings:
     min_participants: int = 60  # below this an effect is not estimated (Justice Data Lab)
     smd_threshold: float = 0.1  # |SMD| above this flags a covariate as imbalanced
     replicates: int = 200  # bootstrap replicates of the whole estimation ...
-    min_replicates: int = 40  # ... never fewer ...
+    min_replicates: int = 20  # ... never fewer ...
     replicate_budget: int = 8_000_000  # ... and at most this many person-fits per programme
+    newton_steps: int = 1  # Newton steps of a replicate's score from the full-sample fit
     seed: int = 20020816
 
     def replicates_for(self, n: int) -> int:

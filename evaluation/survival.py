@@ -22,24 +22,39 @@ from lifelines import CoxPHFitter
 
 from .settings import Z95
 
+# Cells of the Cox model, made in DuckDB from the evaluation population's times to event
+# (relation `t`: programme, measure, day, is_event, is_participant, weight_weighted,
+# weight_matched): per programme x estimator x measure x day x event x group, the summed
+# weights and squared weights of the persons with positive weight.
+CELLS_QUERY = """
+    with weighted as (
+        select programme, e.estimator, measure, day, is_event, is_participant,
+               case e.estimator when 'matched' then weight_matched
+                                when 'weighted' then weight_weighted
+                                else 1.0 end as w
+        from t
+        cross join (select unnest(['matched', 'weighted', 'raw']) as estimator) e
+    )
+    select programme, estimator, measure, day, is_event, is_participant,
+           sum(w) as w, sum(w * w) as w2
+    from weighted
+    where w > 0
+    group by all
+    order by all
+"""
 
-def hazard_ratio(day: np.ndarray, event: np.ndarray, treated: np.ndarray,
-                 weight: np.ndarray) -> dict:
+
+def hazard_ratio(cells: pd.DataFrame) -> dict:
     """Hazard ratio of participation (participants against comparison) with its 95 % interval
-    from the robust variance; nulls where it cannot be estimated."""
-    keep = weight > 0
-    day, event, treated, weight = day[keep], event[keep], treated[keep], weight[keep]
-    empty = {"hazard_ratio": None, "hazard_ratio_ci_low": None, "hazard_ratio_ci_high": None,
-             "n_events_participants": int(event[treated].sum()),
-             "n_events_comparison": int(event[~treated].sum())}
+    from the robust variance, from cells (day, event, treated, w = summed weights, w2 = summed
+    squared weights); nulls where it cannot be estimated."""
+    event = cells["event"].to_numpy().astype(bool)
+    treated = cells["treated"].to_numpy().astype(bool)
+    empty = {"hazard_ratio": None, "hazard_ratio_ci_low": None, "hazard_ratio_ci_high": None}
     if not (event[treated].any() and event[~treated].any()):
         return empty
-    cells = pd.DataFrame({"day": day.astype(np.int64), "event": event.astype(np.int64),
-                          "treated": treated.astype(np.int64), "w": weight,
-                          "w2": weight**2})
-    cells = cells.groupby(["day", "event", "treated"], as_index=False, sort=True).agg(
-        w=("w", "sum"), w2=("w2", "sum"))
-    data = cells[["day", "event", "treated", "w"]]
+    data = cells[["day", "event", "treated", "w"]].astype(
+        {"day": np.int64, "event": np.int64, "treated": np.int64, "w": np.float64})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitter = CoxPHFitter().fit(data, "day", "event", weights_col="w")
@@ -47,42 +62,31 @@ def hazard_ratio(day: np.ndarray, event: np.ndarray, treated: np.ndarray,
     beta = float(fitter.params_["treated"])
     # lifelines' weighted score residual of a cell is its summed weight times the residual
     # each of its persons has.
-    per_person = residuals / cells["w"].to_numpy()
+    per_person = residuals / data["w"].to_numpy()
     meat = float((cells["w2"].to_numpy() * per_person**2).sum())
     bread = float(fitter.variance_matrix_.to_numpy()[0, 0])
     se = math.sqrt(bread * meat * bread)
     if not (math.isfinite(beta) and math.isfinite(se)):
         return empty
-    return {**empty, "hazard_ratio": math.exp(beta),
+    return {"hazard_ratio": math.exp(beta),
             "hazard_ratio_ci_low": math.exp(beta - Z95 * se),
             "hazard_ratio_ci_high": math.exp(beta + Z95 * se)}
 
 
 HAZARD_SCHEMA = {
-    "programme": "String", "estimator": "String", "measure": "String",
-    "hazard_ratio": "Float64", "hazard_ratio_ci_low": "Float64",
-    "hazard_ratio_ci_high": "Float64", "n_events_participants": "Int64",
-    "n_events_comparison": "Int64",
+    "programme": pl.String, "estimator": pl.String, "measure": pl.String,
+    "hazard_ratio": pl.Float64, "hazard_ratio_ci_low": pl.Float64,
+    "hazard_ratio_ci_high": pl.Float64,
 }
 
 
-def all_hazard_ratios(times: pl.DataFrame) -> pl.DataFrame:
-    """Hazard ratios per programme x estimator x measure from the evaluation population's
-    times to event (programme, measure, day, is_event, is_participant, weight_weighted,
-    weight_matched)."""
-    schema = {k: getattr(pl, v) for k, v in HAZARD_SCHEMA.items()}
+def all_hazard_ratios(cells: pl.DataFrame) -> pl.DataFrame:
+    """Hazard ratios per programme x estimator x measure from CELLS_QUERY's cells."""
     records = []
-    for (programme, measure), part in times.sort("programme", "measure").group_by(
-            ["programme", "measure"], maintain_order=True):
-        day = part.get_column("day").to_numpy()
-        event = part.get_column("is_event").to_numpy().astype(bool)
-        treated = part.get_column("is_participant").to_numpy().astype(bool)
-        weights = {
-            "matched": part.get_column("weight_matched").to_numpy().astype(np.float64),
-            "weighted": part.get_column("weight_weighted").to_numpy().astype(np.float64),
-            "raw": np.ones(len(day)),
-        }
-        for estimator, weight in weights.items():
-            records.append({"programme": programme, "estimator": estimator, "measure": measure,
-                            **hazard_ratio(day, event, treated, weight)})
-    return pl.DataFrame(records, schema=schema)
+    for (programme, estimator, measure), part in cells.group_by(
+            ["programme", "estimator", "measure"], maintain_order=True):
+        frame = part.select(pl.col("day"), pl.col("is_event").alias("event"),
+                            pl.col("is_participant").alias("treated"), "w", "w2").to_pandas()
+        records.append({"programme": programme, "estimator": estimator, "measure": measure,
+                        **hazard_ratio(frame)})
+    return pl.DataFrame(records, schema=HAZARD_SCHEMA)

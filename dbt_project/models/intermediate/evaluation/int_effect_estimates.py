@@ -1,7 +1,12 @@
 """Every estimator x cohort x outcome of every programme with bootstrap intervals and
 E-values (evaluation.effects)."""
 
-from evaluation.effects import all_programme_effects
+from evaluation.effects import (
+    OUTCOME_COMBINATIONS_QUERY,
+    OUTCOME_RELEASES_QUERY,
+    OUTCOME_VALUES_QUERY,
+    all_programme_effects,
+)
 from evaluation.settings import Settings
 
 
@@ -10,8 +15,10 @@ def model(dbt, session):
     settings = Settings.from_config(dbt.config.get)
     population = dbt.ref("int_effect_population")
     recidivism = dbt.ref("recidivism")
-    # Only the evaluated releases' outcomes leave DuckDB.
-    outcomes = recidivism.join(population.select("release_id"), "release_id").select(
-        "release_id, window_months, measure, has_full_follow_up, has_event, n_events, "
-        "days_at_liberty")
-    return all_programme_effects(population.pl(), outcomes.pl(), settings).to_arrow()
+    # Only the evaluated releases' outcomes leave DuckDB, as numbers.
+    evaluated = recidivism.join(population.select("release_id"), "release_id", how="semi")
+    rows = evaluated.query("r", OUTCOME_VALUES_QUERY).pl()
+    releases = evaluated.query("r", OUTCOME_RELEASES_QUERY).pl().get_column("release_id")
+    combinations = evaluated.query("r", OUTCOME_COMBINATIONS_QUERY).fetchall()
+    return all_programme_effects(population.pl(), rows, releases, combinations,
+                                 settings).to_arrow()

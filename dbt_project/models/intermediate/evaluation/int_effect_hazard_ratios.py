@@ -1,7 +1,7 @@
 """Hazard ratio of participation per programme x estimator x measure from a weighted Cox
 model with a robust variance (evaluation.survival)."""
 
-from evaluation.survival import all_hazard_ratios
+from evaluation.survival import CELLS_QUERY, all_hazard_ratios
 
 
 def model(dbt, session):
@@ -10,4 +10,4 @@ def model(dbt, session):
     times = dbt.ref("int_recidivism_time_to_event")
     joined = times.join(scores, "release_id").select(
         "programme, measure, day, is_event, is_participant, weight_weighted, weight_matched")
-    return all_hazard_ratios(joined.pl()).to_arrow()
+    return all_hazard_ratios(joined.query("t", CELLS_QUERY).pl()).to_arrow()
