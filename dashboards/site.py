@@ -1,4 +1,4 @@
-"""The evaluators' static site: six pages of Plotly charts, in German, Dutch and English.
+"""The evaluators' static site: seven pages of Plotly charts, in German, Dutch and English.
 
 Python writes the pages' skeletons, the messages and the protected tables (`tables.py`) as
 JavaScript data files; `static/site.js` draws the charts in the browser, so the filters and the
@@ -53,13 +53,32 @@ def chart(id: str, kind: str, table: str, title: str, definition: str, **spec) -
             "definition": f"def.{definition}", **spec}
 
 
+EFFECT_HEADLINE = {"cohort": "all", "estimator": "matched", "measure": "reconviction",
+                   "window_months": 24}
+ESTIMATORS = ("matched", "weighted")
+BALANCE_STAGES = ("before", "matched", "weighted")
+
 PAGES = [
     Page("overview", "index.html", [
+        # The answer first: each programme's headline effect in words, then every effect.
+        chart("verdicts", "verdicts", "effects", "verdicts", "verdicts", html=True,
+              wide=True, all_programmes=True, headline=EFFECT_HEADLINE, empty="effect.none"),
+        chart("forest", "forest", "effects", "forest", "forest", wide=True,
+              estimators=list(ESTIMATORS), empty="effect.none"),
         chart("headline", "headline", "indicators", "headline", "headline",
               indicators=HEADLINE),
         chart("trend", "trend", "indicators", "trend", "trend", indicators=TREND,
               free=["cohort"]),
         chart("employment", "employment", "employment", "employment", "employment"),
+    ]),
+    Page("fairness", "fairness.html", [
+        chart("love", "love", "balance", "love", "love", wide=True, stages=list(BALANCE_STAGES),
+              empty="effect.none"),
+        chart("overlap", "overlap", "overlap", "overlap", "overlap", empty="effect.none"),
+        chart("support", "support", "effects", "support", "support", html=True,
+              headline=EFFECT_HEADLINE, empty="effect.none"),
+        chart("evalues", "evalues", "effects", "evalues", "evalues", wide=True,
+              estimators=list(ESTIMATORS), empty="effect.none"),
     ]),
     Page("funnel", "funnel.html", [
         chart("funnel", "funnel", "funnel", "funnel", "funnel"),
@@ -81,7 +100,8 @@ PAGES = [
     Page("recidivism", "recidivism.html", [
         chart("rates", "rates", "recidivism_rates", "rates", "rates",
               groups=["participant", "comparison"]),
-        chart("effects", "effects", "recidivism_effects", "effects", "effects"),
+        chart("effects", "effects", "recidivism_effects", "effects", "effects",
+              wide=True),
         chart("survival", "curves", "survival", "survival", "survival",
               series=[{"key": "group", "value": g, "label": f"group.{g}"}
                       for g in ("participant", "comparison")],
@@ -154,6 +174,17 @@ def _breakdown_values(indicators: pl.DataFrame) -> dict[str, dict[str, list[str]
     return out
 
 
+def programme_info(frame: pl.DataFrame) -> dict[str, dict]:
+    """Per programme (in the mart's order): name, country, period, languages (the first is the
+    main one) and the protected sizes of its evaluation population."""
+    return {r["programme"]: {
+        "name": r["programme_name"] or r["programme"], "country": r["country"],
+        "start": r["period_start_date"], "end": r["period_end_date"],
+        "languages": list(r["languages"] or []),
+        "n_participants": r["n_participants"], "n_comparison": r["n_comparison"],
+    } for r in frame.iter_rows(named=True)}
+
+
 def _validation_rows(validation_dir: Path | None) -> list[dict]:
     """Expectations passed and failed per table, from the latest validation report."""
     report = validation_dir / "latest.json" if validation_dir else None
@@ -180,10 +211,13 @@ def _page_html(page: Page, meta: Metadata) -> str:
             control = (f'<p class="control-row"><label><span data-i18n="filter.'
                        f'{spec["control"]["labels"]}"></span> <select class="control">'
                        "</select></label></p>")
-        cards.append(f"""    <section class="card" data-chart="{spec['id']}">
+        body = ('<div class="text"></div>' if spec.get("html")
+                else '<div class="plot" role="img"></div>')
+        wide = " wide" if spec.get("wide") else ""
+        cards.append(f"""    <section class="card{wide}" data-chart="{spec['id']}">
       <h2 data-i18n="{spec['title']}"></h2>
       {control}
-      <div class="plot" role="img"></div>
+      {body}
       <p class="meta"></p>
       <p class="notes"></p>
       <p class="definition"><strong data-i18n="chart.definition"></strong>:
@@ -262,12 +296,16 @@ def build_site(published_db: Path, out_dir: Path, data_version: str,
         con.close()
     indicators = tables["indicators"]
     cohorts = sorted(v for v in indicators["cohort"].unique().to_list() if v != "all")
+    info = programme_info(tables["programmes"])
+    # The registry's order; a programme with figures but no registry row (none expected) last.
+    order = list(info) + sorted(set(indicators["programme"].unique().to_list()) - set(info))
     site = {
         "as_of": meta.as_of_date,
         "data_version": meta.data_version,
         "built_at": meta.built_at,
-        "programmes": sorted(indicators["programme"].unique().to_list(),
-                             key=lambda p: (p != "mabis", p)),
+        "n_programme_period_releases": meta.n_programme_period_releases,
+        "programmes": order,
+        "programme_info": info,
         "cohorts": cohorts,
         "years": [c for c in cohorts if len(c) == 4],
         "breakdowns": _breakdown_values(indicators),

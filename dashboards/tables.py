@@ -16,7 +16,7 @@ import polars as pl
 
 from ingestion.load import sha256_file
 
-from .disclosure import THRESHOLD, protect
+from .disclosure import SUPPRESSED_SUFFIX, THRESHOLD, protect
 
 BREAKDOWNS = ("prison_id", "partner_id", "sex", "age_band")
 AT_RISK_DAYS = (0, 180, 365, 730, 1095)
@@ -314,3 +314,215 @@ def protected_tables(published_db: Path, names=None, cache_dir: Path | None = No
         finally:
             con.close()
     return {name: cached[name] for name in names}
+
+
+# ---------------------------------------------------------------- the evaluation
+
+EFFECT_ESTIMATORS = ("matched", "weighted")
+EFFECT_SHARES = ("rate_participants", "rate_comparison", "difference", "difference_ci_low",
+                 "difference_ci_high", "risk_ratio", "risk_ratio_ci_low", "risk_ratio_ci_high",
+                 "e_value", "e_value_ci", "verdict_text", "verdict_texts")
+
+
+def programmes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The programmes of the registry, in the mart's order (by id): names, periods, languages
+    and the (large) counts of their evaluation population, primary suppression only."""
+    frame = _frame(con, """
+        select programme, programme_name, country, period_start_date, period_end_date,
+               languages, n_period_releases, n_evaluated, n_participants,
+               n_evaluated - n_participants as n_comparison
+        from marts.programmes order by programme""")
+    return protect(frame, [], ["n_period_releases", "n_evaluated", "n_participants",
+                               "n_comparison"])
+
+
+def _participants_by_status(effects: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Participants (or their events) of each cohort in long form: `all` (every participant
+    with follow-up: the weighted rows), `matched` (those with a match) and `unmatched` (the
+    difference), so that all = matched + unmatched and the years add up to `all`."""
+    keys = ["programme", "cohort", "measure", "window_months"]
+    wide = (effects.filter(pl.col("estimator") == "weighted").select(*keys, pl.col(column)
+                                                                      .alias("all"))
+            .join(effects.filter(pl.col("estimator") == "matched")
+                  .select(*keys, pl.col(column).alias("matched")), on=keys, how="full",
+                  coalesce=True))
+    wide = wide.with_columns(
+        (pl.col("all").fill_null(0) - pl.col("matched").fill_null(0)).clip(0)
+        .alias("unmatched"))
+    return wide.unpivot(["all", "matched", "unmatched"], index=keys, variable_name="status",
+                        value_name="n").with_columns(pl.col("n").cast(pl.Int64))
+
+
+def effects(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The programme effect (programme_effects): matched and weighted rows of the rate
+    outcome, per programme x cohort x measure x window, protected.
+
+    The participants of a cohort are counted three ways, all (weighted rows), matched and
+    without a match (all = matched + unmatched; the years add up to `all`): these are
+    protected together, so a small number without a match (common support) is suppressed and
+    cannot be worked out as all minus matched. The participants' events (rate times n, exact
+    for the unweighted participants) are protected per estimator over the cohorts; a rate,
+    difference, risk ratio, E-value or verdict text is suppressed where the events or the
+    comparison count it rests on are. Not-estimated rows keep their verdict code (the reason)."""
+    frame = _frame(con, """
+        select programme, cohort, estimator, measure, window_months, n_participants,
+               n_comparison, n_participants_unmatched, effective_n_comparison,
+               rate_participants, rate_comparison, difference, difference_ci_low,
+               difference_ci_high, risk_ratio, risk_ratio_ci_low, risk_ratio_ci_high,
+               e_value, e_value_ci, is_estimated, verdict, verdict_text,
+               map_entries(verdict_texts) as verdict_texts, n_characteristics,
+               n_imbalanced_characteristics, n_replicates
+        from marts.programme_effects
+        where outcome = 'rate' and estimator in ('matched', 'weighted')
+        order by programme, cohort, estimator, measure, window_months""")
+    frame = frame.with_columns(
+        pl.when(pl.col("rate_participants").is_not_null())
+        .then((pl.col("rate_participants") * pl.col("n_participants")).round(0))
+        .cast(pl.Int64).alias("n_events_participants"))
+    if frame.is_empty():
+        flags = [f"{c}{SUPPRESSED_SUFFIX}" for c in
+                 ("n_participants", "n_comparison", "n_participants_unmatched",
+                  "n_events_participants", "effective_n_comparison", *EFFECT_SHARES)]
+        return frame.with_columns([pl.lit(False).alias(f) for f in flags])
+    cohorts = {"cohort": {}}
+    slices = ["programme", "measure", "window_months"]
+    hidden = {}
+    long = _participants_by_status(frame, "n_participants")
+    protected = protect(long, ["cohort", "status"], ["n"], slice_by=slices, parents=cohorts)
+    hidden["n_participants"] = protected.filter(pl.col("n_suppressed")).select(
+        *slices, "cohort", "status")
+    events = protect(frame.select(*slices, "cohort", "estimator", "n_events_participants"),
+                     ["cohort"], ["n_events_participants"], slice_by=[*slices, "estimator"])
+    comparison = protect(frame.select("programme", "cohort", "estimator", "measure",
+                                      "window_months", "n_comparison"),
+                         ["cohort"], ["n_comparison"],
+                         slice_by=["programme", "estimator", "measure", "window_months"])
+    keys = ["programme", "cohort", "estimator", "measure", "window_months"]
+    out = (frame.join(comparison.select(*keys, "n_comparison_suppressed"), on=keys, how="left")
+           .join(events.select(*keys, "n_events_participants_suppressed"), on=keys,
+                 how="left"))
+
+    def flag(column: str, status: str, estimator: str | None, name: str) -> pl.DataFrame:
+        rows = hidden[column].filter(pl.col("status") == status).drop("status")
+        estimators = [estimator] if estimator else list(EFFECT_ESTIMATORS)
+        return (rows.join(pl.DataFrame({"estimator": estimators}), how="cross")
+                .with_columns(pl.lit(True).alias(name)))
+
+    for column, name, parts in (
+        ("n_participants", "n_participants_suppressed",
+         [("all", "weighted"), ("matched", "matched")]),
+        ("n_participants", "n_participants_unmatched_suppressed", [("unmatched", "matched")]),
+    ):
+        marks = pl.concat([flag(column, s, e, name) for s, e in parts])
+        out = out.join(marks, on=keys, how="left").with_columns(pl.col(name).fill_null(False))
+    # The weighted rows' n_participants_unmatched is 0 by definition: not applicable (None,
+    # and not marked as suppressed).
+    out = out.with_columns(
+        pl.when(pl.col("estimator") == "weighted").then(None)
+        .otherwise(pl.col("n_participants_unmatched")).alias("n_participants_unmatched"),
+        pl.when(pl.col("estimator") == "weighted").then(False)
+        .otherwise(pl.col("n_participants_unmatched_suppressed"))
+        .alias("n_participants_unmatched_suppressed"),
+        pl.col("n_comparison_suppressed").alias("effective_n_comparison_suppressed"))
+    out = out.with_columns(pl.any_horizontal(
+        "n_events_participants_suppressed", "n_comparison_suppressed").alias("_shares"))
+    out = out.with_columns([pl.col("_shares").alias(f"{c}{SUPPRESSED_SUFFIX}")
+                            for c in EFFECT_SHARES]).drop("_shares")
+    for column in ("n_participants", "n_comparison", "n_participants_unmatched",
+                   "n_events_participants", "effective_n_comparison", *EFFECT_SHARES):
+        out = out.with_columns(pl.when(pl.col(f"{column}{SUPPRESSED_SUFFIX}")).then(None)
+                               .otherwise(pl.col(column)).alias(column))
+    # Rates and differences as the verdicts state them (a tenth of a percentage point): more
+    # digits would give the counts they rest on away.
+    out = out.with_columns(pl.col(c).round(3) for c in (
+        "rate_participants", "rate_comparison", "difference", "difference_ci_low",
+        "difference_ci_high", "risk_ratio", "risk_ratio_ci_low", "risk_ratio_ci_high",
+        "e_value", "e_value_ci"))
+    return out.sort(keys)
+
+
+def overlap(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Propensity score overlap (propensity_overlap), protected: releases of the evaluation
+    population per programme x group x score bin, with an `all` bin per group (the groups'
+    sizes, which other tables publish), so that the bins adding up to them are the equations
+    the suppression guards. Matched participants per bin are not published: with nearly every
+    participant matched, they would give the few without a match away bin by bin (common
+    support is shown from the protected effects table instead)."""
+    frame = _frame(con, """
+        with o as (
+            select programme, "group", score_bin::varchar as score_bin,
+                   n_releases::bigint as n_releases
+            from marts.propensity_overlap
+        )
+        select * from o
+        union all
+        select programme, "group", 'all', sum(n_releases)::bigint from o group by all
+        order by all""")
+    bins = _frame(con, "select distinct score_bin::varchar as score_bin, score_low, score_high "
+                       "from marts.propensity_overlap")
+    protected = protect(frame, ["score_bin"], ["n_releases"], slice_by=["programme", "group"])
+    return (protected.join(bins, on="score_bin", how="left")
+            .sort("programme", "group",
+                  pl.col("score_bin").replace_strict({"all": "99"}, default=pl.col("score_bin"))
+                  .cast(pl.Int64)))
+
+
+def balance(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Covariate balance (covariate_balance): SMDs are published as they are (no counts).
+    The means of a categorical level are shares of a group; where the number of participants
+    or comparison releases with the level can be worked out (before adjustment: mean times the
+    group's size; participants after weighting: the same participants; matched participants:
+    mean times the matched participants) and is below 10, every mean of that level is
+    suppressed in every stage, so that the SMDs (over the pooled standard deviation before
+    adjustment, itself a function of the two means before) cannot give one back."""
+    frame = _frame(con, """
+        with sizes as (
+            select p.programme, p.n_participants, p.n_evaluated - p.n_participants as n_comp,
+                   p.n_participants - coalesce(e.n_participants_unmatched, 0) as n_matched
+            from marts.programmes p
+            left join (select programme, max(n_participants_unmatched)
+                           as n_participants_unmatched
+                       from marts.programme_effects
+                       where cohort = 'all' and estimator = 'matched' group by all) e
+              using (programme)
+        )
+        select b.programme, b.covariate, b.level, b.stage, b.mean_participants,
+               b.mean_comparison, b.smd, b.is_imbalanced,
+               case when b.level is null or b.level = '' then null
+                    when b.stage = 'matched' then b.mean_participants * s.n_matched
+                    else b.mean_participants * s.n_participants end as _count_participants,
+               case when b.level is null or b.level = '' then null
+                    when b.stage = 'before' then b.mean_comparison * s.n_comp end
+                   as _count_comparison
+        from marts.covariate_balance b left join sizes s using (programme)
+        order by b.programme, b.covariate, b.level, b.stage""")
+    counts = pl.min_horizontal(pl.col("_count_participants"), pl.col("_count_comparison"))
+    small = (frame.filter(pl.col("_count_participants").is_not_null())
+             .group_by("programme", "covariate", "level")
+             .agg(counts.round(0).min().alias("_smallest"))
+             .with_columns((pl.col("_smallest") < THRESHOLD).alias("mean_suppressed")))
+    # A covariate's levels add up to everybody: one hidden level would be one minus the
+    # others, so a second level (the smallest shown one) goes with it.
+    rows = []
+    for _, part in small.sort("_smallest").group_by("programme", "covariate",
+                                                    maintain_order=True):
+        part = part.sort("_smallest")
+        hide = part["mean_suppressed"].to_list()
+        if sum(hide) == 1 and len(hide) > 1:
+            hide[next(i for i, h in enumerate(hide) if not h)] = True
+        rows.append(part.with_columns(pl.Series("mean_suppressed", hide)))
+    small = (pl.concat(rows).drop("_smallest") if rows else
+             small.drop("_smallest"))
+    out = frame.join(small, on=["programme", "covariate", "level"], how="left",
+                     nulls_equal=True).with_columns(pl.col("mean_suppressed").fill_null(False))
+    return (out.with_columns(
+        *(pl.when(pl.col("mean_suppressed")).then(None).otherwise(pl.col(c)).alias(c)
+          for c in ("mean_participants", "mean_comparison")),
+        pl.col("mean_suppressed").alias("mean_participants_suppressed"),
+        pl.col("mean_suppressed").alias("mean_comparison_suppressed"))
+        .drop("mean_suppressed", "_count_participants", "_count_comparison")
+        .sort("programme", "covariate", "level", "stage"))
+
+
+TABLES.update({"programmes": programmes, "effects": effects, "overlap": overlap,
+               "balance": balance})

@@ -20,6 +20,9 @@ import pytest
 import yaml
 
 from dashboards.site import (
+    BALANCE_STAGES,
+    EFFECT_HEADLINE,
+    ESTIMATORS,
     HEADLINE,
     LANGUAGES,
     MEASURES,
@@ -31,6 +34,10 @@ from dashboards.site import (
 from dashboards.tables import BREAKDOWNS, FUNNEL_STAGES
 
 from .browser import chromium_browser
+from .test_disclosure import attack_sums
+
+VERDICTS = ("fewer", "more", "no_clear_difference", "descriptive",
+            "not_estimated_few_participants", "not_estimated_no_comparison")
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -39,8 +46,10 @@ SITE_JS = REPO / "dashboards" / "static" / "site.js"
 THRESHOLD = 10
 RENDERED = 'body[data-rendered="true"]'
 MISSING = "\u27e6"  # how site.js shows a message key it has no text for
-# Counts that are not about persons or records: the number of delivery files per source.
-NOT_PERSON_COUNTS = {"n_files"}
+# Counts that are not about persons or records: the number of delivery files per source, the
+# characteristics of the propensity score, the imbalanced ones, the bootstrap replicates.
+NOT_PERSON_COUNTS = {"n_files", "n_characteristics", "n_imbalanced_characteristics",
+                     "n_replicates"}
 
 
 # ---------------------------------------------------------------- fixtures
@@ -134,7 +143,9 @@ def url(site: Path, file: str, hash: str = "") -> str:
 def cards(page) -> list[dict]:
     return page.evaluate("""() => Array.from(document.querySelectorAll("section.card"))
         .map(c => ({id: c.getAttribute("data-chart"),
-                    drawn: !!c.querySelector(".plot .main-svg"),
+                    drawn: !!c.querySelector(".plot .main-svg") ||
+                           !!(c.querySelector(".text") &&
+                              c.querySelector(".text").textContent.trim()),
                     meta: c.querySelector(".meta").textContent,
                     definition: c.querySelector(".definition [data-i18n]").textContent}))""")
 
@@ -251,8 +262,9 @@ def test_filters(site, clean_tab):
     assert state["cohort"] == year
 
     # Another programme has other prisons; its break-downs start at all.
-    select_and_render(tab, "#filter-programme", "exodus")
-    assert hash_state(page)["programme"] == "exodus"
+    other = options(page, "#filter-programme")[1]
+    select_and_render(tab, "#filter-programme", other)
+    assert hash_state(page)["programme"] == other
     exodus_prisons = options(page, "#filter-prison_id")
     assert exodus_prisons != prisons
     assert not set(exodus_prisons[1:]) & set(prisons[1:])
@@ -335,18 +347,26 @@ def _spec_keys() -> set[str]:
     keys |= {f"indicator.{i}" for i in HEADLINE + TREND + RANKED}
     keys |= {f"measure.{m}" for m in MEASURES} | {f"window.{w}" for w in WINDOWS}
     keys |= {f"stage.{s}" for s in FUNNEL_STAGES}
+    keys |= {f"estimator.{e}" for e in ESTIMATORS}
+    keys |= {f"balance_stage.{s}" for s in BALANCE_STAGES}
+    keys |= {f"verdict.{v}" for v in VERDICTS} | {f"language.{lang}" for lang in LANGUAGES}
     # Keys written out in site.js itself.
     keys |= set(re.findall(r'\bt\("([a-z_]+\.[a-z0-9_]+)"', SITE_JS.read_text("utf-8")))
     return keys
 
 
-def test_every_referenced_message_exists(site, messages):
+def test_every_referenced_message_exists(site, published, messages):
     keys = _spec_keys()
     for p in PAGES:
         keys |= set(re.findall(r'data-i18n="([^"]+)"',
                                (site / p.file).read_text(encoding="utf-8")))
-    site_data = _load_js(site / "assets" / "site-data.js")
-    keys |= {f"programme.{p}" for p in site_data["programmes"]}
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        covariates = {r[0] for r in con.execute(
+            "select distinct covariate from marts.covariate_balance").fetchall()}
+    finally:
+        con.close()
+    keys |= {f"covariate.{c}" for c in covariates}
     problems = [f"{lang}.yml has no {key}" for key in sorted(keys) for lang in LANGUAGES
                 if key not in messages[lang]]
     assert not problems, "\n".join(problems)
@@ -463,3 +483,321 @@ def test_shares_agree_with_counts(site):
         problems.append(f"indicators.value: {len(wrong)} shares differ from "
                         f"numerator/denominator")
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- the evaluation
+
+
+def _marts(published: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _programmes(published: Path) -> list[dict]:
+    return [{"id": r[0], "name": r[1], "languages": list(r[2])} for r in _marts(
+        published, "select programme, programme_name, languages from marts.programmes "
+                   "order by programme")]
+
+
+def _expected_verdict(texts: dict[str, str], lang: str, languages: list[str]) -> tuple[str, str]:
+    """The overview's rule: the chosen language, else English, else the main language."""
+    for code in (lang, "en", *languages):
+        if texts.get(code):
+            return texts[code], code
+    raise AssertionError(f"no verdict text in {texts}")
+
+
+def _headline_texts(published: Path) -> dict[str, dict[str, str]]:
+    h = EFFECT_HEADLINE
+    rows = _marts(published, f"""
+        select programme, verdict_texts from marts.programme_effects
+        where cohort = '{h["cohort"]}' and estimator = '{h["estimator"]}'
+          and measure = '{h["measure"]}' and outcome = 'rate'
+          and window_months = {h["window_months"]}""")
+    return {p: dict(texts) for p, texts in rows}
+
+
+def _plot_data(page, chart: str) -> list[dict]:
+    """The traces Plotly drew in a chart: name, mode, number of points, marker symbol."""
+    return page.evaluate("""(id) => {
+        const gd = document.querySelector(`section[data-chart="${id}"] .plot`);
+        return (gd.data || []).map(t => ({name: t.name, type: t.type, mode: t.mode || "",
+            n: (t.x || []).filter(v => v !== null && v !== undefined).length,
+            x: t.x || [], y: t.y || [],
+            symbol: t.marker ? String(t.marker.symbol) : "",
+            colour: t.marker ? String(t.marker.color) : ""}));
+    }""", chart)
+
+
+def test_overview_opens_with_each_programmes_verdict(site, published, clean_tab, messages):
+    tab = clean_tab
+    page = tab.page
+    programmes = _programmes(published)
+    texts = _headline_texts(published)
+    assert set(texts) == {p["id"] for p in programmes}
+    tab.open(url(site, "index.html"), "en")
+    # The verdict card comes first on the overview.
+    first = page.evaluate("document.querySelector('main section.card').dataset.chart")
+    assert first == "verdicts"
+    for lang in ("en", "de", "nl"):
+        if lang != "en":
+            page.click(f'button[data-lang="{lang}"]')
+            tab.rendered(lang)
+        shown = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'section[data-chart="verdicts"] p.verdict')).map(p => ({
+                programme: p.dataset.programme, text: p.textContent,
+                lang: p.getAttribute("lang")}))""")
+        assert [s["programme"] for s in shown] == [p["id"] for p in programmes]
+        for s, p in zip(shown, programmes, strict=True):
+            want, code = _expected_verdict(texts[p["id"]], lang, p["languages"])
+            assert s["text"] == want, (lang, p["id"])
+            assert s["lang"] == code
+        fallback = page.inner_text('section[data-chart="verdicts"]')
+        for p in programmes:
+            if lang not in texts[p["id"]]:  # which language is shown is said
+                _, code = _expected_verdict(texts[p["id"]], lang, p["languages"])
+                assert messages[lang][f"language.{code}"] in fallback, (lang, p["id"])
+        # The programmes' names come from marts.programmes, in its order.
+        names = page.eval_on_selector_all(
+            'section[data-chart="verdicts"] h3', "els => els.map(e => e.textContent)")
+        assert names == [p["name"] for p in programmes]
+        labels = page.eval_on_selector_all("#filter-programme option",
+                                           "els => els.map(e => e.textContent)")
+        assert labels == [p["name"] for p in programmes]
+    assert not tab.take_problems()
+
+
+def test_forest_plot_draws_every_estimated_effect(site, published, clean_tab, messages):
+    tab = clean_tab
+    page = tab.page
+    tab.open(url(site, "index.html"), "en")
+    programme = hash_state(page)["programme"]
+    rows = _marts(published, f"""
+        select estimator, count(*) filter (where is_estimated and difference is not null),
+               count(*) filter (where not is_estimated)
+        from marts.programme_effects
+        where programme = '{programme}' and cohort = 'all' and outcome = 'rate'
+          and estimator in ('matched', 'weighted') group by all""")
+    want = {e: n for e, n, _ in rows}
+    traces = {t["name"]: t for t in _plot_data(page, "forest")}
+    en = messages["en"]
+    for estimator in ESTIMATORS:
+        trace = traces[en[f"estimator.{estimator}"]]
+        assert trace["n"] == want[estimator], estimator
+    # Distinct markers and colours for matched and weighted.
+    matched, weighted = (traces[en[f"estimator.{e}"]] for e in ESTIMATORS)
+    assert matched["symbol"] != weighted["symbol"] and matched["colour"] != weighted["colour"]
+    # A line at no difference.
+    zero = page.evaluate("""() => document.querySelector('section[data-chart="forest"] .plot')
+        .layout.shapes.some(s => s.x0 === 0 && s.x1 === 0)""")
+    assert zero
+    meta = page.text_content('section[data-chart="forest"] .meta')
+    assert "n = " in meta
+    assert not tab.take_problems()
+
+
+def _patched_site(site: Path, tmp_path: Path, name: str, patch) -> Path:
+    """A copy of the site with one data file's JSON changed by `patch`."""
+    import shutil
+
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    path = copy / name
+    lines = path.read_text(encoding="utf-8").rstrip().splitlines()
+    head, payload = lines[-1].split(" = ", 1)
+    data = patch(json.loads(payload[:-1]))
+    lines[-1] = f"{head} = {json.dumps(data, ensure_ascii=False)};"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return copy
+
+
+def test_not_estimated_effects_are_named_not_drawn(site, clean_tab, messages, tmp_path):
+    tab = clean_tab
+    page = tab.page
+    programme = _load_js(site / "assets" / "site-data.js")["programmes"][0]
+    changed = {}
+
+    def not_estimated(table):
+        cols = table["columns"]
+        for row in table["rows"]:
+            r = dict(zip(cols, row, strict=True))
+            if (r["programme"], r["cohort"], r["estimator"], r["measure"],
+                    r["window_months"]) == (programme, "all", "weighted",
+                                            "serious_reconviction", 36):
+                for c, v in (("is_estimated", False), ("verdict",
+                             "not_estimated_few_participants"), ("difference", None),
+                             ("difference_ci_low", None), ("difference_ci_high", None),
+                             ("e_value", None), ("e_value_ci", None)):
+                    row[cols.index(c)] = v
+                changed["row"] = True
+        return table
+
+    copy = _patched_site(site, tmp_path, "data/table-effects.js", not_estimated)
+    assert changed
+    tab.open(url(copy, "index.html", f"#lang=en&programme={programme}"), "en")
+    en = messages["en"]
+    traces = {t["name"]: t for t in _plot_data(page, "forest")}
+    weighted = traces[en["estimator.weighted"]]
+    label = f'{en["measure.serious_reconviction"]} · {en["window.36"]}'
+    assert label not in weighted["y"]  # not drawn (and never as 0)
+    assert 0 not in weighted["x"]
+    notes = page.text_content('section[data-chart="forest"] .notes')
+    prefix = en["chart.not_estimated_list"].split("{items}")[0]
+    assert prefix in notes
+    assert (f'{en["estimator.weighted"]} {label} '
+            f'({en["verdict.not_estimated_few_participants"]})') in notes
+    assert not tab.take_problems()
+
+
+def test_no_programme_period_says_so(site, clean_tab, messages, tmp_path):
+    tab = clean_tab
+    page = tab.page
+
+    def nothing(data):
+        data["n_programme_period_releases"] = 0
+        return data
+
+    copy = _patched_site(site, tmp_path, "assets/site-data.js", nothing)
+    for lang in ("de", "en"):
+        tab.open(url(copy, "index.html", f"#lang={lang}"), lang)
+        verdicts = page.inner_text('section[data-chart="verdicts"]')
+        assert messages[lang]["effect.none"] in verdicts
+        assert not page.query_selector('section[data-chart="verdicts"] p.verdict[lang]')
+        forest = page.evaluate("""() => document.querySelector(
+            'section[data-chart="forest"] .plot').layout.annotations.map(a => a.text)""")
+        assert messages[lang]["effect.none"] in forest
+        # The descriptive charts still work.
+        drawn = {c["id"]: c["drawn"] for c in cards(page)}
+        assert drawn["headline"] and drawn["trend"] and drawn["employment"]
+    tab.open(url(copy, "fairness.html", "#lang=en"), "en")
+    assert messages["en"]["effect.none"] in page.inner_text('section[data-chart="support"]')
+    assert not tab.take_problems()
+
+
+def test_fairness_page(site, published, clean_tab, messages):
+    tab = clean_tab
+    page = tab.page
+    assert any(p.file == "fairness.html" for p in PAGES)
+    for lang in ("en", "de"):
+        tab.open(url(site, "fairness.html", f"#lang={lang}"), lang)
+        assert page.inner_text('nav a[aria-current="page"]') == messages[lang]["nav.fairness"]
+    tab.open(url(site, "fairness.html", "#lang=en"), "en")
+    programme = hash_state(page)["programme"]
+    en = messages["en"]
+    # Love plot: a dot per covariate level and stage, lines at +-0.1.
+    counts = dict(_marts(published, f"""
+        select stage, count(*) filter (where smd is not null) from marts.covariate_balance
+        where programme = '{programme}' group by all"""))
+    traces = {t["name"]: t for t in _plot_data(page, "love")}
+    for stage in BALANCE_STAGES:
+        assert traces[en[f"balance_stage.{stage}"]]["n"] == counts[stage], stage
+    lines = page.evaluate("""() => document.querySelector('section[data-chart="love"] .plot')
+        .layout.shapes.map(s => s.x0)""")
+    assert {-0.1, 0.1} <= set(lines)
+    # Overlap: bars of both groups; suppressed bins marked as such, not drawn as bars.
+    table = _load_js(site / "data" / "table-overlap.js")
+    rows = [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]
+    traces = _plot_data(page, "overlap")
+    for group in ("participant", "comparison"):
+        mine = [r for r in rows if r["programme"] == programme and r["group"] == group
+                and r["score_bin"] != "all"]
+        bar = next(t for t in traces if t["type"] == "bar" and t["name"] == en[f"group.{group}"])
+        assert bar["n"] == sum(r["n_releases"] is not None for r in mine)
+        assert all(abs(v) >= THRESHOLD for v in bar["y"])
+        hidden = sum(r["n_releases"] is None for r in mine)
+        if hidden:
+            marker = next(t for t in traces if t["name"].startswith(en[f"group.{group}"] + ":"))
+            assert marker["n"] == hidden
+    # Common support and E-values.
+    support = page.inner_text('section[data-chart="support"]')
+    assert en["support.unmatched"] in support
+    unmatched = _marts(published, f"""
+        select max(n_participants_unmatched) from marts.programme_effects
+        where programme = '{programme}' and cohort = 'all' and estimator = 'matched'""")[0][0]
+    cell = page.text_content('section[data-chart="support"] td[data-key="support.unmatched"]')
+    assert cell == (en["chart.suppressed"] if unmatched < THRESHOLD else f"{unmatched:,}")
+    estimated = dict(_marts(published, f"""
+        select estimator, count(*) filter (where is_estimated and e_value is not null)
+        from marts.programme_effects where programme = '{programme}' and cohort = 'all'
+          and outcome = 'rate' and estimator in ('matched', 'weighted') group by all"""))
+    traces = {t["name"]: t for t in _plot_data(page, "evalues")}
+    for estimator in ESTIMATORS:
+        assert traces[en[f"estimator.{estimator}"]]["n"] == estimated[estimator]
+    for chart in ("love", "overlap", "support", "evalues"):
+        meta = page.text_content(f'section[data-chart="{chart}"] .meta')
+        assert "n = " in meta and "as of" in meta, chart
+    tab.page.screenshot(path=str(SCREENSHOTS / "fairness-checked-en.png"), full_page=True)
+    assert not tab.take_problems()
+
+
+def test_no_programme_named_in_code_or_messages():
+    pattern = re.compile(r"mabis|exodus|2002-08-16|2005-06-30", re.IGNORECASE)
+    found = [str(p.relative_to(REPO)) for p in sorted((REPO / "dashboards").rglob("*"))
+             if p.is_file() and p.suffix in (".py", ".js", ".yml", ".css", ".md")
+             and pattern.search(p.read_text(encoding="utf-8"))]
+    assert not found, found
+
+
+def test_overlap_is_protected(site, published):
+    """No shown overlap cell is below 10; every shown cell is the mart's; and an attacker who
+    knows each group's total (published elsewhere) and that counts are never negative cannot
+    pin a suppressed bin to one value."""
+    table = _load_js(site / "data" / "table-overlap.js")
+    rows = [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]
+    truth = {(p, g, str(b)): n for p, g, b, n in _marts(
+        published, 'select programme, "group", score_bin, n_releases '
+                   "from marts.propensity_overlap")}
+    import polars as pl
+
+    hidden_total = 0
+    for key in sorted({(r["programme"], r["group"]) for r in rows}):
+        part = [r for r in rows if (r["programme"], r["group"]) == key]
+        total = next(r for r in part if r["score_bin"] == "all")
+        assert total["n_releases"] == sum(truth[(*key, r["score_bin"])] for r in part
+                                          if r["score_bin"] != "all")
+        for r in part:
+            if r["score_bin"] == "all":
+                continue
+            true = truth[(*key, r["score_bin"])]
+            if true < THRESHOLD:
+                assert r["n_releases"] is None, (key, r)
+            if r["n_releases"] is not None:
+                assert r["n_releases"] == true >= THRESHOLD
+        frame = pl.DataFrame({"score_bin": [r["score_bin"] for r in part],
+                              "n": [r["n_releases"] for r in part]},
+                             schema={"score_bin": pl.String, "n": pl.Int64})
+        for cell, (low, high) in attack_sums(frame, ["score_bin"]).items():
+            hidden_total += 1
+            assert high - low > 0.5, (key, part[cell], low, high)
+    assert hidden_total > 0  # the demo has small bins: the test saw suppression at work
+
+
+def test_effects_and_balance_publish_no_small_count(site, published):
+    effects = _load_js(site / "data" / "table-effects.js")
+    rows = [dict(zip(effects["columns"], r, strict=True)) for r in effects["rows"]]
+    for r in rows:
+        for c in ("n_participants", "n_comparison", "n_participants_unmatched",
+                  "n_events_participants"):
+            assert r[c] is None or r[c] >= THRESHOLD, (c, r)
+        if r["n_events_participants"] is None:
+            assert r["rate_participants"] is None and r["verdict_texts"] is None
+    # Unmatched participants below 10 are not given away as all minus matched.
+    by_key = {(r["programme"], r["cohort"], r["estimator"], r["measure"],
+               r["window_months"]): r for r in rows}
+    for (p, c, e, m, w), r in by_key.items():
+        if e == "matched" and r["n_participants_unmatched"] is None:
+            other = by_key.get((p, c, "weighted", m, w))
+            assert r["n_participants"] is None or other is None or \
+                other["n_participants"] is None, (p, c, m, w)
+    balance = _load_js(site / "data" / "table-balance.js")
+    brows = [dict(zip(balance["columns"], r, strict=True)) for r in balance["rows"]]
+    sizes = {p: n for p, n in _marts(published, "select programme, n_participants from "
+                                                "marts.programmes")}
+    for r in brows:
+        if r["level"] and r["stage"] in ("before", "weighted") and \
+                r["mean_participants"] is not None:
+            assert round(r["mean_participants"] * sizes[r["programme"]]) >= THRESHOLD, r
+    assert all(r["smd"] is not None for r in brows)

@@ -139,3 +139,89 @@ def test_bad_periods_get_a_clear_message(pack, capsys) -> None:
     assert main(["report", "--period", "1999", "--workdir", root]) == 2
     err = capsys.readouterr().err
     assert "no releases in period 1999" in err and "2002" in err
+
+
+EFFECT_NUMBERS = ("n_participants", "n_comparison", "rate_participants", "rate_comparison",
+                  "difference", "difference_ci_low", "difference_ci_high", "risk_ratio",
+                  "risk_ratio_ci_low", "risk_ratio_ci_high", "e_value", "e_value_ci")
+
+
+def test_the_effects_sheet_is_programme_effects(pack) -> None:
+    from dashboards.pack import EFFECT_COLUMNS
+
+    book = sheet(pack["workbook"], "Effects")
+    csv = pl.read_csv(pack["folder"] / "reentry-pack-2004Q2-en-effects.csv",
+                      infer_schema_length=0)
+    assert csv.columns == EFFECT_COLUMNS
+    assert book.height == csv.height
+    marts = query(pack["published"], f"""
+        select e.programme, cohort, estimator, measure, window_months,
+               {', '.join('e.' + c for c in EFFECT_NUMBERS)}, verdict,
+               map_entries(verdict_texts),
+               p.programme_name, p.languages
+        from marts.programme_effects e join marts.programmes p using (programme)
+        where outcome = 'rate' and estimator in ('matched', 'weighted')
+          and cohort in ('all', '2004')""")
+    truth = {r[:5]: r[5:] for r in marts}
+    seen = set()
+    checked = hidden = 0
+    for row in csv.iter_rows(named=True):
+        key = (row["programme"], row["cohort"], row["estimator"], row["measure"],
+               int(row["window_months"]))
+        assert key in truth, key
+        seen.add(key)
+        *numbers, verdict, texts, name, languages = truth[key]
+        assert row["programme_name"] == name
+        assert row["verdict"] == verdict
+        for column, value in zip(EFFECT_NUMBERS, numbers, strict=True):
+            shown = row[column]
+            if shown == "suppressed":
+                hidden += 1
+                continue
+            if value is None:
+                assert shown in (None, ""), (key, column)
+                continue
+            if column.startswith("n_"):
+                assert value >= THRESHOLD and int(shown) == value, (key, column)
+            else:  # rounded as the verdicts state them
+                assert float(shown) == pytest.approx(value, abs=6e-4), (key, column)
+            checked += 1
+        by_lang = {e["key"]: e["value"] for e in texts or []}
+        want = next((by_lang[c] for c in ("en", *languages) if by_lang.get(c)), None)
+        if row["rate_participants"] != "suppressed":
+            assert row["verdict_text"] == want, key
+            assert row["verdict_language"] in by_lang
+    assert seen == set(truth)
+    assert checked > 100
+    # The workbook holds the same cells as the CSV (text as text, never a formula).
+    for a, b in zip(book.iter_rows(), csv.iter_rows(), strict=True):
+        for x, y in zip(a, b, strict=True):
+            if y is None or x is None:
+                assert (x or "") == (y or "")
+            elif y == "suppressed" or not y.replace(".", "").replace("-", "").isdigit():
+                assert x == y
+            else:
+                assert float(x) == pytest.approx(float(y))
+    report = (pack["folder"] / "reentry-pack-2004Q2-en.html").read_text(encoding="utf-8")
+    headline = next(r for r in csv.iter_rows(named=True)
+                    if r["cohort"] == "all" and r["estimator"] == "matched"
+                    and r["measure"] == "reconviction" and r["window_months"] == "24")
+    import html
+
+    assert html.escape(headline["verdict_text"]) in report
+    assert hidden >= 0
+
+
+def test_a_german_pack_falls_back_to_english_or_the_main_language(pack) -> None:
+    wd = Workdir(pack["root"])
+    (german,) = render_packs(wd, None, ["2004Q2"], lang="de")
+    effects = pl.read_csv(next(p for p in german.csvs if p.name.endswith("-effects.csv")),
+                          infer_schema_length=0)
+    languages = dict(query(pack["published"], "select programme, languages from "
+                                              "marts.programmes"))
+    for row in effects.iter_rows(named=True):
+        if row["verdict_text"] in (None, "", "unterdrückt"):
+            continue
+        langs = languages[row["programme"]]
+        want = "de" if "de" in langs else "en" if "en" in langs else langs[0]
+        assert row["verdict_language"] == want, row

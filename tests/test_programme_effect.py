@@ -151,7 +151,7 @@ def test_e_values_are_finite_and_the_verdict_names_unmeasured_factors(built_demo
     assert rows
     languages = dict(query(built_demo["db"],
                            "select programme, languages from marts.programmes"))
-    for programme, estimator, measure, window, e, e_ci, verdict, en, keys, main in rows:
+    for programme, estimator, measure, _window, e, e_ci, _verdict, en, keys, main in rows:
         assert e is not None and math.isfinite(e) and e > 1, (programme, estimator, measure)
         assert e_ci is not None and 1 <= e_ci <= e
         assert keys == languages[programme]

@@ -49,9 +49,10 @@
     return t(dim + "." + value);
   }
 
-  function number(value, digits) {
+  function number(value, digits, fixed) {
     if (value === null || value === undefined) return t("chart.suppressed");
-    return Number(value).toLocaleString(locale(), {maximumFractionDigits: digits || 0});
+    return Number(value).toLocaleString(locale(), {maximumFractionDigits: digits || 0,
+                                                   minimumFractionDigits: fixed ? digits : 0});
   }
 
   function percent(value) {
@@ -115,7 +116,7 @@
     var rows = rowsOf(name);
     var notes = [];
     var notBy = [];
-    if (hasColumn(name, "programme")) {
+    if (hasColumn(name, "programme") && !spec.all_programmes) {
       rows = rows.filter(function (r) { return r.programme === state.programme; });
     }
     var alias = spec.alias || {};
@@ -124,6 +125,13 @@
       var column = alias[dim] || dim;
       var want = state[dim];
       if ((spec.free || []).indexOf(column) >= 0) return;
+      if (spec.headline && spec.headline[column] !== undefined) {
+        // A headline is for one value (the whole period): other choices do not apply.
+        if (want !== spec.headline[column]) notBy.push(t("filter." + dim));
+        rows = rows.filter(function (r) { return r[column] === spec.headline[column]; });
+        applied[column] = true;
+        return;
+      }
       if (!hasColumn(name, column)) {
         if (want !== "all") notBy.push(t("filter." + dim));
         return;
@@ -423,7 +431,7 @@
       });
     });
     if (!rows.length) return empty();
-    var data = [["difference", "chart.raw"], ["standardised_difference", "chart.adjusted"]].map(
+    var data = [["difference", "chart.raw"], ["standardised_difference", "chart.standardised"]].map(
       function (pair, i) {
         var c = pair[0];
         return {type: "scatter", mode: "markers", name: t(pair[1]), x: cats,
@@ -519,7 +527,11 @@
 
   function validation(spec) {
     var rows = PAGE.validation || [];
-    var names = rows.map(function (r) { return t("table." + r.table); });
+    // A mart added upstream without a message yet shows under its own name.
+    var names = rows.map(function (r) {
+      return (MESSAGES[state.lang] || MESSAGES.en)["table." + r.table] !== undefined ?
+        t("table." + r.table) : r.table;
+    });
     return {data: [
       {type: "bar", orientation: "h", name: t("chart.passed"), y: names,
        x: rows.map(function (r) { return r.passed; }), marker: {color: PALETTE[2]}},
@@ -533,22 +545,416 @@
             notes: []};
   }
 
-  function empty() {
+  // ---------------------------------------------------------------- the evaluation
+  function programmeName(id) {
+    var info = SITE.programme_info[id];
+    return info && info.name ? info.name : id;
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+
+  function languageName(code) {
+    var key = "language." + code;
+    return (MESSAGES[state.lang] || MESSAGES.en)[key] !== undefined ? t(key) : code;
+  }
+
+  // The verdict of a row in the chosen language; else English, else the programme's main
+  // language (the mart holds one text per language of the programme).
+  function verdictText(row, programme) {
+    var texts = {};
+    (row.verdict_texts || []).forEach(function (e) { texts[e.key] = e.value; });
+    var info = SITE.programme_info[programme] || {languages: []};
+    var order = [state.lang, "en"].concat(info.languages || []).concat(Object.keys(texts));
+    for (var i = 0; i < order.length; i++) {
+      if (texts[order[i]]) return {text: texts[order[i]], lang: order[i]};
+    }
+    return null;
+  }
+
+  function effectLabel(m, w) { return t("measure." + m) + " · " + t("window." + w); }
+
+  function points(v) {
+    return v === null || v === undefined ? t("chart.suppressed") :
+      (v > 0 ? "+" : v < 0 ? "\u2212" : "") + number(Math.abs(v * 100), 1);
+  }
+
+  function noEffects(programme) {
+    return !SITE.n_programme_period_releases || !rowsOf("effects").some(function (r) {
+      return r.programme === programme; });
+  }
+
+  // Each programme's headline effect as a sentence (the verdict of the mart).
+  function verdicts(spec) {
+    var h = spec.headline;
+    var parts = [];
+    var ns = [];
+    SITE.programmes.forEach(function (p) {
+      var row = rowsOf("effects").find(function (r) {
+        return r.programme === p && r.cohort === h.cohort && r.estimator === h.estimator &&
+          r.measure === h.measure && r.window_months === h.window_months;
+      });
+      var body;
+      if (!row || noEffects(p)) {
+        body = '<p class="verdict none" data-programme="' + escapeHtml(p) + '">' +
+          escapeHtml(t("effect.none")) + "</p>";
+      } else {
+        var v = verdictText(row, p);
+        if (v) {
+          body = '<p class="verdict" data-programme="' + escapeHtml(p) + '" lang="' +
+            escapeHtml(v.lang) + '">' + escapeHtml(v.text) + "</p>";
+          if (v.lang !== state.lang) {
+            body += '<p class="fallback">' + escapeHtml(t("effect.language_fallback", {
+              language: languageName(v.lang), chosen: languageName(state.lang)})) + "</p>";
+          }
+        } else {
+          body = '<p class="verdict suppressed" data-programme="' + escapeHtml(p) + '">' +
+            escapeHtml(row.is_estimated ? t("effect.suppressed") : t("verdict." + row.verdict)) +
+            "</p>";
+        }
+        var info = SITE.programme_info[p] || {};
+        ns.push(programmeName(p) + ": " + t("group.participant") + " " +
+                number(info.n_participants) + ", " + t("group.comparison") + " " +
+                number(info.n_comparison));
+      }
+      parts.push('<div class="programme-verdict"><h3>' + escapeHtml(programmeName(p)) +
+                 "</h3>" + body + "</div>");
+    });
+    return {html: parts.join(""), n: ns.length ? ns.join(" · ") : undefined,
+            notes: [t("note.verdict_headline")]};
+  }
+
+  // Not estimated and suppressed rows of an effects chart, by name and reason.
+  function missingEffects(spec, sel, column) {
+    var notEstimated = [];
+    var hidden = [];
+    spec.estimators.forEach(function (e) {
+      SITE.measures.forEach(function (m) {
+        SITE.windows.forEach(function (w) {
+          var r = sel.rows.find(function (x) {
+            return x.estimator === e && x.measure === m && x.window_months === w; });
+          var name = t("estimator." + e) + " " + effectLabel(m, w);
+          if (!r) notEstimated.push(name + " (" + t("effect.no_row") + ")");
+          else if (!r.is_estimated) notEstimated.push(name + " (" + t("verdict." + r.verdict) + ")");
+          else if (r[column] === null) hidden.push(name);
+        });
+      });
+    });
+    return [notEstimated.length ? t("chart.not_estimated_list", {items: notEstimated.join("; ")})
+              : null,
+            hidden.length ? t("chart.suppressed_list", {items: hidden.join("; ")}) : null];
+  }
+
+  function effectN(sel) {
+    var weighted = sel.rows.filter(function (r) { return r.estimator === "weighted"; });
+    var matched = sel.rows.filter(function (r) { return r.estimator === "matched"; });
+    var most = function (rows, c) {
+      var v = rows.map(function (r) { return r[c]; });
+      if (!v.length) return undefined;
+      if (v.some(function (x) { return x === null; })) return null;
+      return Math.max.apply(null, v);
+    };
+    return t("group.participant") + " " + number(most(weighted, "n_participants")) + " (" +
+      t("estimator.matched") + " " + number(most(matched, "n_participants")) + "), " +
+      t("group.comparison") + " " + number(most(weighted, "n_comparison")) + " (" +
+      t("estimator.matched") + " " + number(most(matched, "n_comparison")) + ")";
+  }
+
+  // Every effect of the rate outcome: the difference in percentage points with its 95 %
+  // interval, matched and weighted, a line at no difference.
+  function forest(spec, sel) {
+    if (noEffects(state.programme)) return empty(spec.empty);
+    var cats = [];
+    SITE.measures.forEach(function (m) {
+      SITE.windows.forEach(function (w) { cats.push(effectLabel(m, w)); });
+    });
+    var data = spec.estimators.map(function (e, i) {
+      var rows = [];
+      SITE.measures.forEach(function (m) {
+        SITE.windows.forEach(function (w) {
+          var r = sel.rows.find(function (x) {
+            return x.estimator === e && x.measure === m && x.window_months === w; });
+          if (r && r.is_estimated && r.difference !== null) rows.push(r);
+        });
+      });
+      var name = t("estimator." + e);
+      return {
+        type: "scatter", mode: "markers", orientation: "h", name: name,
+        x: rows.map(function (r) { return 100 * r.difference; }),
+        y: rows.map(function (r) { return effectLabel(r.measure, r.window_months); }),
+        error_x: {type: "data", symmetric: false, color: PALETTE[i], thickness: 1.6, width: 5,
+                  array: rows.map(function (r) {
+                    return r.difference_ci_high === null ? null :
+                      100 * (r.difference_ci_high - r.difference); }),
+                  arrayminus: rows.map(function (r) {
+                    return r.difference_ci_low === null ? null :
+                      100 * (r.difference - r.difference_ci_low); })},
+        marker: {color: PALETTE[i], symbol: SYMBOLS[i], size: 10,
+                 line: {color: "#ffffff", width: 1}},
+        customdata: rows.map(function (r) {
+          return [points(r.difference_ci_low), points(r.difference_ci_high),
+                  percent(r.rate_participants), percent(r.rate_comparison)]; }),
+        hovertemplate: "%{y}<br>" + name + ": %{x:+.1f} " + t("chart.points_short") +
+          " (%{customdata[0]} " + t("chart.to") + " %{customdata[1]})<br>" +
+          t("group.participant") + " %{customdata[2]}, " + t("group.comparison") +
+          " %{customdata[3]}<extra></extra>"
+      };
+    });
+    return {
+      data: data,
+      layout: baseLayout({
+        scattermode: "group", scattergap: 0.5, height: 140 + 34 * cats.length,
+        margin: {l: 20, r: 30, t: 40, b: 60},
+        xaxis: {title: {text: t("chart.points")}, zeroline: false, gridcolor: "#dddddd",
+                ticksuffix: ""},
+        yaxis: {type: "category", categoryorder: "array", categoryarray: cats,
+                autorange: "reversed", automargin: true, range: [cats.length - 0.5, -0.5]},
+        shapes: [{type: "line", xref: "x", yref: "paper", x0: 0, x1: 0, y0: 0, y1: 1,
+                  line: {color: "#333333", width: 1.5}}]
+      }),
+      n: effectN(sel),
+      notes: missingEffects(spec, sel, "difference").concat([t("note.negative_fewer")])
+    };
+  }
+
+  function levelLabel(covariate, level) {
+    if (level === null || level === undefined || level === "") return "";
+    var key = "level." + covariate + "." + level;
+    var table = MESSAGES[state.lang] || MESSAGES.en;
+    if (table[key] !== undefined) return t(key);
+    if (covariate === "sex" || covariate === "age_band") {
+      if (table[covariate + "." + level] !== undefined) return t(covariate + "." + level);
+    }
+    if (covariate === "releasing_prison") return SITE.names[level] || level;
+    if (level === "missing" || level === "unknown" || level === "none") return t("level." + level);
+    return level.replace(/^under_/, "< ").replace(/_plus$|plus$/, "+").replace(/_/g, "\u2013")
+      .replace(/(\d)(y|m)\b/g, "$1 $2");
+  }
+
+  // Love plot: the SMD of every covariate level before adjustment, after matching and after
+  // weighting, with lines at +-0.1.
+  function love(spec, sel) {
+    if (noEffects(state.programme)) return empty(spec.empty);
+    var keys = [];
+    var seen = {};
+    sel.rows.forEach(function (r) {
+      var k = r.covariate + "\u0000" + (r.level || "");
+      if (!seen[k]) { seen[k] = true; keys.push({covariate: r.covariate, level: r.level}); }
+    });
+    var name = function (k) {
+      var lv = levelLabel(k.covariate, k.level);
+      return t("covariate." + k.covariate) + (lv ? ": " + lv : "");
+    };
+    var cats = keys.map(name);
+    var hiddenMeans = {};
+    var colours = {before: PALETTE[5], matched: PALETTE[0], weighted: PALETTE[1]};
+    var symbols = {before: "square-open", matched: "circle", weighted: "diamond"};
+    var imbalanced = [];
+    var data = spec.stages.map(function (stage) {
+      var rows = sel.rows.filter(function (r) { return r.stage === stage && r.smd !== null; });
+      var over = rows.filter(function (r) { return Math.abs(r.smd) > 0.1; }).length;
+      imbalanced.push(t("balance_stage." + stage) + " " + number(over));
+      rows.forEach(function (r) {
+        if (r.mean_participants === null) hiddenMeans[name(r)] = true;
+      });
+      var fmt = function (v) {
+        if (v === null) return t("chart.suppressed");
+        return v <= 1 && v >= 0 ? percent(v) : number(v, 1);
+      };
+      return {
+        type: "scatter", mode: "markers", name: t("balance_stage." + stage),
+        x: rows.map(function (r) { return r.smd; }), y: rows.map(name),
+        marker: {color: colours[stage], symbol: symbols[stage], size: stage === "before" ? 9 : 8,
+                 line: {width: stage === "before" ? 1.6 : 0.5, color: colours[stage]}},
+        customdata: rows.map(function (r) {
+          return [fmt(r.mean_participants), fmt(r.mean_comparison)]; }),
+        hovertemplate: "%{y}<br>" + t("balance_stage." + stage) + ": SMD %{x:.3f}<br>" +
+          t("group.participant") + " %{customdata[0]}, " + t("group.comparison") +
+          " %{customdata[1]}<extra></extra>"
+      };
+    });
+    var line = function (x, dash) {
+      return {type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1,
+              line: {color: x === 0 ? "#333333" : "#777777", width: 1, dash: dash}};
+    };
+    var info = SITE.programme_info[state.programme] || {};
+    var hidden = Object.keys(hiddenMeans);
+    return {
+      data: data,
+      layout: baseLayout({
+        height: 150 + 17 * cats.length, margin: {l: 20, r: 20, t: 40, b: 60},
+        xaxis: {title: {text: t("chart.smd")}, zeroline: false, gridcolor: "#eeeeee"},
+        yaxis: {type: "category", categoryorder: "array", categoryarray: cats,
+                range: [cats.length - 0.5, -0.5], automargin: true, tickfont: {size: 11}},
+        shapes: [line(-0.1, "dash"), line(0.1, "dash"), line(0, "solid")]
+      }),
+      n: t("group.participant") + " " + number(info.n_participants) + ", " +
+         t("group.comparison") + " " + number(info.n_comparison),
+      notes: [t("chart.imbalanced", {items: imbalanced.join(", ")}),
+              hidden.length ? t("chart.means_suppressed", {items: hidden.join("; ")}) : null]
+    };
+  }
+
+  // Propensity score overlap: participants above, comparison below the axis, per bin.
+  function overlap(spec, sel) {
+    if (noEffects(state.programme)) return empty(spec.empty);
+    var groups = [["participant", 1], ["comparison", -1]];
+    var bins = sel.rows.filter(function (r) { return r.score_bin !== "all"; });
+    var label = function (r) { return number(r.score_low, 2) + "\u2013" + number(r.score_high, 2); };
+    var order = [];
+    bins.slice().sort(function (a, b) { return a.score_low - b.score_low; }).forEach(function (r) {
+      var l = label(r);
+      if (order.indexOf(l) < 0) order.push(l);
+    });
+    var data = [];
+    var hidden = [];
+    var max = 0;
+    var totals = {};
+    groups.forEach(function (g, i) {
+      var rows = bins.filter(function (r) { return r.group === g[0]; });
+      var total = sel.rows.find(function (r) { return r.group === g[0] && r.score_bin === "all"; });
+      totals[g[0]] = total ? total.n_releases : undefined;
+      var shown = rows.filter(function (r) { return r.n_releases !== null; });
+      var gone = rows.filter(function (r) { return r.n_releases === null; });
+      shown.forEach(function (r) { max = Math.max(max, r.n_releases); });
+      data.push({type: "bar", name: t("group." + g[0]), x: shown.map(label),
+                 y: shown.map(function (r) { return g[1] * r.n_releases; }),
+                 customdata: shown.map(function (r) { return number(r.n_releases); }),
+                 marker: {color: PALETTE[i], line: {color: "#333333", width: 0.5}},
+                 hovertemplate: "%{x}: %{customdata}<extra>" + t("group." + g[0]) + "</extra>"});
+      if (gone.length) {
+        hidden = hidden.concat(gone.map(function (r) { return t("group." + g[0]) + " " + label(r); }));
+        data.push({type: "scatter", mode: "markers", name: t("group." + g[0]) + ": " +
+                     t("chart.suppressed"), x: gone.map(label),
+                   y: gone.map(function () { return 0; }),
+                   marker: {symbol: g[1] > 0 ? "triangle-up-open" : "triangle-down-open",
+                            color: PALETTE[i], size: 11, line: {width: 2}},
+                   hovertemplate: "%{x}: " + t("chart.suppressed") + "<extra>" +
+                     t("group." + g[0]) + "</extra>"});
+      }
+    });
+    var step = Math.pow(10, Math.floor(Math.log10(Math.max(max, 10))));
+    if (max / step < 3) step = step / 2;
+    var ticks = [];
+    for (var v = -Math.ceil(max / step) * step; v <= max; v += step) ticks.push(v);
+    return {
+      data: data,
+      layout: baseLayout({
+        barmode: "relative", height: 420, margin: {l: 70, r: 20, t: 50, b: 90},
+        xaxis: {title: {text: t("chart.score")}, type: "category", categoryorder: "array",
+                categoryarray: order, tickangle: -45},
+        yaxis: {title: {text: t("chart.count")}, tickvals: ticks,
+                ticktext: ticks.map(function (x) { return number(Math.abs(x)); }),
+                zeroline: true, zerolinecolor: "#333333", gridcolor: "#eeeeee"}
+      }),
+      n: t("group.participant") + " " + number(totals.participant) + ", " +
+         t("group.comparison") + " " + number(totals.comparison),
+      notes: [t("note.overlap_axis"),
+              hidden.length ? t("chart.suppressed_list", {items: hidden.join("; ")}) : null]
+    };
+  }
+
+  // Common support: participants with and without a match, the comparison's effective size.
+  function support(spec, sel) {
+    if (noEffects(state.programme)) return {html: '<p class="verdict none">' +
+      escapeHtml(t("effect.none")) + "</p>", n: undefined, notes: []};
+    var h = spec.headline;
+    var find = function (e) {
+      return sel.rows.find(function (r) {
+        return r.estimator === e && r.measure === h.measure && r.window_months === h.window_months;
+      });
+    };
+    var matched = find("matched") || {};
+    var weighted = find("weighted") || {};
+    var info = SITE.programme_info[state.programme] || {};
+    var rows = [
+      ["support.participants", number(info.n_participants)],
+      ["support.with_followup", number(weighted.n_participants)],
+      ["support.matched", number(matched.n_participants)],
+      ["support.unmatched", number(matched.n_participants_unmatched)],
+      ["support.comparison", number(weighted.n_comparison)],
+      ["support.matched_comparison", number(matched.n_comparison)],
+      ["support.effective_n", number(weighted.effective_n_comparison)]
+    ];
+    var html = '<table class="facts"><tbody>' + rows.map(function (r) {
+      return "<tr><th>" + escapeHtml(t(r[0])) + '</th><td data-key="' + r[0] + '">' +
+        escapeHtml(r[1]) + "</td></tr>";
+    }).join("") + "</tbody></table>";
+    return {html: html, n: t("group.participant") + " " + number(info.n_participants),
+            notes: [matched.n_participants_unmatched === null ? t("note.unmatched_suppressed") :
+                    null]};
+  }
+
+  // E-values of every effect, matched and weighted: the point estimate's and the interval's.
+  function evalues(spec, sel) {
+    if (noEffects(state.programme)) return empty(spec.empty);
+    var cats = [];
+    SITE.measures.forEach(function (m) {
+      SITE.windows.forEach(function (w) { cats.push(effectLabel(m, w)); });
+    });
+    var max = 1;
+    var data = [];
+    spec.estimators.forEach(function (e, i) {
+      var rows = sel.rows.filter(function (r) {
+        return r.estimator === e && r.is_estimated && r.e_value !== null; });
+      rows.forEach(function (r) { max = Math.max(max, r.e_value); });
+      var name = t("estimator." + e);
+      data.push({type: "scatter", mode: "markers+text", orientation: "h", name: name,
+                 legendgroup: e,
+                 x: rows.map(function (r) { return r.e_value; }),
+                 y: rows.map(function (r) { return effectLabel(r.measure, r.window_months); }),
+                 text: rows.map(function (r) {
+                   return number(r.e_value, 2, true) + " (" + number(r.e_value_ci, 2, true) +
+                     ")"; }),
+                 textposition: "middle right", textfont: {size: 11, color: i ? "#8a5a00" : PALETTE[i]},
+                 cliponaxis: false,
+                 error_x: {type: "data", symmetric: false, color: PALETTE[i], thickness: 1.6,
+                           width: 0, array: rows.map(function () { return 0; }),
+                           arrayminus: rows.map(function (r) {
+                             return r.e_value_ci === null ? null : r.e_value - r.e_value_ci; })},
+                 marker: {color: PALETTE[i], symbol: SYMBOLS[i], size: 10},
+                 customdata: rows.map(function (r) { return number(r.e_value_ci, 2, true); }),
+                 hovertemplate: "%{y}<br>" + name + ": " + t("chart.e_value") + " %{x:.2f}, " +
+                   t("chart.e_value_ci") + " %{customdata}<extra></extra>"});
+    });
+    return {
+      data: data,
+      layout: baseLayout({
+        scattermode: "group", scattergap: 0.3, height: 140 + 44 * cats.length,
+        margin: {l: 20, r: 20, t: 40, b: 60},
+        xaxis: {title: {text: t("chart.e_value_axis")}, range: [0.8, Math.ceil(max * 1.25)],
+                gridcolor: "#dddddd", zeroline: false},
+        yaxis: {type: "category", categoryorder: "array", categoryarray: cats,
+                range: [cats.length - 0.5, -0.5], automargin: true},
+        shapes: [{type: "line", xref: "x", yref: "paper", x0: 1, x1: 1, y0: 0, y1: 1,
+                  line: {color: "#333333", width: 1.5}}]
+      }),
+      n: effectN(sel),
+      notes: missingEffects(spec, sel, "e_value").concat([t("note.evalue_read")])
+    };
+  }
+
+  function empty(message) {
     return {data: [], layout: baseLayout({xaxis: {visible: false}, yaxis: {visible: false},
-      annotations: [{text: t("site.no_rows"), showarrow: false, font: {size: 15}}]}),
+      annotations: [{text: t(message || "site.no_rows"), showarrow: false, font: {size: 15}}]}),
             n: undefined, notes: []};
   }
 
   var RENDERERS = {headline: headline, trend: trend, employment: employment, funnel: funnel,
                    funnel_partners: funnelPartners, curves: curves, rates: rates,
-                   effects: effects, ranked: ranked, bars: bars, validation: validation};
+                   effects: effects, ranked: ranked, bars: bars, validation: validation,
+                   verdicts: verdicts, forest: forest, love: love, overlap: overlap,
+                   support: support, evalues: evalues};
 
   // ---------------------------------------------------------------- page
   function translateStatic() {
     document.documentElement.lang = state.lang;
     document.querySelectorAll("[data-i18n]").forEach(function (el) {
       el.textContent = t(el.getAttribute("data-i18n"), {
-        programme: t("programme." + state.programme), date: SITE.as_of,
+        programme: programmeName(state.programme), date: SITE.as_of,
         version: SITE.data_version.slice(0, 12)});
     });
     document.querySelectorAll("button[data-lang]").forEach(function (b) {
@@ -567,7 +973,7 @@
     values.forEach(function (v) {
       var o = document.createElement("option");
       o.value = v;
-      o.textContent = dim === "programme" ? t("programme." + v) :
+      o.textContent = dim === "programme" ? programmeName(v) :
         dim.indexOf("control:") === 0 ? t(dim.slice(8) + "." + v) : label(dim, v);
       if (v === current) o.selected = true;
       select.appendChild(o);
@@ -582,7 +988,7 @@
       if (values.indexOf(state[dim]) < 0) state[dim] = "all";
       fillSelect(document.getElementById("filter-" + dim), values, dim, state[dim]);
     });
-    var summary = [t("filter.programme") + ": " + t("programme." + state.programme)];
+    var summary = [t("filter.programme") + ": " + programmeName(state.programme)];
     FILTERS.forEach(function (dim) {
       if (state[dim] !== "all") summary.push(t("filter." + dim) + ": " + label(dim, state[dim]));
     });
@@ -597,8 +1003,8 @@
                  control(spec));
     }
     var sel = spec.kind === "validation" ? {rows: [], notes: []} : select(spec);
-    var figure = sel.rows.length || spec.kind === "validation" ? RENDERERS[spec.kind](spec, sel) :
-      empty();
+    var figure = sel.rows.length || spec.kind === "validation" || spec.empty ?
+      RENDERERS[spec.kind](spec, sel) : empty();
     var meta = [];
     if (figure.n === null) meta.push(t("chart.n_suppressed"));
     else if (figure.n !== undefined) meta.push(t("chart.n", {n: typeof figure.n === "number" ?
@@ -607,6 +1013,10 @@
     card.querySelector(".meta").textContent = meta.join(" · ");
     var notes = sel.notes.concat(figure.notes).filter(Boolean);
     card.querySelector(".notes").textContent = notes.join(" ");
+    if (spec.html) {
+      card.querySelector(".text").innerHTML = figure.html;
+      return Promise.resolve();
+    }
     var plot = card.querySelector(".plot");
     return Plotly.react(plot, figure.data, figure.layout, {
       displaylogo: false, responsive: true, locale: state.lang,
