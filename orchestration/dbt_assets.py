@@ -101,7 +101,7 @@ def build_dbt_assets(manifest: Path):
         # anything rebuilt, which never feeds them), so that the validation and the publish
         # downstream of them run (Dagster skips a step when an input did not come).
         schemas = {n["name"]: n["schema"] for n in dbt_manifest["nodes"].values()
-                   if n["resource_type"] == "model"} if unaffected else {}
+                   if n["resource_type"] in ("model", "seed")} if unaffected else {}
         for name in unaffected:
             key = AssetKey([schemas[name], name])
             yield Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),

@@ -106,8 +106,10 @@ def unaffected_models(manifest: dict, changed_entities: list[str]) -> list[str]:
     decides a full build otherwise)."""
     changed = set(changed_entities)
     lineage = raw_lineage(manifest)
+    # Seeds (reference lists) count as nodes too: one feeding a model left alone is left
+    # alone with it, and comes before it.
     uid_of = {n["name"]: uid for uid, n in manifest["nodes"].items()
-              if n["resource_type"] == "model"}
+              if n["resource_type"] in ("model", "seed")}
     name_of = {uid: name for name, uid in uid_of.items()}
     parents = manifest["parent_map"]
     keep = {name for name, reads in lineage.items() if reads and not reads & changed}

@@ -481,7 +481,8 @@ def test_directly_standardised_comparison_rate(built_demo, effects) -> None:
 
 EARLY_AS_OF = date(2005, 9, 30)
 EARLY_MODELS = ("int_parameters int_releases_cohorts int_releases_joined_to_participation "
-                "int_recidivism_events releases recidivism recidivism_rates survival")
+                "int_recidivism_events int_recidivism_time_to_event releases recidivism "
+                "recidivism_rates survival")
 
 
 @pytest.fixture(scope="module")

@@ -81,8 +81,9 @@ def test_releases_outside_every_period_publish_the_descriptive_marts(tmp_path, d
                   defect_rate=0.0)
     registry_path = tmp_path / "landing" / "sources.yml"
     registry = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
+    # Persons of the demo are born from 1938 on and enter custody at 16 at the earliest.
     for programme in registry["programmes"]:
-        programme["start"], programme["end"] = "1990-01-01", "1990-12-31"
+        programme["start"], programme["end"] = "1950-01-01", "1950-12-31"
     registry_path.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
     _run(tmp_path, demo_keys)
     published = tmp_path / "published" / "warehouse.duckdb"

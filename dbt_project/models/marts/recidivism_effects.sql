@@ -73,8 +73,11 @@ rates as (
         {{ wilson_low('k_c', 'n_c') }} as l_c,
         {{ wilson_high('k_c', 'n_c') }} as u_c,
         {{ rate('k_p_covered', 'n_p_covered') }} as p_p_covered,
-        weighted_events / n_p_covered as p_adj,
-        weighted_variance / n_p_covered ^ 2 as var_adj
+        -- No participant in a stratum with comparison releases: nothing to standardise to
+        -- (null, not 0/0). A mean of comparison rates is a rate: a sum of floats can step
+        -- over 1 by an ulp.
+        case when n_p_covered > 0 then least(weighted_events / n_p_covered, 1.0) end as p_adj,
+        case when n_p_covered > 0 then weighted_variance / n_p_covered ^ 2 end as var_adj
     from totals
 )
 
@@ -97,8 +100,12 @@ select
     {{ newcombe_low('p_p', 'l_p', 'u_p', 'p_c', 'l_c', 'u_c') }} as difference_ci_low,
     {{ newcombe_high('p_p', 'l_p', 'u_p', 'p_c', 'l_c', 'u_c') }} as difference_ci_high,
     p_adj as standardised_rate_comparison,
-    greatest(p_adj - 1.959963984540054 * sqrt(var_adj), 0) as standardised_ci_low_comparison,
-    least(p_adj + 1.959963984540054 * sqrt(var_adj), 1) as standardised_ci_high_comparison,
+    case when p_adj is not null
+         then greatest(p_adj - 1.959963984540054 * sqrt(var_adj), 0) end
+        as standardised_ci_low_comparison,
+    case when p_adj is not null
+         then least(p_adj + 1.959963984540054 * sqrt(var_adj), 1) end
+        as standardised_ci_high_comparison,
     p_p_covered - p_adj as standardised_difference,
     p_p_covered - p_adj - 1.959963984540054
         * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
