@@ -254,8 +254,8 @@ def link_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def metadata(con: duckdb.DuckDBPyConnection, data_version: str) -> Metadata:
     """As-of date and parameters of the build, with the published file's hash."""
-    row = con.sql("select as_of_date, built_at, n_programme_period_releases "
-                  "from marts.run_metadata").fetchall()[0]
+    row = con.sql("select as_of_date, built_at, (select coalesce(sum(n_period_releases), 0) "
+                  "from marts.programmes) from marts.run_metadata").fetchall()[0]
     return Metadata(as_of_date=str(row[0]), data_version=data_version,
                     built_at=str(row[1])[:19], n_programme_period_releases=int(row[2]))
 

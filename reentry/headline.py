@@ -19,7 +19,7 @@ def evaluation_lines(published_db: Path) -> list[str]:
     con = duckdb.connect(str(published_db), read_only=True)
     try:
         (n_period,) = con.execute(
-            "select n_programme_period_releases from marts.run_metadata").fetchone()
+            "select coalesce(sum(n_period_releases), 0) from marts.programmes").fetchone()
         if not n_period:
             return ["programme effect: no release lies in a programme period (see the periods "
                     "in the source registry); only the descriptive marts carry numbers"]

@@ -19,8 +19,8 @@ def test_bench_smoke_size_measures_every_step(tmp_path, capsys):
                  "--out", str(out)]) == 0
     (result,) = json.loads((out / "results.json").read_text())
     assert result["persons"] == PERSONS
-    assert set(result["steps"]) == {"generate", "ingest", "dbt", "validate", "publish",
-                                    "dashboards"}
+    assert set(result["steps"]) == {"generate", "ingest", "dbt", "evaluation", "validate",
+                                    "publish", "dashboards"}
     measured = [*result["steps"].values(), result["job"], result["incremental"],
                 result["duckdb_read"], result["duckdb_script"], result["pandas"]]
     assert all(m["seconds"] > 0 and m["peak_mb"] > 50 for m in measured)

@@ -44,7 +44,8 @@ def population(built_demo) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def scored(population) -> pd.DataFrame:
-    """The score by statsmodels' logistic GLM on dummies of every covariate (first level dropped)."""
+    """The score by statsmodels' logistic GLM on dummies of every covariate (first level
+    dropped)."""
     frame = population.copy()
     covariates = [c for c in frame.columns if c not in KEYS + ["has_event", "has_full_follow_up"]]
     numeric = [c for c in covariates if pd.api.types.is_numeric_dtype(frame[c])]

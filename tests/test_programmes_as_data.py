@@ -87,8 +87,7 @@ def test_releases_outside_every_period_publish_the_descriptive_marts(tmp_path, d
     registry_path.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
     _run(tmp_path, demo_keys)
     published = tmp_path / "published" / "warehouse.duckdb"
-    assert query(published, "select n_programme_period_releases from marts.run_metadata") == [
-        (0,)]
+    assert query(published, "select sum(n_period_releases) from marts.programmes") == [(0,)]
     assert query(published, "select count(*) from marts.programme_effects") == [(0,)]
     assert query(published, "select count(*) from marts.releases")[0][0] > 0
     assert query(published, "select count(*) from marts.placements")[0][0] > 0
