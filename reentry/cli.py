@@ -14,6 +14,7 @@ from dashboards.pack import PackError
 from ingestion.config import ConfigError
 from ingestion.erasure import ErasureRequestError
 from ingestion.pseudonym import KeyError_, load_key
+from reentry.simulation.selection import parse_hidden_confounding
 
 from .erase import ErasureIncomplete
 from .pipeline import PipelineFailed
@@ -85,19 +86,6 @@ def _as_of(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--as-of {value!r} is not a date YYYY-MM-DD") from None
-
-
-def _unit_interval(value: str) -> float:
-    """--hidden-confounding: a number in [0, 1]."""
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number in [0, 1]") from None
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(
-            f"{value} is outside [0, 1] (0: participants are selected on observed "
-            "characteristics only, 1: on the hidden risk only)")
-    return x
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -291,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default="demo", help="work folder (default ./demo)")
     p.add_argument("--key-file", help="pseudonym key file (default: the demo makes its own)")
     sim_options(p)
-    p.add_argument("--hidden-confounding", type=_unit_interval, metavar="FLOAT",
+    p.add_argument("--hidden-confounding", type=parse_hidden_confounding, metavar="FLOAT",
                    help="how much participation depends on the latent risk no export shows, "
                    "in [0, 1]: 0 = on observed characteristics only (default: the "
                    "simulation's DEFAULT_HIDDEN_CONFOUNDING, 0.3)")

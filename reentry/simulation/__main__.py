@@ -10,16 +10,7 @@ import time
 from pathlib import Path
 
 from . import DEFAULT_HIDDEN_CONFOUNDING, generate_demo
-
-
-def _share(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1]")
-    return x
+from .selection import parse_hidden_confounding
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defect-rate", type=float, default=0.01)
     parser.add_argument(
         "--hidden-confounding",
-        type=_share,
+        type=parse_hidden_confounding,
         default=DEFAULT_HIDDEN_CONFOUNDING,
         help="weight of the latent risk in who participates, in [0, 1] (0: observables only)",
     )

@@ -170,3 +170,18 @@ def draw_participation(
         "programmes": per_programme,
     }
     return Participation(treated, z_obs, z_risk, model)
+
+
+def parse_hidden_confounding(value: str) -> float:
+    """A command line's --hidden-confounding: a number in [0, 1] (argparse type)."""
+    import argparse
+
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number in [0, 1]") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{value} is outside [0, 1] (0: participants are selected on observed "
+            "characteristics only, 1: on the hidden risk only)")
+    return x
