@@ -18,6 +18,11 @@ from .settings import Settings
 
 # Scores are kept inside (EPS, 1 - EPS): a score of exactly 0 or 1 has no logit.
 EPS = 1e-9
+# A bootstrap replicate stops after its Newton step(s) on purpose (the one-step bootstrap).
+# Filtered for the whole process: dbt runs models in threads, and catch_warnings() in one
+# thread can restore the filters under another.
+warnings.filterwarnings("ignore", message="Newton solver did not converge",
+                        category=ConvergenceWarning)
 
 
 @dataclass
