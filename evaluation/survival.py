@@ -22,6 +22,11 @@ from lifelines import CoxPHFitter
 
 from .settings import Z95
 
+# lifelines warns that the model-based variance of a weighted fit is biased: the variance here
+# is the sandwich assembled below, never that one. Filtered for the process, as dbt runs models
+# in threads and catch_warnings() in one thread can restore the filters under another.
+warnings.filterwarnings("ignore", message="It appears your weights are not integers")
+
 # Cells of the Cox model, made in DuckDB from the evaluation population's times to event
 # (relation `t`: programme, measure, day, is_event, is_participant, weight_weighted,
 # weight_matched): per programme x estimator x measure x day x event x group, the summed
