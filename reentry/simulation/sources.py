@@ -91,6 +91,12 @@ def _corrections(model) -> tuple[tuple[str, int, int], ...]:
     return tuple((c.entity, c.export, c.days_after) for c in model.corrections)
 
 
+def _positions_by_programme(sources, n_programmes: int) -> dict[int, np.ndarray]:
+    """Per programme index: the positions of its sources in `sources`."""
+    return {p: np.array([i for i, s in enumerate(sources) if s.programme == p], dtype=np.int64)
+            for p in range(n_programmes)}
+
+
 def build_catalogue(scenario: Scenario) -> Catalogue:
     """Number the scenario's sources and lay its programme parameters out as arrays."""
     programmes = list(scenario.programmes)
@@ -168,14 +174,8 @@ def build_catalogue(scenario: Scenario) -> Catalogue:
         partners=partners,
         registers=registers,
         source_index={s.id: i for i, s in enumerate(sources)},
-        prisons_of={
-            p: np.array([i for i, s in enumerate(prisons) if s.programme == p], dtype=np.int64)
-            for p in range(n_prog)
-        },
-        partners_of={
-            p: np.array([i for i, s in enumerate(partners) if s.programme == p], dtype=np.int64)
-            for p in range(n_prog)
-        },
+        prisons_of=_positions_by_programme(prisons, n_prog),
+        partners_of=_positions_by_programme(partners, n_prog),
         period_start=np.array([day(p.start.isoformat()) for p in programmes]),
         period_end=np.array([day(p.end.isoformat()) for p in programmes]),
         last_prison_export=np.array(
