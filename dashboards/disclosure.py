@@ -5,14 +5,22 @@ or denominator is hidden. Secondary suppression then makes sure no hidden count 
 out from what is shown: the `all` rows of a table are sums of their parts, so the hidden cells
 are unknowns of a system of linear equations, and counts are never negative. A hidden cell is
 exactly recoverable when its smallest and largest possible values coincide (`recoverable`: one
-linear program for the hidden zeros, then the null space of the sums). While any is, one more
-cell is hidden beside it, the smallest shown cell that shares an equation with it, and the
-system is solved again. Hidden values are None (shown as suppressed), never zero.
+linear program for the hidden zeros, then the null space of the sums, per group of hidden cells
+that share sums). The complementary cells are chosen by a mixed-integer program (`suppress`):
+the cheapest set, where a cell costs its size and ten times more per step of aggregation, so
+small detail cells go first and a published total only where no detail cell will do. Hidden
+values are None (shown as suppressed), never zero.
+
+Recoding comes first and elsewhere: rare levels of sex and age band are counted with a
+neighbour in the marts (`breakdown_levels`), and quarters are published without break-downs
+(`tables.indicators`), so that fewer cells are small to begin with.
 
 Two refinements keep the equations true to the table: a dimension may be a hierarchy (a quarter
 adds up to its year, the years to `all`), and a dimension whose parts do not cover its total
 (releases by partner: non-participants have no partner) gets an unpublished remainder cell per
-sum, which the attacker does not see and which is therefore an unknown like a hidden cell.
+sum, which the attacker does not see and which is therefore an unknown like a hidden cell; a
+dimension whose parts may add up to more than their total (persons with several partners) gets
+an unpublished overlap, subtracted.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse.csgraph import connected_components
 
 THRESHOLD = 10
 TOTAL = "all"
@@ -30,12 +41,14 @@ SUPPRESSED_SUFFIX = "_suppressed"
 
 @dataclass(frozen=True)
 class Equation:
-    """cells[total] = sum(cells[parts]), by row position in a slice; `dim` is the dimension
-    summed over."""
+    """cells[total] = sum(cells[parts]) - sum(cells[minus]), by row position in a slice; `dim`
+    is the dimension summed over. `minus` holds an unpublished overlap (persons in several
+    parts) where the parts add up to more than their total."""
 
     total: int
     parts: tuple[int, ...]
     dim: str = ""
+    minus: tuple[int, ...] = ()
 
 
 def equations(frame: pl.DataFrame, dims: Sequence[str], total: str = TOTAL,
@@ -62,32 +75,40 @@ def equations(frame: pl.DataFrame, dims: Sequence[str], total: str = TOTAL,
     return out
 
 
-def _null_space(matrix: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (columns) of the null space of `matrix`."""
-    if matrix.shape[1] == 0:
-        return np.zeros((0, 0))
-    if matrix.shape[0] == 0:
-        return np.eye(matrix.shape[1])
-    _, s, vt = np.linalg.svd(matrix)
-    rank = int((s > 1e-9 * max(matrix.shape) * (s[0] if s.size else 1)).sum())
-    return vt[rank:].T
+class _Structure:
+    """The sums of one slice as a sparse matrix (equations x cells: -1 for the total, +1 for
+    each part), with the equations each cell appears in."""
+
+    def __init__(self, n_cells: int, eqs: list[Equation]):
+        self.n_cells = n_cells
+        self.eqs = eqs
+        sizes = np.array([1 + len(eq.parts) + len(eq.minus) for eq in eqs], dtype=np.int64)
+        self.rows = np.repeat(np.arange(len(eqs)), sizes)
+        self.cols = np.fromiter((c for eq in eqs for c in (eq.total, *eq.parts, *eq.minus)),
+                                np.int64, count=int(sizes.sum()))
+        self.signs = np.fromiter(
+            (s for eq in eqs for s in (-1.0, *(1.0,) * len(eq.parts), *(-1.0,) * len(eq.minus))),
+            float, count=int(sizes.sum()))
+        self.matrix = sparse.csr_matrix((self.signs, (self.rows, self.cols)),
+                                        shape=(len(eqs), n_cells))
+
+    def key(self) -> tuple:
+        return (self.n_cells, tuple((eq.total, eq.parts, eq.minus) for eq in self.eqs))
 
 
-def _system(values: np.ndarray, hidden: np.ndarray, eqs: list[Equation]
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """The sums restricted to the hidden cells: matrix over the hidden cells (in order)."""
-    unknown = np.flatnonzero(hidden)
-    index = np.full(values.size, -1)
-    index[unknown] = np.arange(unknown.size)
-    rows = []
-    for eq in eqs:
-        row = np.zeros(unknown.size)
-        for cell, sign in [(eq.total, -1.0), *((p, 1.0) for p in eq.parts)]:
-            if hidden[cell]:
-                row[index[cell]] += sign
-        if row.any():
-            rows.append(row)
-    return unknown, np.array(rows).reshape(len(rows), unknown.size)
+def _pinned_by_sums(block: np.ndarray) -> np.ndarray:
+    """Columns of `block` that every solution of block @ d = 0 leaves at zero: their unit
+    vector lies in the row space (the null space's basis vanishes there)."""
+    if block.shape[1] == 0:
+        return np.zeros(0, dtype=bool)
+    if block.shape[0] == 0:
+        return np.zeros(block.shape[1], dtype=bool)
+    _, s, vt = np.linalg.svd(block, full_matrices=True)
+    rank = int((s > 1e-9 * max(block.shape) * (s[0] if s.size else 1)).sum())
+    basis = vt[rank:]
+    if basis.shape[0] == 0:
+        return np.ones(block.shape[1], dtype=bool)
+    return np.abs(basis).max(axis=0) <= 1e-9
 
 
 def _stuck_zeros(matrix: np.ndarray, zeros: np.ndarray) -> np.ndarray:
@@ -95,8 +116,6 @@ def _stuck_zeros(matrix: np.ndarray, zeros: np.ndarray) -> np.ndarray:
     the directions d with matrix @ d = 0 that do not push a zero below zero (d_z >= 0). One
     linear program finds every zero some move can raise (moves add up, so one move raises them
     all: maximise the number of raised zeros, each capped at 1)."""
-    from scipy.optimize import linprog
-
     n, k = matrix.shape[1], zeros.size
     # Variables: d (n, free), s (k, in [0, 1]); maximise sum(s) with d_z - s_z >= 0.
     cost = np.concatenate([np.zeros(n), -np.ones(k)])
@@ -113,95 +132,159 @@ def _stuck_zeros(matrix: np.ndarray, zeros: np.ndarray) -> np.ndarray:
     return zeros[result.x[n:] < 0.5]
 
 
-def recoverable(values: np.ndarray, hidden: np.ndarray, eqs: list[Equation]) -> np.ndarray:
+def _components(structure: _Structure, hidden: np.ndarray) -> list[tuple[np.ndarray,
+                                                                        np.ndarray]]:
+    """The hidden cells in groups that share no sum with each other, each with the sums that
+    touch it: (cells, equations). A hidden cell's range depends only on its group's sums."""
+    unknown = np.flatnonzero(hidden)
+    if unknown.size == 0:
+        return []
+    restricted = structure.matrix[:, unknown]
+    touching = np.flatnonzero(restricted.getnnz(axis=1))
+    pattern = (abs(restricted[touching]) > 0).astype(np.int8)
+    graph = (pattern.T @ pattern).tocsr()
+    n, labels = connected_components(graph, directed=False)
+    out = []
+    eq_labels = labels[pattern.indices[pattern.indptr[:-1]]] if touching.size else labels[:0]
+    for label in range(n):
+        cells = unknown[labels == label]
+        eqs = touching[eq_labels == label] if touching.size else touching
+        out.append((cells, eqs))
+    return out
+
+
+def recoverable(values: np.ndarray, hidden: np.ndarray, eqs: list[Equation],
+                structure: _Structure | None = None) -> np.ndarray:
     """Positions of hidden cells an attacker can pin to one value from the shown cells, the
     sums and the rule that counts are never negative.
 
     From the true values, the attacker's uncertainty is the set of moves d along which all sums
     stay true (matrix @ d = 0) and no hidden zero turns negative. Zeros that no move can raise
     are pinned (to zero); fixing them, the moves span a linear space, and a cell is pinned
-    exactly when that space never moves it (its coordinate vanishes on the null space)."""
-    unknown, matrix = _system(values, hidden, eqs)
-    if unknown.size == 0:
-        return unknown
-    zeros = np.flatnonzero(values[unknown] == 0)
-    stuck = _stuck_zeros(matrix, zeros) if zeros.size else zeros
-    fixed = np.zeros((stuck.size, unknown.size))
-    fixed[np.arange(stuck.size), stuck] = 1.0
-    basis = _null_space(np.vstack([matrix, fixed]))
-    movable = np.abs(basis).max(axis=1, initial=0.0) > 1e-9 if basis.size \
-        else np.zeros(unknown.size, dtype=bool)
-    return unknown[~movable]
+    exactly when that space never moves it. Hidden cells that share no sum are independent, so
+    each connected group is solved on its own (small) system."""
+    values = np.asarray(values, dtype=float)
+    structure = structure or _Structure(values.size, eqs)
+    pinned: list[np.ndarray] = []
+    for cells, eq_rows in _components(structure, hidden):
+        block = structure.matrix[eq_rows][:, cells].toarray()
+        zeros = np.flatnonzero(values[cells] == 0)
+        stuck = _stuck_zeros(block, zeros) if zeros.size else zeros
+        fixed = np.zeros((stuck.size, cells.size))
+        fixed[np.arange(stuck.size), stuck] = 1.0
+        pinned.append(cells[_pinned_by_sums(np.vstack([block, fixed]))])
+    return np.sort(np.concatenate(pinned)) if pinned else np.zeros(0, dtype=np.int64)
+
+
+_STRUCTURAL: dict[tuple, frozenset[int]] = {}
+
+
+def _structural(structure: _Structure) -> frozenset[int]:
+    """Cells the sums pin even with nothing shown: zero by the table's own structure (two
+    break-downs of one total that leave a category no room). No publication reveals them.
+    Depends on the sums only, so it is computed once per shape of table."""
+    key = structure.key()
+    if key not in _STRUCTURAL:
+        if len(_STRUCTURAL) > 256:
+            _STRUCTURAL.clear()
+        everything = np.ones(structure.n_cells, dtype=bool)
+        pinned = [cells[_pinned_by_sums(structure.matrix[rows][:, cells].toarray())]
+                  for cells, rows in _components(structure, everything)]
+        _STRUCTURAL[key] = frozenset(int(c) for p in pinned for c in p)
+    return _STRUCTURAL[key]
+
+
+def cell_costs(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """What hiding a cell costs readers: its size (small cells are cheap: they are often
+    hidden anyway, and say little), times ten per step of aggregation (a year above its
+    quarters, a total above its parts), so that a total is hidden only where no detail cell
+    will do."""
+    return (1.0 + np.maximum(np.asarray(values, dtype=float), 0)) * np.power(10.0, levels / 2)
 
 
 def suppress(values: np.ndarray, eqs: list[Equation], threshold: int = THRESHOLD,
-             unpublished: np.ndarray | None = None, levels: np.ndarray | None = None
+             unpublished: np.ndarray | None = None, levels: np.ndarray | None = None,
+             costs: np.ndarray | None = None, structure: _Structure | None = None
              ) -> np.ndarray:
-    """Hidden mask: primary (below the threshold) plus secondary cells until none of the
-    hidden cells can be recovered. `unpublished` cells are never shown whatever their value;
-    `levels` rank how aggregated a cell is (totals are what readers need most, so the most
-    detailed cells are hidden first)."""
+    """Hidden mask: primary (below the threshold) plus the complementary cells of least total
+    cost (`cell_costs`) such that no hidden cell can be recovered.
+
+    A mixed-integer program (scipy's HiGHS) chooses the complementary cells: y_c = 1 hides
+    cell c; primary cells and `unpublished` ones (remainders) are hidden; every sum holding a
+    hidden cell holds at least one other hidden cell (else it gives the cell away); minimise
+    the cost of what is hidden. Patterns that are still recoverable through several sums or
+    through hidden zeros (checked exactly by `recoverable`) get one more constraint each: hide
+    something next to that group of hidden cells (or give up one of its complementary cells),
+    and the program is solved again."""
     values = np.asarray(values, dtype=float)
-    unpublished = np.zeros(values.size, dtype=bool) if unpublished is None else unpublished
-    hidden = (values < threshold) | unpublished
-    neighbours: dict[int, set[int]] = {}
-    for eq in eqs:
-        cells = {eq.total, *eq.parts}
-        for c in cells:
-            neighbours.setdefault(c, set()).update(cells - {c})
-    totals = {eq.total for eq in eqs}
+    n = values.size
+    unpublished = np.zeros(n, dtype=bool) if unpublished is None else unpublished
+    structure = structure or _Structure(n, eqs)
     if levels is None:
-        levels = np.array([c in totals for c in range(values.size)], dtype=float)
-
-    def cost(c: int) -> tuple:
-        # Prefer hiding a detailed cell over an aggregate, a non-zero cell, the smallest value.
-        return (levels[c], values[c] == 0, values[c])
-
-    # Cells the sums pin even with nothing shown are zero by the table's own structure (two
-    # break-downs of one total that leave a category no room): no publication reveals them.
-    structural = set(recoverable(values, np.ones(values.size, dtype=bool), eqs).tolist()) \
-        if eqs else set()
-    while True:
-        # A remainder is no published cell: knowing it gives nothing away.
-        exposed = [c for c in recoverable(values, hidden, eqs)
-                   if not unpublished[c] and int(c) not in structural]
+        totals = {eq.total for eq in eqs}
+        levels = np.array([2.0 * (c in totals) for c in range(n)])
+    costs = cell_costs(values, levels) if costs is None else np.asarray(costs, dtype=float)
+    costs = np.where(unpublished, 0.0, costs)
+    primary = (values < threshold) | unpublished
+    if not eqs or not primary.any():
+        return primary.copy()
+    structural = _structural(structure)
+    guarded = np.array([c not in structural and not unpublished[c] for c in range(n)])
+    # Every sum with a hidden (guarded) cell i holds another hidden cell: sum_{j != i} y_j >= y_i.
+    # A hidden zero that is a part can only grow if a non-zero part or the total of the sum
+    # is hidden too (a hidden zero beside it cannot shrink): those count, not other zeros.
+    entry_eq, entry_cell = structure.rows, structure.cols
+    keep = guarded[entry_cell]
+    entry_eq, entry_cell, entry_sign = entry_eq[keep], entry_cell[keep], structure.signs[keep]
+    members = structure.matrix[entry_eq].tocoo()
+    k = members.row
+    counts = ~((values[members.col] == 0) & (members.data > 0)
+               & (values[entry_cell[k]] == 0) & (entry_sign[k] > 0))
+    counts &= members.col != entry_cell[k]
+    singleton = sparse.csr_matrix(
+        (np.concatenate([np.ones(int(counts.sum())), -np.ones(entry_cell.size)]),
+         (np.concatenate([k[counts], np.arange(entry_cell.size)]),
+          np.concatenate([members.col[counts], entry_cell]))),
+        shape=(entry_cell.size, n))
+    cuts: list[tuple[np.ndarray, np.ndarray]] = []
+    lower = primary.astype(float)
+    for _ in range(200):
+        blocks = [singleton]
+        rhs_low = [np.zeros(entry_cell.size)]
+        for plus, minus in cuts:
+            row = np.zeros(n)
+            row[plus] = 1.0
+            row[minus] = -1.0
+            blocks.append(sparse.csr_matrix(row))
+            rhs_low.append(np.array([1.0 - minus.size]))
+        result = milp(costs, integrality=np.ones(n), bounds=Bounds(lower, np.ones(n)),
+                      constraints=LinearConstraint(sparse.vstack(blocks).tocsr(),
+                                                   np.concatenate(rhs_low), np.inf),
+                      options={"time_limit": 60})
+        if result.x is None:
+            raise RuntimeError(f"disclosure control found no safe pattern ({result.message})")
+        hidden = result.x > 0.5
+        exposed = [c for c in recoverable(values, hidden, eqs, structure)
+                   if guarded[c]]
         if not exposed:
             return hidden
-        # One more cell beside each exposed one per round (several rounds may be needed).
-        added: set[int] = set()
+        groups = {}
+        for cells, eq_rows in _components(structure, hidden):
+            for c in cells:
+                groups[int(c)] = (cells, eq_rows)
+        added = set()
         for cell in exposed:
-            near = neighbours.get(int(cell), set())
-            if near & added:
+            cells, eq_rows = groups[int(cell)]
+            if int(cells[0]) in added:
                 continue
-            choice = _companion(int(cell), hidden, neighbours, levels, cost)
-            if choice is not None:
-                hidden[choice] = True
-                added.add(choice)
-        if not added:
-            # Every sum around it is hidden already, yet it is pinned down through sums
-            # further away: hide one more of any shown cell next to a hidden one.
-            candidates = [c for c in neighbours if not hidden[c]
-                          and any(hidden[n] for n in neighbours[c])]
-            if not candidates:
+            added.add(int(cells[0]))
+            around = np.unique(structure.matrix[eq_rows].indices)
+            plus = around[~hidden[around]]
+            minus = cells[~primary[cells]]
+            if plus.size == 0 and minus.size == 0:
                 raise RuntimeError("disclosure control could not hide the table safely")
-            hidden[min(candidates, key=cost)] = True
-
-
-def _companion(cell: int, hidden: np.ndarray, neighbours: dict[int, set[int]],
-               levels: np.ndarray, cost) -> int | None:
-    """The cell to hide beside an exposed one: a shown cell of one of its sums, no more
-    aggregated than itself; else one of the sums of its hidden neighbours (the sums that pin
-    it); else the least aggregated shown cell of its own sums."""
-    near = neighbours.get(cell, set())
-    own = [c for c in near if not hidden[c] and levels[c] <= levels[cell]]
-    if own:
-        return min(own, key=cost)
-    second = {c for n in near if hidden[n] for c in neighbours.get(n, ())
-              if not hidden[c] and c != cell and levels[c] <= levels[cell]}
-    if second:
-        return min(second, key=cost)
-    rest = [c for c in near if not hidden[c]]
-    return min(rest, key=cost) if rest else None
+            cuts.append((plus, minus))
+    raise RuntimeError("disclosure control did not converge")
 
 
 def aggregation_levels(frame: pl.DataFrame, dims: Sequence[str], total: str = TOTAL,
@@ -217,17 +300,24 @@ def aggregation_levels(frame: pl.DataFrame, dims: Sequence[str], total: str = TO
     return level
 
 
-def with_remainders(values: np.ndarray, eqs: list[Equation], dims: Sequence[str]
+def with_remainders(values: np.ndarray, eqs: list[Equation], dims: Sequence[str],
+                    overlap_dims: Sequence[str] = ()
                     ) -> tuple[np.ndarray, list[Equation], np.ndarray]:
     """Sums over `dims` whose parts fall short of their total get one more, unpublished part:
-    the remainder. Returns the extended values, equations and the unpublished mask."""
+    the remainder. Sums over `overlap_dims` whose parts exceed their total (a person in
+    several parts) get an unpublished overlap, subtracted. Returns the extended values,
+    equations and the unpublished mask."""
     extra: list[float] = []
     out: list[Equation] = []
     for eq in eqs:
-        gap = values[eq.total] - sum(values[p] for p in eq.parts) if eq.dim in dims else 0
-        if gap > 1e-9:
+        gap = (values[eq.total] - sum(values[p] for p in eq.parts)
+               if eq.dim in dims or eq.dim in overlap_dims else 0)
+        if gap > 1e-9 and eq.dim in dims:
             out.append(Equation(eq.total, (*eq.parts, values.size + len(extra)), eq.dim))
             extra.append(gap)
+        elif gap < -1e-9 and eq.dim in overlap_dims:
+            out.append(Equation(eq.total, eq.parts, eq.dim, (values.size + len(extra),)))
+            extra.append(-gap)
         else:
             out.append(eq)
     unpublished = np.zeros(values.size + len(extra), dtype=bool)
@@ -245,13 +335,15 @@ def protect(
     total: str = TOTAL,
     parents: dict[str, dict[str, str]] | None = None,
     partial_dims: Sequence[str] = (),
+    overlap_dims: Sequence[str] = (),
 ) -> pl.DataFrame:
     """The table as it may be published: hidden counts and shares set to None, with a boolean
     `<column>_suppressed` beside each. `dims` are the break-down columns whose `all` rows are
     totals (`parents` for hierarchies); `slice_by` columns separate independent tables
     (programme, measure…); `shares` maps a derived column (share, interval bound…) to the
     counts it is computed from: it is hidden when any of them is. `partial_dims` are dimensions
-    whose parts need not add up to their total (see `with_remainders`)."""
+    whose parts need not add up to their total, `overlap_dims` those whose parts may add up to
+    more (see `with_remainders`)."""
     shares = shares or {}
     frame = frame.with_row_index("_row")
     parts = frame.partition_by(list(slice_by), maintain_order=True) if slice_by else [frame]
@@ -259,13 +351,25 @@ def protect(
     for part in parts:
         eqs = equations(part, dims, total, parents)
         levels = aggregation_levels(part, dims, total, parents)
-        for column in counts:
-            values = part[column].fill_null(0).to_numpy().astype(float)
-            extended, column_eqs, unpublished = with_remainders(values, eqs, partial_dims)
-            extended_levels = np.concatenate([levels, np.zeros(extended.size - values.size)])
-            hidden = suppress(extended, column_eqs, threshold, unpublished,
-                              extended_levels)[:values.size]
-            masks[column].append(pl.Series("_row", part["_row"].to_numpy()[hidden]))
+        rows = part["_row"].to_numpy()
+        columns = {c: part[c].fill_null(0).to_numpy().astype(float) for c in counts}
+        # The column with the most small cells first: a row it hides has lost its share
+        # already, so hiding the row's other counts there costs readers little.
+        order = sorted(counts, key=lambda c: -int((columns[c] < threshold).sum()))
+        gone = np.zeros(part.height, dtype=bool)
+        size = np.max(np.vstack(list(columns.values())), axis=0) if counts else None
+        for column in order:
+            values = columns[column]
+            extended, column_eqs, unpublished = with_remainders(values, eqs, partial_dims,
+                                                                overlap_dims)
+            extra = extended.size - values.size
+            extended_levels = np.concatenate([levels, np.zeros(extra)])
+            costs = cell_costs(np.concatenate([size, extended[values.size:]]), extended_levels)
+            costs[:values.size] = np.where(gone, costs[:values.size] / 10, costs[:values.size])
+            hidden = suppress(extended, column_eqs, threshold, unpublished, extended_levels,
+                              costs=costs)[:values.size]
+            gone |= hidden
+            masks[column].append(pl.Series("_row", rows[hidden]))
     out = frame
     for column in counts:
         rows = pl.concat(masks[column]) if masks[column] else pl.Series("_row", [], pl.UInt32)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from ingestion.load import sha256_file
 
@@ -44,11 +45,19 @@ def period_parents(periods: pl.Series) -> dict[str, str]:
 
 def indicators(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """programme_indicators with a `cohort` column ('all', '2004', '2004Q2'), protected per
-    programme and indicator over cohort (quarters add up to years) and the break-downs."""
-    frame = _frame(con, """
+    programme and indicator over cohort (quarters add up to years) and the break-downs.
+
+    Quarters are published for the programme as a whole only: broken down by prison, partner,
+    sex or age band, a quarter's cells are nearly all below the threshold (80-99 % of their
+    numerators in the demo), and suppressing them would take their years down with them. The
+    break-downs are published per year and for the whole period (recoding time before
+    suppressing, as statistical offices do)."""
+    frame = _frame(con, f"""
         select programme, period as cohort, prison_id, partner_id, sex, age_band, indicator,
                kind, numerator, denominator, n_units, value, ci_low, ci_high
         from marts.programme_indicators
+        where period_type <> 'quarter'
+           or ({' and '.join(f"{b} = 'all'" for b in BREAKDOWNS)})
         order by all""")
     parents = {"cohort": period_parents(frame["cohort"])}
     # The counts each kind of indicator rests on (programme_indicators.sql).
@@ -58,7 +67,8 @@ def indicators(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         "share": ["n_units", "numerator", "denominator"],
         "per_100": ["n_units", "numerator", "denominator"],
         "count": ["n_units", "numerator"],
-        "rate": ["n_units", "numerator"],
+        # The denominator of a rate is person-time: a few person-months are a few persons.
+        "rate": ["n_units", "numerator", "denominator"],
         "median": ["n_units", "numerator"],
         "km": ["n_units", "denominator"],
     }
@@ -148,10 +158,14 @@ FUNNEL_STAGES = ("n_referred", "n_accepted", "n_placed", "n_started", "n_retaine
 
 
 def funnel(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Referred -> accepted -> placed -> started -> retained 180 days, per cohort and partner."""
+    """Referred -> accepted -> placed -> started -> retained 180 days, in persons, per intake
+    year and partner. A person with several partners or intake years is in each of their rows,
+    so the parts may add up to more than their total: the overlap is an unknown to the
+    attacker (`overlap_dims`)."""
     frame = _frame(con, "select programme, cohort, partner_id, "
                         f"{', '.join(FUNNEL_STAGES)} from marts.placement_funnel order by all")
-    return protect(frame, ["cohort", "partner_id"], list(FUNNEL_STAGES), slice_by=["programme"])
+    return protect(frame, ["cohort", "partner_id"], list(FUNNEL_STAGES), slice_by=["programme"],
+                   overlap_dims=["cohort", "partner_id"])
 
 
 def _breakdown_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
@@ -286,12 +300,31 @@ def data_version(published_db: Path) -> str:
     return sha256_file(Path(published_db))
 
 
+def suppression(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """How much disclosure control hides, per table: published cells (a count or a value with
+    a `_suppressed` flag) and how many of them are suppressed. Reported on the data-quality
+    page and in the README."""
+    rows = []
+    for name, frame in tables.items():
+        flags = [c for c in frame.columns if c.endswith(SUPPRESSED_SUFFIX)]
+        if not flags or name == "suppression":
+            continue
+        n_cells = frame.height * len(flags)
+        n_hidden = int(sum(frame[f].sum() for f in flags))
+        rows.append((name, n_cells, n_hidden, n_hidden / n_cells if n_cells else 0.0))
+    return pl.DataFrame(rows, schema={"table": pl.String, "n_cells": pl.Int64,
+                                      "n_suppressed": pl.Int64,
+                                      "share_suppressed": pl.Float64}, orient="row")
+
+
 def protected_tables(published_db: Path, names=None, cache_dir: Path | None = None,
                      version: str | None = None) -> dict[str, pl.DataFrame]:
-    """Every table the dashboards and packs may show, protected. With `cache_dir`, a table
-    protected once for a data version is read back (the site and the packs then show the very
-    same cells); caches of other versions are removed."""
-    names = list(names or TABLES)
+    """Every table the dashboards and packs may show, protected, and `suppression` (the share
+    each of them hides). With `cache_dir`, a table protected once for a data version is read
+    back (the site and the packs then show the very same cells); caches of other versions are
+    removed."""
+    wanted = list(names or [*TABLES, "suppression"])
+    names = list(TABLES) if "suppression" in wanted else [n for n in wanted]
     cached: dict[str, pl.DataFrame] = {}
     if cache_dir is not None:
         version = version or data_version(published_db)
@@ -306,14 +339,19 @@ def protected_tables(published_db: Path, names=None, cache_dir: Path | None = No
     missing = [n for n in names if n not in cached]
     if missing:
         con = open_published(published_db)
+        # The linear algebra runs on small blocks: BLAS threads would only fight over the cores.
+        limits = threadpool_limits(1)
         try:
             for name in missing:
                 cached[name] = TABLES[name](con)
                 if cache_dir is not None:
                     cached[name].write_parquet(cache_dir / f"{name}-{version[:16]}.parquet")
         finally:
+            limits.restore_original_limits()
             con.close()
-    return {name: cached[name] for name in names}
+    if "suppression" in wanted:
+        cached["suppression"] = suppression({n: cached[n] for n in names})
+    return {name: cached[name] for name in wanted}
 
 
 # ---------------------------------------------------------------- the evaluation
@@ -524,5 +562,13 @@ def balance(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         .sort("programme", "covariate", "level", "stage"))
 
 
+def breakdown_levels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Which rare levels of sex and age band each programme counts with a neighbour
+    (marts.breakdown_levels): the charts name them beside the level they joined. No counts."""
+    return _frame(con, """
+        select programme, dimension, level, published_level
+        from marts.breakdown_levels where is_folded order by all""")
+
+
 TABLES.update({"programmes": programmes, "effects": effects, "overlap": overlap,
-               "balance": balance})
+               "balance": balance, "breakdown_levels": breakdown_levels})

@@ -21,7 +21,7 @@ VALIDATED_MARTS = (
     "effect_survival", "releases", "placements", "recidivism", "recidivism_rates",
     "recidivism_effects",
     "survival", "employment_status", "programme_indicators", "placement_retention",
-    "dropout_rates", "placement_funnel",
+    "dropout_rates", "placement_funnel", "breakdown_levels",
 )
 
 

@@ -116,8 +116,8 @@ EMPTY_WHEN: dict[str, str] = {
     # The descriptive rates, curves and the funnel count the programme period's releases
     # and intakes; the evaluation marts its evaluation population.
     **{t: f"({_NO_CUSTODY} or {_NO_PERIOD_RELEASES})"
-       for t in ("recidivism_rates", "survival", "employment_status", "placement_funnel",
-                 "recidivism_effects", "programme_effects", "covariate_balance",
+       for t in ("recidivism_rates", "breakdown_levels", "survival", "employment_status",
+                 "placement_funnel", "recidivism_effects", "programme_effects", "covariate_balance",
                  "propensity_overlap", "effect_survival")},
     **{t: "(select count(*) from ingest.files) = 0"
        for t in ("data_quality_deliveries", "data_quality_link_rates",
@@ -809,6 +809,15 @@ def _programmes() -> list[Frame]:
     ])]
 
 
+def _breakdown_levels() -> list[Frame]:
+    return [Frame(f"select * from {SCHEMA}.breakdown_levels", [
+        compound_unique(["programme", "dimension", "level"]),
+        *not_null("programme", "dimension", "level", "published_level", "is_folded"),
+        in_set("programme", PROGRAMMES),
+        in_set("dimension", ["sex", "age_band"]),
+    ])]
+
+
 def _programme_effects() -> list[Frame]:
     grain = ["programme", "cohort", "estimator", "measure", "outcome", "window_months"]
     limits = ["difference_ci_low", "difference_ci_high", "risk_ratio_ci_low",
@@ -907,6 +916,7 @@ def _effect_survival() -> list[Frame]:
 # Every validated mart, in report order: the public marts first.
 TABLES: dict[str, Callable[[], list[Frame]]] = {
     "programmes": _programmes,
+    "breakdown_levels": _breakdown_levels,
     "programme_effects": _programme_effects,
     "covariate_balance": _covariate_balance,
     "propensity_overlap": _propensity_overlap,

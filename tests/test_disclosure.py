@@ -318,3 +318,126 @@ def test_a_cell_zero_by_structure_is_no_disclosure() -> None:
     assert hidden[3] or hidden[4]
     exposed = set(recoverable(values, hidden, eqs).tolist()) - {2}
     assert exposed == set()
+
+
+# Recoding and the choice of complementary cells -------------------------------------------------
+
+
+def test_a_partner_overlap_is_an_unknown_not_a_sum() -> None:
+    # Persons with two partners: 30 + 25 + 4 = 59 > 50 in total. Read as an exact sum, the
+    # hidden 4 would be 50 - 30 - 25 < 0; with the unpublished overlap it stays unknown, and
+    # nothing else needs to go.
+    frame = pl.DataFrame({"partner": ["p0", "p1", "p2", "all"], "n": [4, 30, 25, 50]})
+    published = protect(frame, ["partner"], ["n"], overlap_dims=["partner"])
+    assert published["n"].to_list() == [None, 30, 25, 50]
+
+
+def test_the_cheapest_complement_is_chosen_not_the_first() -> None:
+    # Two sums share the small cell a1 (3): along the rows a1 + a2 = a, along the columns
+    # a1 + b1 = c1. Protecting a1 needs a cycle of four hidden cells; the cheapest uses the
+    # small cells a2 (12), b1 (11) and b2 (13), never a total.
+    cells = {("a", "1"): 3, ("a", "2"): 12, ("b", "1"): 11, ("b", "2"): 13,
+             ("c", "1"): 400, ("c", "2"): 380}
+    rows = []
+    for r in ("a", "b", "c", "all"):
+        for c in ("1", "2", "all"):
+            rows.append((r, c, sum(v for (rr, cc), v in cells.items()
+                                   if r in (rr, "all") and c in (cc, "all"))))
+    frame = pl.DataFrame(rows, schema=["row", "col", "n"], orient="row")
+    published = protect(frame, ["row", "col"], ["n"])
+    hidden = set(published.filter(pl.col("n_suppressed")).select("row", "col").rows())
+    assert hidden == {("a", "1"), ("a", "2"), ("b", "1"), ("b", "2")}
+    assert_protected(frame, published, ["row", "col"])
+
+
+def _originals(con, table: str, keys: list[str], count: str) -> pl.DataFrame:
+    columns = ", ".join(f'"{k}"' for k in keys)
+    return con.sql(f"select {columns}, {count} as original from marts.{table}").pl()
+
+
+def test_totals_and_large_categories_stay_published(built_demo) -> None:
+    """On the demo: no total row (the whole period, every break-down 'all') and no row of a
+    category with at least 50 releases over the period is suppressed, unless one of its own
+    counts is below the threshold (primary suppression). A year is a part of the period: a
+    small year takes another one along."""
+    from dashboards import tables
+
+    con = tables.open_published(built_demo["published"])
+    try:
+        rates = tables.recidivism_rates(con)
+        indicators = tables.indicators(con)
+        rate_keys = ["programme", "cohort", "prison_id", "sex", "age_band", "group",
+                     "window_months", "measure"]
+        indicator_keys = ["programme", "cohort", "prison_id", "partner_id", "sex",
+                          "age_band", "indicator"]
+        rates = rates.join(_originals(con, "recidivism_rates", rate_keys, "n_releases"),
+                           on=rate_keys)
+        original = con.sql("""select programme, period as cohort, prison_id, partner_id, sex,
+                                     age_band, indicator, n_units as original,
+                                     least(coalesce(numerator, 1e9), coalesce(denominator, 1e9),
+                                           n_units) as smallest
+                              from marts.programme_indicators""").pl()
+        indicators = indicators.join(original, on=indicator_keys)
+        raw_rates = con.sql("select * from marts.recidivism_rates").pl().rename(
+            {"n_releases": "r", "n_full_follow_up": "f", "n_events": "e"}).select(
+            *rate_keys, pl.min_horizontal("r", "f", "e").alias("smallest"))
+        rates = rates.join(raw_rates, on=rate_keys)
+    finally:
+        con.close()
+    for frame, breakdowns in ((rates, ["prison_id", "sex", "age_band"]),
+                              (indicators, list(tables.BREAKDOWNS))):
+        flags = [c for c in frame.columns if c.endswith("_suppressed")]
+        period = pl.col("cohort") == "all"
+        total = pl.all_horizontal([pl.col(b) == "all" for b in breakdowns])
+        large = pl.col("original") >= 50
+        must_show = frame.filter(period & (total | large) & (pl.col("smallest") >= THRESHOLD))
+        assert must_show.height > 100
+        shown_wrongly = must_show.filter(pl.any_horizontal(flags))
+        assert shown_wrongly.is_empty(), shown_wrongly.head()
+
+
+def test_women_are_shown_and_rare_levels_folded(built_demo) -> None:
+    """The sex break-down shows women in every programme and group over the period; a level
+    too rare to publish (sex x, u) is counted with its neighbour, and the mart says so."""
+    from dashboards import tables
+
+    con = tables.open_published(built_demo["published"])
+    try:
+        rates = tables.recidivism_rates(con)
+        folds = con.sql("select * from marts.breakdown_levels").pl()
+        counts = con.sql("""select programme, sex, is_participant, count(*) as n
+                            from marts.releases where is_index_year and is_programme_period
+                            group by all""").pl()
+    finally:
+        con.close()
+    women = rates.filter((pl.col("sex") == "f") & (pl.col("cohort") == "all")
+                         & (pl.col("measure") == "reconviction")
+                         & (pl.col("window_months") == 24))
+    assert women.height == 4  # two programmes x two groups
+    assert women["rate"].null_count() == 0, women
+    # Folded levels never appear in the aggregate break-down; the others do.
+    published_sexes = set(rates.filter(pl.col("sex") != "all")["sex"].to_list())
+    folded = folds.filter(pl.col("is_folded") & (pl.col("dimension") == "sex"))
+    assert not folded.is_empty()  # x is rare in the demo
+    assert published_sexes.isdisjoint(set(folded["level"].to_list()) - {"m", "f"})
+    # A level is folded exactly when a group has fewer than 30 index releases of it.
+    smallest = (counts.group_by("programme", "sex").agg(pl.col("n").min(), pl.len())
+                .with_columns(pl.when(pl.col("len") < 2).then(0).otherwise(pl.col("n"))
+                              .alias("n")))
+    expected = smallest.filter(pl.col("sex").is_in(["x", "u"]) & (pl.col("n") < 30))
+    assert set(expected.select("programme", "sex").rows()) == set(
+        folded.select("programme", "level").rows())
+
+
+def test_person_time_denominators_are_protected(built_demo) -> None:
+    from dashboards import tables
+
+    con = tables.open_published(built_demo["published"])
+    try:
+        frame = tables.indicators(con).filter(pl.col("kind") == "rate")
+    finally:
+        con.close()
+    shown = frame.filter(pl.col("denominator").is_not_null())
+    assert shown.height > 0
+    assert shown["denominator"].min() >= THRESHOLD
+    assert frame["denominator_suppressed"].sum() > 0

@@ -6,13 +6,16 @@ with releases as (select * from {{ ref('releases') }}),
 
 recidivism as (select * from {{ ref('recidivism') }}),
 
+-- Rare levels of sex and age band are counted with a neighbour (int_breakdown_levels).
+levels as (select * from {{ ref('int_breakdown_levels') }}),
+
 base as (
     select
         r.programme,
         cast(r.cohort_year as varchar) as cohort,
         r.prison_id,
-        r.sex,
-        r.age_band,
+        coalesce(ls.published_level, r.sex) as sex,
+        coalesce(la.published_level, r.age_band) as age_band,
         case when r.is_participant then 'participant' else 'comparison' end as group_name,
         x.window_months,
         x.measure,
@@ -22,6 +25,10 @@ base as (
         x.days_at_liberty
     from recidivism x
     join releases r using (release_id)
+    left join levels ls on ls.programme = r.programme and ls.dimension = 'sex'
+        and ls.level = r.sex
+    left join levels la on la.programme = r.programme and la.dimension = 'age_band'
+        and la.level = r.age_band
     where r.is_index_year and r.is_programme_period
 ),
 
