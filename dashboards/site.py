@@ -86,7 +86,7 @@ PAGES = [
               "funnel_partners", free=["partner_id"]),
     ]),
     Page("dropouts", "dropouts.html", [
-        chart("retention", "curves", "retention", "retention", "retention",
+        chart("retention", "curves", "retention", "retention", "retention", wide=True,
               series=[{"key": "placement_type", "value": "all",
                        "label": "placement_type.all"}]),
         chart("dropout_by", "bars", "dropouts", "dropout_by", "dropout_by", mode="dots",
@@ -98,11 +98,11 @@ PAGES = [
               values=[{"column": "share_of_ended", "label": "chart.share"}]),
     ]),
     Page("recidivism", "recidivism.html", [
-        chart("rates", "rates", "recidivism_rates", "rates", "rates",
+        chart("rates", "rates", "recidivism_rates", "rates", "rates", wide=True,
               groups=["participant", "comparison"]),
         chart("effects", "effects", "recidivism_effects", "effects", "effects",
               wide=True),
-        chart("survival", "curves", "survival", "survival", "survival",
+        chart("survival", "curves", "survival", "survival", "survival", wide=True,
               series=[{"key": "group", "value": g, "label": f"group.{g}"}
                       for g in ("participant", "comparison")],
               control={"param": "measure", "column": "measure", "labels": "measure",
@@ -133,6 +133,9 @@ PAGES = [
               alias={"prison_id": "source_id", "partner_id": "source_id"},
               values=[{"column": "link_rate", "label": "chart.share"}]),
         chart("validation", "validation", None, "validation", "validation"),
+        # Drawn only where the published tables include it.
+        chart("suppression", "suppression", "suppression", "suppression", "suppression",
+              optional=True),
     ]),
 ]
 
@@ -150,9 +153,12 @@ def _json_default(value):
 
 
 def _table_json(frame: pl.DataFrame) -> dict:
-    """Columns and rows. A suppressed value is null already, so the flags stay behind; floats
-    are rounded to 5 digits (a thousandth of a percentage point)."""
-    frame = frame.select(pl.exclude("^.*_suppressed$")).with_columns(
+    """Columns and rows. A suppressed value is null already, so the flags (boolean
+    `<column>_suppressed`) stay behind, unlike counts that merely end so (`n_suppressed`);
+    floats are rounded to 5 digits (a thousandth of a percentage point)."""
+    flags = [c for c, kind in frame.schema.items()
+             if c.endswith("_suppressed") and kind == pl.Boolean]
+    frame = frame.drop(flags).with_columns(
         pl.col(pl.Decimal).cast(pl.Float64)).with_columns(pl.col(pl.Float64).round(5))
     return {"columns": frame.columns, "rows": frame.rows()}
 
@@ -171,6 +177,16 @@ def _breakdown_values(indicators: pl.DataFrame) -> dict[str, dict[str, list[str]
         rows = indicators.filter(pl.col("programme") == programme)
         out[programme] = {dim: sorted(v for v in rows[dim].unique().to_list() if v != "all")
                           for dim in BREAKDOWNS}
+    return out
+
+
+def folded_levels(frame: pl.DataFrame | None) -> dict[str, dict[str, dict[str, list[str]]]]:
+    """Per programme and break-down, the rare levels counted with a neighbour, under the level
+    they joined (the labels name them: "21-24 (with under 21)")."""
+    out: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for r in (frame.iter_rows(named=True) if frame is not None else []):
+        (out.setdefault(r["programme"], {}).setdefault(r["dimension"], {})
+         .setdefault(r["published_level"], []).append(r["level"]))
     return out
 
 
@@ -195,7 +211,14 @@ def _validation_rows(validation_dir: Path | None) -> list[dict]:
              "failed": int(t["failed"])} for name, t in data.get("tables", {}).items()]
 
 
-def _page_html(page: Page, meta: Metadata) -> str:
+def _charts(page: Page, tables: dict) -> list[dict]:
+    """The page's charts whose tables exist (an optional chart's table may be absent)."""
+    return [spec for spec in page.charts
+            if not spec.get("optional") or spec.get("table") in tables]
+
+
+def _page_html(page: Page, meta: Metadata, charts: list[dict] | None = None,
+               title: str | None = None) -> str:
     nav = "\n".join(
         f'      <a data-page="{p.file}" href="{p.file}"'
         f'{" aria-current=page" if p is page else ""} data-i18n="nav.{p.name}">'
@@ -205,7 +228,7 @@ def _page_html(page: Page, meta: Metadata) -> str:
         f'<select id="filter-{dim}"></select></label>'
         for dim in ("programme", "cohort", *BREAKDOWNS))
     cards = []
-    for spec in page.charts:
+    for spec in page.charts if charts is None else charts:
         control = ""
         if spec.get("control"):
             control = (f'<p class="control-row"><label><span data-i18n="filter.'
@@ -225,14 +248,14 @@ def _page_html(page: Page, meta: Metadata) -> str:
     </section>""")
     version = html.escape(meta.data_version)
     tables = "\n".join(f'<script src="data/table-{name}.js"></script>'
-                       for name in _tables_of(page))
+                       for name in _tables_of(page, charts))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="data-version" content="{version}">
-<title>reentry-warehouse</title>
+<title>{html.escape(title or page.name)} – reentry-warehouse</title>
 <link rel="stylesheet" href="assets/site.css">
 </head>
 <body data-page="{page.name}" data-rendered="false">
@@ -245,6 +268,7 @@ def _page_html(page: Page, meta: Metadata) -> str:
   </div>
   <h1 data-i18n="site.title"></h1>
   <p class="sub"><span data-i18n="site.subtitle"></span> ·
+    <span data-i18n="site.period"></span> ·
     <span data-i18n="site.as_of"></span> ·
     <span class="version" data-i18n="site.version" title="{version}"></span></p>
   <nav>
@@ -259,7 +283,7 @@ def _page_html(page: Page, meta: Metadata) -> str:
 <main>
 {chr(10).join(cards)}
 </main>
-<footer><p data-i18n="site.footer"></p></footer>
+<footer><p data-i18n="site.footer"></p><p class="built" data-i18n="site.built"></p></footer>
 <script src="assets/plotly.min.js"></script>
 <script src="assets/messages.js"></script>
 <script src="assets/site-data.js"></script>
@@ -271,8 +295,9 @@ def _page_html(page: Page, meta: Metadata) -> str:
 """
 
 
-def _tables_of(page: Page) -> list[str]:
-    return sorted({spec["table"] for spec in page.charts if spec.get("table")})
+def _tables_of(page: Page, charts: list[dict] | None = None) -> list[str]:
+    return sorted({spec["table"] for spec in (page.charts if charts is None else charts)
+                   if spec.get("table")})
 
 
 def _write(path: Path, text: str) -> None:
@@ -309,6 +334,7 @@ def build_site(published_db: Path, out_dir: Path, data_version: str,
         "cohorts": cohorts,
         "years": [c for c in cohorts if len(c) == 4],
         "breakdowns": _breakdown_values(indicators),
+        "folded": folded_levels(tables.get("breakdown_levels")),
         "names": names or {},
         "measures": list(MEASURES),
         "windows": list(WINDOWS),
@@ -321,21 +347,26 @@ def build_site(published_db: Path, out_dir: Path, data_version: str,
     _write(assets / "plotly.min.js", plotly.offline.get_plotlyjs())
     shutil.copy(STATIC / "site.js", assets / "site.js")
     shutil.copy(STATIC / "site.css", assets / "site.css")
-    _write(assets / "messages.js", _script("REENTRY_MESSAGES", load_messages()))
+    messages = load_messages()
+    # The tab's title before the script runs (the script gives it in the chosen language).
+    titles = messages["en"]
+    _write(assets / "messages.js", _script("REENTRY_MESSAGES", messages))
     _write(assets / "site-data.js", _script("REENTRY_SITE", site))
     validation = _validation_rows(validation_dir)
     # Each table once, in its own file, loaded by the pages that show it.
-    for name in sorted({t for page in PAGES for t in _tables_of(page)}):
+    charts = {page.name: _charts(page, tables) for page in PAGES}
+    for name in sorted({t for page in PAGES for t in _tables_of(page, charts[page.name])}):
         _write(staging / "data" / f"table-{name}.js",
                "window.REENTRY_TABLES = window.REENTRY_TABLES || {};\n"
                + _script(f"REENTRY_TABLES.{name}", _table_json(tables[name])))
     written = []
     for page in PAGES:
-        payload = {"page": page.name, "charts": page.charts}
+        payload = {"page": page.name, "charts": charts[page.name]}
         if page.name == "quality":
             payload["validation"] = validation
         _write(staging / "data" / f"{page.name}.js", _script("REENTRY_PAGE", payload))
-        _write(staging / page.file, _page_html(page, meta))
+        _write(staging / page.file, _page_html(page, meta, charts[page.name],
+                                               titles.get(f"nav.{page.name}")))
         written.append(out_dir / page.file)
     _swap(staging, out_dir)
     return written

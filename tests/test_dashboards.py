@@ -40,16 +40,18 @@ VERDICTS = ("fewer", "more", "no_clear_difference", "descriptive",
             "not_estimated_few_participants", "not_estimated_no_comparison")
 
 REPO = Path(__file__).resolve().parents[1]
-SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+ARTIFACTS = REPO / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
 MESSAGES_DIR = REPO / "dashboards" / "messages"
 SITE_JS = REPO / "dashboards" / "static" / "site.js"
 THRESHOLD = 10
 RENDERED = 'body[data-rendered="true"]'
 MISSING = "\u27e6"  # how site.js shows a message key it has no text for
 # Counts that are not about persons or records: the number of delivery files per source, the
-# characteristics of the propensity score, the imbalanced ones, the bootstrap replicates.
+# characteristics of the propensity score, the imbalanced ones, the bootstrap replicates, the
+# cells of a table and how many of them are suppressed.
 NOT_PERSON_COUNTS = {"n_files", "n_characteristics", "n_imbalanced_characteristics",
-                     "n_replicates"}
+                     "n_replicates", "n_cells", "n_suppressed"}
 
 
 # ---------------------------------------------------------------- fixtures
@@ -169,16 +171,29 @@ def options(page, selector: str) -> list[str]:
 # ---------------------------------------------------------------- in the browser
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def english_date(iso: str) -> str:
+    """How the site writes a date in English (31 Dec 2009)."""
+    year, month, day = (int(part) for part in iso[:10].split("-"))
+    return f"{day} {MONTHS[month - 1]} {year}"
+
+
 def test_pages_render_with_n_as_of_and_definitions(site, clean_tab, as_of, messages):
     tab = clean_tab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     en = messages["en"]
     n_shown = en["chart.n"].split("{n}")[0]
+    as_of = english_date(as_of)
     problems = []
     for p in PAGES:
         tab.open(url(site, p.file), "en")
         found = cards(tab.page)
-        assert [c["id"] for c in found] == [s["id"] for s in p.charts], p.file
+        # Every chart of the page, in order; an optional one only where its table was written.
+        written = {s["id"] for s in _load_js(site / "data" / f"{p.name}.js")["charts"]}
+        assert [c["id"] for c in found] == [s["id"] for s in p.charts
+                                            if not s.get("optional") or s["id"] in written]
         drawn = [c["id"] for c in found if c["drawn"]]
         if len(drawn) != len(p.charts):
             problems.append(f"{p.file}: {len(drawn)} of {len(p.charts)} charts drawn")
@@ -301,6 +316,163 @@ def test_no_network(site, browser):
     assert local, "the route handler saw no request at all"
     assert not outside, sorted(set(outside))
     assert not tab.take_problems()
+
+
+# Every chart of a page, as drawn: whether it draws data, whether it says why not (a visible
+# message in its frame), its axes, and every pair of its text boxes that overlap. A text box
+# is an SVG text element of the chart (tick labels, axis titles, annotations, legend entries,
+# data labels) that is shown and not empty, taken as the rectangle of its bounding box turned
+# with the text (rotated tick labels stay rotated); two boxes overlap when they share more
+# than a pixel in every direction (separating axes), so touching is allowed. A text box must
+# also lie within the chart (else it is cut off).
+CHART_CHECK = r"""() => {
+  const corners = (el) => {
+    const b = el.getBBox();
+    const m = el.getScreenCTM();
+    if (!m || b.width < 0.5 || b.height < 0.5) return null;
+    const pt = (x, y) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f];
+    return [pt(b.x, b.y), pt(b.x + b.width, b.y), pt(b.x + b.width, b.y + b.height),
+            pt(b.x, b.y + b.height)];
+  };
+  const shown = (el, root) => {
+    for (let a = el; a && a !== root; a = a.parentElement) {
+      const cs = getComputedStyle(a);
+      if (cs.display === "none" || cs.visibility === "hidden" || Number(cs.opacity) === 0 ||
+          Number(a.getAttribute("opacity")) === 0 && a.hasAttribute("opacity")) return false;
+    }
+    return true;
+  };
+  // The overlap of two convex polygons along each edge normal; the smallest is how far they
+  // intrude into each other (<= 0: apart or touching).
+  const depth = (p, q) => {
+    let least = Infinity;
+    for (const poly of [p, q]) {
+      for (let i = 0; i < poly.length; i++) {
+        const [x1, y1] = poly[i];
+        const [x2, y2] = poly[(i + 1) % poly.length];
+        const len = Math.hypot(x2 - x1, y2 - y1);
+        if (len < 1e-9) continue;
+        const nx = -(y2 - y1) / len, ny = (x2 - x1) / len;
+        const proj = (s) => s.map(([x, y]) => x * nx + y * ny);
+        const a = proj(p), b = proj(q);
+        const overlap = Math.min(Math.max(...a), Math.max(...b)) -
+                        Math.max(Math.min(...a), Math.min(...b));
+        least = Math.min(least, overlap);
+      }
+    }
+    return least;
+  };
+  const kind = (el) => {
+    const g = el.closest(".legend, .annotation, .g-xtitle, .g-ytitle, .g-y2title, " +
+                         ".xtick, .ytick, .y2tick, .textpoint, .bartext, .point");
+    return g ? g.getAttribute("class").split(" ")[0] : el.getAttribute("class") || "text";
+  };
+  return Array.from(document.querySelectorAll("section.card")).map((card) => {
+    const id = card.getAttribute("data-chart");
+    const gd = card.querySelector(".plot");
+    if (!gd) {
+      const text = card.querySelector(".text");
+      return {id, html: true, drawn: !!(text && text.textContent.trim()), why: "",
+              whyShown: false, overlaps: [], cut: [], axes: []};
+    }
+    const has = (v) => v !== null && v !== undefined;
+    const drawn = (gd.data || []).some((t) => !t.meta && t.visible !== false &&
+        (t.x || []).some((v, i) => has(v) && has((t.y || [])[i])));
+    const why = gd.getAttribute("data-why") || "";
+    const boxes = [];
+    for (const el of gd.querySelectorAll("svg text")) {
+      if (el.closest(".hoverlayer")) continue;
+      const text = el.textContent.trim();
+      if (!text || !shown(el, gd)) continue;
+      const box = corners(el);
+      if (box) boxes.push({text, kind: kind(el), box});
+    }
+    // Nothing drawn: a message must stand in the chart's frame.
+    const whyShown = !drawn && boxes.some((b) => b.kind === "annotation");
+    // A text reaching out of the chart is cut off.
+    const frame = gd.getBoundingClientRect();
+    const cut = boxes.filter((b) => b.box.some(([x, y]) =>
+        x < frame.left - 1 || x > frame.right + 1 || y < frame.top - 1 || y > frame.bottom + 1))
+      .map((b) => b.kind + " " + JSON.stringify(b.text));
+    const overlaps = [];
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const d = depth(boxes[i].box, boxes[j].box);
+        if (d > 1) overlaps.push([boxes[i].kind + " " + JSON.stringify(boxes[i].text),
+                                  boxes[j].kind + " " + JSON.stringify(boxes[j].text),
+                                  Math.round(d)]);
+      }
+    }
+    const full = gd._fullLayout || {};
+    const axes = Object.keys(full).filter((k) => /^[xy]axis\d*$/.test(k)).map((k) => ({
+      name: k, visible: full[k].visible !== false, range: full[k].range,
+      type: full[k].type, tickformat: full[k].tickformat || ""}));
+    return {id, html: false, drawn, why, whyShown, overlaps, cut, axes};
+  });
+}"""
+
+
+def chart_problems(page, where: str) -> list[str]:
+    """What is wrong with the charts of the open page (CHART_CHECK)."""
+    problems = []
+    for c in page.evaluate(CHART_CHECK):
+        name = f"{where} [{c['id']}]"
+        if not c["drawn"] and not c["whyShown"]:
+            problems.append(f"{name}: neither drawn nor saying why")
+        for a, b, d in c["overlaps"]:
+            problems.append(f"{name}: {a} overlaps {b} by {d} px")
+        problems += [f"{name}: {text} cut off at the chart's edge" for text in c["cut"]]
+        for axis in c["axes"]:
+            if not axis["visible"] or axis["type"] != "linear":
+                continue
+            low, high = axis["range"]
+            if not c["drawn"]:
+                problems.append(f"{name}: {axis['name']} {low}..{high} without data")
+            elif "%" in axis["tickformat"] and "+" not in axis["tickformat"] and (
+                    low < -1e-9 or high > 1 + 1e-9):
+                problems.append(f"{name}: share axis {axis['name']} runs {low}..{high}")
+    return problems
+
+
+def _breakdown_states(site: Path) -> list[str]:
+    """Hashes that choose a cohort or one break-down (the first value the first programme
+    offers): the states where charts used to lose their data."""
+    data = _load_js(site / "assets" / "site-data.js")
+    programme = data["programmes"][0]
+    states = [f"cohort={data['years'][0]}", f"cohort={data['cohorts'][1]}"]
+    for dim in BREAKDOWNS:
+        values = data["breakdowns"][programme][dim]
+        if values:
+            states.append(f"{dim}={values[0]}")
+    return [f"programme={programme}&{s}" for s in states]
+
+
+def test_charts_honest_and_legible(site, clean_tab, messages):
+    """In every language on every page (and, in English, with a cohort or a break-down
+    chosen): each chart draws data or says why in its frame, no two of its text boxes
+    overlap, share axes stay within 0-100 % and an empty chart has no axis; the tab's title
+    names the page."""
+    tab = clean_tab
+    page = tab.page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for p in PAGES:
+        for lang in LANGUAGES:
+            tab.open(url(site, p.file, f"#lang={lang}"), lang)
+            where = f"{p.file} ({lang})"
+            title = page.title()
+            if title != f"{messages[lang][f'nav.{p.name}']} – reentry-warehouse":
+                problems.append(f"{where}: tab title {title!r}")
+            problems += chart_problems(page, where)
+            if lang == "de" and p.name in ("overview", "recidivism"):
+                page.screenshot(path=str(ARTIFACTS / f"{p.name}-de.png"), full_page=True)
+            problems += [f"{where}: {m}" for m in tab.take_problems()]
+        for state in _breakdown_states(site):
+            tab.open(url(site, p.file, f"#lang=en&{state}"), "en")
+            where = f"{p.file} (#{state})"
+            problems += chart_problems(page, where)
+            problems += [f"{where}: {m}" for m in tab.take_problems()]
+    assert not problems, "\n".join(problems)
 
 
 # ---------------------------------------------------------------- without a browser
@@ -667,7 +839,8 @@ def test_no_programme_period_says_so(site, clean_tab, messages, tmp_path):
         assert messages[lang]["effect.none"] in verdicts
         assert not page.query_selector('section[data-chart="verdicts"] p.verdict[lang]')
         forest = page.evaluate("""() => document.querySelector(
-            'section[data-chart="forest"] .plot').layout.annotations.map(a => a.text)""")
+            'section[data-chart="forest"] .plot').layout.annotations.map(
+                a => a.text.replace(/<br>/g, " "))""")
         assert messages[lang]["effect.none"] in forest
         # The descriptive charts still work.
         drawn = {c["id"]: c["drawn"] for c in cards(page)}

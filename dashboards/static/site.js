@@ -46,6 +46,12 @@
       return SITE.names[value] || value;
     }
     if (dim === "cohort") return value;
+    // A rare level counted with its neighbour is named beside the level it joined.
+    var folded = ((SITE.folded || {})[state.programme] || {})[dim] || {};
+    if (folded[value]) {
+      return t(dim + "." + value) + " " + t("filter.with", {levels: folded[value].map(
+        function (level) { return t(dim + "." + level); }).join(", ")});
+    }
     return t(dim + "." + value);
   }
 
@@ -55,13 +61,56 @@
                                                    minimumFractionDigits: fixed ? digits : 0});
   }
 
+  // Every percentage label with one decimal, so "41.0 %" stands beside "35.9 %".
   function percent(value) {
     if (value === null || value === undefined) return t("chart.suppressed");
-    return Number(value).toLocaleString(locale(), {style: "percent", maximumFractionDigits: 1});
+    return Number(value).toLocaleString(locale(), {style: "percent", maximumFractionDigits: 1,
+                                                   minimumFractionDigits: 1});
   }
 
   function locale() {
     return {de: "de-DE", nl: "nl-NL", en: "en-GB"}[state.lang];
+  }
+
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                "Dec"];
+
+  // A date (and time) of the data in the language's form: 31.12.2009, 31-12-2009,
+  // 31 Dec 2009. Written out here rather than left to the browser's locale data.
+  function formatDate(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?/.exec(String(iso || ""));
+    if (!m) return iso === null || iso === undefined ? "" : String(iso);
+    var date = state.lang === "de" ? m[3] + "." + m[2] + "." + m[1] :
+      state.lang === "nl" ? m[3] + "-" + m[2] + "-" + m[1] :
+      Number(m[3]) + " " + MONTHS[Number(m[2]) - 1] + " " + m[1];
+    return m[4] ? date + ", " + m[4] + ":" + m[5] : date;
+  }
+
+  // The width of the chart being drawn (set before each renderer runs): long labels and
+  // titles wrap to it.
+  var plotWidth = 600;
+
+  function labelWidth() { return Math.max(22, Math.round(plotWidth / 28)); }
+
+  function titleWidth() { return Math.max(28, Math.round(plotWidth / 15)); }
+
+  // Long labels broken into lines of about `width` characters (Plotly's <br>) at spaces; a
+  // single long word stays whole.
+  function wrap(text, width) {
+    width = width || 28;
+    var words = String(text).split(/ /);
+    var lines = [];
+    var line = "";
+    words.forEach(function (word) {
+      if (line && (line + " " + word).length > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line ? line + " " + word : word;
+      }
+    });
+    if (line) lines.push(line);
+    return lines.join("<br>");
   }
 
   // ---------------------------------------------------------------- state
@@ -169,25 +218,128 @@
       paper_bgcolor: "#ffffff",
       plot_bgcolor: "#ffffff",
       margin: {l: 60, r: 20, t: 40, b: 60},
-      legend: {orientation: "h", x: 0, y: 1.02, yanchor: "bottom"},
+      legend: {orientation: "h", x: 0, y: 1.02, yanchor: "bottom", traceorder: "normal"},
       hoverlabel: {namelength: -1},
+      // A bar label that would have to shrink below 9 px is left out (the hover still has it).
+      uniformtext: {mode: "hide", minsize: 9},
       separators: state.lang === "en" ? ".," : ",."
     };
     Object.keys(extra || {}).forEach(function (k) { layout[k] = extra[k]; });
     return layout;
   }
 
-  function shareAxis(title) {
-    return {title: {text: title || t("chart.share")}, tickformat: ".0%", rangemode: "tozero",
-            gridcolor: "#dddddd", zeroline: false};
+  function present(v) { return v !== null && v !== undefined && isFinite(v); }
+
+  function maxOf(values) {
+    return values.filter(present).reduce(function (m, v) {
+      return m === null || v > m ? v : m; }, null);
+  }
+
+  function minOf(values) {
+    return values.filter(present).reduce(function (m, v) {
+      return m === null || v < m ? v : m; }, null);
+  }
+
+  // Axes never invent a range: a share axis runs from 0 to the data (intervals included) and
+  // never past 100 %, a count axis from 0 to the data's maximum. A chart without data gets no
+  // axis at all but says why (`empty`).
+  function shareAxis(title, values) {
+    var top = maxOf(values || []);
+    var end = top === null ? 1 : Math.min(1, Math.max(top * 1.06, 0.02));
+    return {title: {text: title || t("chart.share")}, tickformat: end < 0.1 ? ".1%" : ".0%",
+            range: [0, end], gridcolor: "#dddddd", zeroline: false, automargin: true};
+  }
+
+  function countAxis(title, values) {
+    var top = maxOf(values || []);
+    return {title: {text: title || t("chart.count")}, tickformat: ",~r",
+            range: [0, top === null || top <= 0 ? 1 : top * 1.04], gridcolor: "#dddddd",
+            zeroline: false, automargin: true};
+  }
+
+  // A signed axis (differences) over the data and its intervals, with 0 always on it.
+  function signedRange(values) {
+    var lo = Math.min(0, minOf(values) || 0);
+    var hi = Math.max(0, maxOf(values) || 0);
+    var pad = (hi - lo || 0.01) * 0.05;
+    return [lo - pad, hi + pad];
   }
 
   function errorBars(rows, value, low, high) {
     return {
       type: "data", symmetric: false, color: "#555555", thickness: 1.2, width: 4,
-      array: rows.map(function (r) { return r[high] === null ? null : r[high] - r[value]; }),
-      arrayminus: rows.map(function (r) { return r[low] === null ? null : r[value] - r[low]; })
+      array: rows.map(function (r) {
+        return r[high] === null || r[value] === null ? null : r[high] - r[value]; }),
+      arrayminus: rows.map(function (r) {
+        return r[low] === null || r[value] === null ? null : r[value] - r[low]; })
     };
+  }
+
+  var HATCH = {shape: "/", fgcolor: "#9a9a9a", bgcolor: "#f3f3f3", size: 7, solidity: 0.22};
+  var SUPPRESSED = "suppressed";
+
+  // Suppressed cells drawn as what they are: light hatched bars across the whole value axis
+  // (span), labelled "suppressed (< 10)" and explained on hover; never a missing bar that
+  // reads as zero. `what` names each placeholder where a category holds several values (in
+  // the hover, and in the label unless `short`); an `offsetgroup` puts it in the slot of the
+  // series it stands for, `colour` hatches it in that series' colour.
+  function placeholders(names, span, opts) {
+    opts = opts || {};
+    var vertical = !!opts.vertical;
+    var what = names.map(function (_, i) {
+      return opts.what === undefined ? "" :
+        Array.isArray(opts.what) ? opts.what[i] : opts.what; });
+    var lengths = names.map(function () { return span[1] - span[0]; });
+    var labels = names.map(function (_, i) {
+      return opts.labels ? opts.labels[i] : t("chart.suppressed_label"); });
+    var reasons = names.map(function (_, i) {
+      return opts.reasons ? opts.reasons[i] : t("chart.suppressed_why"); });
+    var trace = {
+      type: "bar", orientation: vertical ? "v" : "h",
+      name: opts.name || t("chart.suppressed_label"),
+      meta: SUPPRESSED, legendgroup: opts.name || SUPPRESSED, showlegend: !!opts.legend,
+      base: names.map(function () { return span[0]; }),
+      marker: {color: "#f3f3f3", line: {color: opts.colour || "#b5b5b5", width: 0.6},
+               pattern: opts.colour ? Object.assign({}, HATCH, {fgcolor: opts.colour}) : HATCH},
+      text: what.map(function (w, i) {
+        return (w && !opts.short ? w + ": " : "") + labels[i]; }),
+      textposition: "inside", insidetextanchor: "middle", constraintext: "inside",
+      textangle: vertical ? -90 : 0, textfont: {size: opts.fontSize || 11, color: "#333333"},
+      customdata: what.map(function (w, i) { return (w ? w + ": " : "") + reasons[i]; }),
+      hovertemplate: "%{" + (vertical ? "x" : "y") + "}<br>%{customdata}<extra></extra>"
+    };
+    trace[vertical ? "x" : "y"] = names;
+    trace[vertical ? "y" : "x"] = lengths;
+    if (opts.width) trace.width = opts.width;
+    if (opts.offsetgroup) trace.offsetgroup = opts.offsetgroup;
+    if (opts.alignmentgroup) trace.alignmentgroup = opts.alignmentgroup;
+    return trace;
+  }
+
+  // The legend's key for coloured placeholders: neutral, drawn by an empty trace in the slot
+  // of the first one (so it takes no slot of its own).
+  function placeholderKey(opts) {
+    return {type: "bar", orientation: opts.vertical ? "v" : "h", x: [null], y: [null],
+            name: opts.name || t("chart.suppressed_label"), meta: SUPPRESSED,
+            legendgroup: opts.name || SUPPRESSED, showlegend: true, hoverinfo: "skip",
+            offsetgroup: opts.offsetgroup,
+            alignmentgroup: opts.alignmentgroup,
+            marker: {color: "#f3f3f3", pattern: HATCH, line: {color: "#b5b5b5", width: 0.6}}};
+  }
+
+  function addPlaceholders(data, names, span, opts) {
+    var own = Object.assign({}, opts, {legend: opts.legend && !opts.colour});
+    data.push(placeholders(names, span, own));
+    if (opts.legend && opts.colour) data.push(placeholderKey(opts));
+  }
+
+  // Whether a trace draws data (placeholders and helper traces do not count).
+  function drawsData(trace) {
+    if (trace.meta || trace.visible === false) return false;
+    var x = trace.x || [];
+    var y = trace.y || [];
+    return x.some(function (v, i) {
+      return v !== null && v !== undefined && y[i] !== null && y[i] !== undefined; });
   }
 
   function suppressedNote(rows, column, name) {
@@ -195,52 +347,84 @@
     return hidden.length ? t("chart.suppressed_list", {items: hidden.join(", ")}) : null;
   }
 
+  // Why a chart shows nothing: rows whose values are all suppressed, or no rows at all.
+  function nothingShown(rows) {
+    return rows.length ? "chart.all_suppressed" : "site.no_rows";
+  }
+
+  // The height of a category row: enough for its label's lines.
+  function rowHeight(cats, least) {
+    var lines = cats.reduce(function (m, c) {
+      return Math.max(m, String(c).split("<br>").length); }, 1);
+    return Math.max(least, 17 * lines + 12);
+  }
+
+  function categoryAxis(cats, extra) {
+    var axis = {type: "category", categoryorder: "array", categoryarray: cats,
+                range: [cats.length - 0.5, -0.5], automargin: true, ticklabelstandoff: 6};
+    Object.keys(extra || {}).forEach(function (k) { axis[k] = extra[k]; });
+    return axis;
+  }
+
   function indicatorKind(code) {
-    var row = (PAGE.tables.indicators ? rowsOf("indicators") : []).find(function (r) { return r.indicator === code; });
+    var row = (PAGE.tables.indicators ? rowsOf("indicators") : []).find(function (r) {
+      return r.indicator === code; });
     return row ? row.kind : "share";
   }
 
-  function valueAxis(kind) {
-    if (kind === "share" || kind === "km") return shareAxis(t("chart.value"));
-    return {title: {text: t("chart.value")}, rangemode: "tozero", gridcolor: "#dddddd"};
-  }
+  function isShare(kind) { return kind === "share" || kind === "km"; }
 
   function releasesN(rows) {
     var total = rows.find(function (r) { return r.indicator === "releases"; });
     return total ? total.numerator : undefined;
   }
 
-  // Headline shares of the selection, each with its interval.
+  // Headline shares of the selection, each with its interval and its value written beside it.
   function headline(spec, sel) {
     var rows = spec.indicators.map(function (code) {
       return sel.rows.find(function (r) { return r.indicator === code; });
     }).filter(Boolean);
     var shown = rows.filter(function (r) { return r.value !== null; });
-    var names = function (r) { return t("indicator." + r.indicator); };
+    var hidden = rows.filter(function (r) { return r.value === null; });
+    var names = function (r) { return wrap(t("indicator." + r.indicator), 30); };
+    if (!shown.length) return withN(empty(nothingShown(rows)), releasesN(sel.rows));
+    var axis = shareAxis(null, shown.map(function (r) {
+      return r.ci_high !== null ? r.ci_high : r.value; }));
+    var data = [{
+      type: "scatter", mode: "markers+text", orientation: "h",
+      x: shown.map(function (r) { return r.value; }), y: shown.map(names),
+      text: shown.map(function (r) { return percent(r.value); }), textposition: "top center",
+      textfont: {size: 12}, cliponaxis: false,
+      error_x: errorBars(shown, "value", "ci_low", "ci_high"),
+      marker: {color: PALETTE[0], size: 10}, name: t("chart.value"),
+      hovertemplate: "%{y}: %{x:.1%}<extra></extra>"
+    }];
+    if (hidden.length) data.push(placeholders(hidden.map(names), axis.range));
     return {
-      data: [{
-        type: "scatter", mode: "markers+text", orientation: "h",
-        x: shown.map(function (r) { return r.value; }), y: shown.map(names),
-        text: shown.map(function (r) { return percent(r.value); }), textposition: "top center",
-        error_x: errorBars(shown, "value", "ci_low", "ci_high"),
-        marker: {color: PALETTE[0], size: 10}, name: t("chart.value"),
-        hovertemplate: "%{y}: %{x:.1%}<extra></extra>"
-      }],
-      layout: baseLayout({xaxis: shareAxis(), yaxis: {automargin: true, autorange: "reversed"},
-                          margin: {l: 20, r: 20, t: 10, b: 50}, showlegend: false,
-                          height: 60 + 38 * Math.max(shown.length, 1)}),
+      data: data,
+      layout: baseLayout({xaxis: axis, yaxis: categoryAxis(rows.map(names)), bargap: 0.35,
+                          margin: {l: 20, r: 24, t: 24, b: 50}, showlegend: false,
+                          height: 90 + 46 * rows.length}),
       n: releasesN(sel.rows),
-      notes: [suppressedNote(rows, "value", names)]
+      notes: [suppressedNote(rows, "value", function (r) { return t("indicator." + r.indicator); })]
     };
   }
 
-  // Shares per release year.
+  // Shares per release year; a year with a suppressed share is a hatched band, not a gap.
   function trend(spec, sel) {
     var years = SITE.years;
+    var highs = [];
+    var hidden = {};
     var data = spec.indicators.map(function (code, i) {
       var rows = years.map(function (y) {
         return sel.rows.find(function (r) { return r.indicator === code && r.cohort === y; }) ||
-          {value: null, ci_low: null, ci_high: null};
+          {value: null, ci_low: null, ci_high: null, missing: true};
+      });
+      rows.forEach(function (r, j) {
+        highs.push(r.ci_high !== null ? r.ci_high : r.value);
+        if (r.value === null && !r.missing) {
+          (hidden[years[j]] = hidden[years[j]] || []).push(t("indicator." + code));
+        }
       });
       return {
         type: "scatter", mode: "lines+markers", name: t("indicator." + code), x: years,
@@ -256,24 +440,50 @@
     });
     var n = total.some(function (r) { return r.numerator === null; }) ? null :
       total.reduce(function (a, r) { return a + r.numerator; }, 0);
-    return {data: data, layout: baseLayout({yaxis: shareAxis(), xaxis: {type: "category"}}),
-            n: n, notes: []};
+    var axis = shareAxis(null, highs);
+    var gone = Object.keys(hidden).sort();
+    if (gone.length) {
+      // One band per year; the hover names what of it is suppressed.
+      var band = placeholders(gone, axis.range, {vertical: true, legend: true});
+      band.customdata = gone.map(function (y) {
+        return hidden[y].join(", ") + ": " + t("chart.suppressed_why"); });
+      data.unshift(band);
+    }
+    return {data: data,
+            layout: baseLayout({yaxis: axis, bargap: 0.55, height: 420,
+                                xaxis: {type: "category", categoryorder: "array",
+                                        categoryarray: years}}),
+            n: n,
+            notes: [gone.length ? t("chart.suppressed_list", {items: gone.map(function (y) {
+              return y + " (" + hidden[y].join(", ") + ")"; }).join("; ")}) : null]};
   }
 
   function employment(spec, sel) {
     var rows = sel.rows.slice().sort(function (a, b) { return a.day - b.day; });
     var shown = rows.filter(function (r) { return r.share !== null; });
+    var hidden = rows.filter(function (r) { return r.share === null; });
     var first = rows[0];
+    if (!shown.length) {
+      return withN(empty(nothingShown(rows)), first ? first.n_observed : undefined);
+    }
+    var axis = shareAxis(null, shown.map(function (r) {
+      return r.ci_high !== null ? r.ci_high : r.share; }));
+    var data = [{
+      type: "scatter", mode: "lines+markers", x: shown.map(function (r) { return r.day; }),
+      y: shown.map(function (r) { return r.share; }),
+      error_y: errorBars(shown, "share", "ci_low", "ci_high"),
+      line: {color: PALETTE[2]}, marker: {size: 9}, name: t("chart.share"),
+      hovertemplate: "%{x}: %{y:.1%}<extra></extra>"
+    }];
+    if (hidden.length) {
+      data.unshift(placeholders(hidden.map(function (r) { return r.day; }), axis.range,
+                                {vertical: true, width: 26}));
+    }
     return {
-      data: [{
-        type: "scatter", mode: "lines+markers", x: shown.map(function (r) { return r.day; }),
-        y: shown.map(function (r) { return r.share; }),
-        error_y: errorBars(shown, "share", "ci_low", "ci_high"),
-        line: {color: PALETTE[2]}, marker: {size: 9}, name: t("chart.share"),
-        hovertemplate: "%{x}: %{y:.1%}<extra></extra>"
-      }],
-      layout: baseLayout({yaxis: shareAxis(), showlegend: false,
-                          xaxis: {title: {text: t("chart.days")}, tickvals: [30, 90, 180, 365]}}),
+      data: data,
+      layout: baseLayout({yaxis: axis, showlegend: false, height: 340,
+                          xaxis: {title: {text: t("chart.days")}, tickvals: [30, 90, 180, 365],
+                                  range: [0, 385], zeroline: false}}),
       n: first ? first.n_observed : undefined,
       notes: [suppressedNote(rows, "share", function (r) { return String(r.day); })]
     };
@@ -281,18 +491,37 @@
 
   var STAGES = ["n_referred", "n_accepted", "n_placed", "n_started", "n_retained_180"];
 
+  // The funnel of persons as bars, each with its count and its share of those referred.
   function funnel(spec, sel) {
     var row = sel.rows[0];
     if (!row) return empty();
+    var names = STAGES.map(function (s) { return t("stage." + s); });
     var shown = STAGES.filter(function (s) { return row[s] !== null; });
+    var hidden = STAGES.filter(function (s) { return row[s] === null; });
+    var top = maxOf(shown.map(function (s) { return row[s]; }));
+    if (top === null) return withN(empty("chart.all_suppressed"), row.n_referred);
+    // Room for the labels beside the bars.
+    var axis = countAxis(t("chart.persons"), [top * 1.3]);
+    var data = [{
+      type: "bar", orientation: "h", name: t("chart.persons"), offsetgroup: "stages",
+      y: shown.map(function (s) { return t("stage." + s); }),
+      x: shown.map(function (s) { return row[s]; }),
+      text: shown.map(function (s) {
+        return s === "n_referred" || !row.n_referred ? number(row[s]) :
+          number(row[s]) + " (" + percent(row[s] / row.n_referred) + ")"; }),
+      textposition: "outside", cliponaxis: false, textfont: {size: 12},
+      marker: {color: shown.map(function (s) { return PALETTE[STAGES.indexOf(s)]; })},
+      hovertemplate: "%{y}: %{text}<extra></extra>"
+    }];
+    if (hidden.length) {
+      data.push(placeholders(hidden.map(function (s) { return t("stage." + s); }), axis.range,
+                             {offsetgroup: "stages"}));
+    }
     return {
-      data: [{
-        type: "funnel", y: shown.map(function (s) { return t("stage." + s); }),
-        x: shown.map(function (s) { return row[s]; }), textinfo: "value+percent initial",
-        marker: {color: shown.map(function (_, i) { return PALETTE[i]; })},
-        connector: {line: {color: "#999999"}}
-      }],
-      layout: baseLayout({margin: {l: 140, r: 20, t: 10, b: 30}, showlegend: false}),
+      data: data,
+      layout: baseLayout({xaxis: axis, yaxis: categoryAxis(names), bargap: 0.25,
+                          margin: {l: 20, r: 20, t: 10, b: 50}, showlegend: false,
+                          height: 330}),
       n: row.n_referred,
       notes: [suppressedNote(STAGES.map(function (s) { return {s: s, v: row[s]}; }), "v",
                              function (o) { return t("stage." + o.s); })]
@@ -302,35 +531,60 @@
   function funnelPartners(spec, sel) {
     var rows = sel.rows.filter(function (r) { return r.partner_id !== "all"; });
     var total = sel.rows.find(function (r) { return r.partner_id === "all"; });
-    rows.sort(function (a, b) { return (b.n_referred || 0) - (a.n_referred || 0); });
-    var names = rows.map(function (r) { return label("partner_id", r.partner_id); });
-    var data = STAGES.map(function (s, i) {
-      return {type: "bar", orientation: "h", name: t("stage." + s), y: names,
-              x: rows.map(function (r) { return r[s]; }), marker: {color: PALETTE[i]},
-              hovertemplate: "%{y}: %{x}<extra>" + t("stage." + s) + "</extra>"};
+    var size = function (r) { return r.n_referred === null ? -1 : r.n_referred; };
+    rows.sort(function (a, b) { return size(b) - size(a); });
+    var names = rows.map(function (r) {
+      var name = wrap(label("partner_id", r.partner_id), 24);
+      return r.partner_id === state.partner_id ? "<b>" + name + "</b>" : name;
+    });
+    var values = [];
+    rows.forEach(function (r) { STAGES.forEach(function (s) { values.push(r[s]); }); });
+    if (maxOf(values) === null) {
+      return withN(empty(nothingShown(rows)), total ? total.n_referred : undefined);
+    }
+    var axis = countAxis(t("chart.persons"), values);
+    var data = [];
+    var legend = true;
+    STAGES.forEach(function (s, i) {
+      data.push({type: "bar", orientation: "h", name: t("stage." + s), y: names,
+                 x: rows.map(function (r) { return r[s]; }), marker: {color: PALETTE[i]},
+                 offsetgroup: s, alignmentgroup: "stages",
+                 hovertemplate: "%{y}: %{x}<extra>" + t("stage." + s) + "</extra>"});
+    });
+    STAGES.forEach(function (s) {
+      var gone = names.filter(function (_, j) { return rows[j][s] === null; });
+      if (!gone.length) return;
+      addPlaceholders(data, gone, axis.range, {offsetgroup: s, alignmentgroup: "stages",
+                                                what: t("stage." + s), legend: legend,
+                                                colour: PALETTE[STAGES.indexOf(s)],
+                                                short: true, fontSize: 10});
+      legend = false;
     });
     return {data: data,
-            layout: baseLayout({barmode: "group", height: 120 + 70 * Math.max(rows.length, 1),
-                                yaxis: {automargin: true, autorange: "reversed"},
-                                xaxis: {title: {text: t("chart.count")}, gridcolor: "#dddddd"},
+            layout: baseLayout({barmode: "group", bargap: 0.16,
+                                height: 150 + 100 * Math.max(rows.length, 1),
+                                yaxis: categoryAxis(names), xaxis: axis,
                                 margin: {l: 20, r: 20, t: 10, b: 50}}),
             n: total ? total.n_referred : undefined,
             notes: [suppressedNote(rows, "n_referred", function (r) {
               return label("partner_id", r.partner_id); })]};
   }
 
-  // Kaplan-Meier curves as steps with their bands, one per series, and the numbers at risk.
+  // Kaplan-Meier curves as steps with their bands, one per series, and below them the table
+  // of the numbers at risk (its own axis, so no line can run out of the chart).
   function curves(spec, sel) {
     var series = spec.series ? spec.series : [{key: null, value: null}];
     var data = [];
     var atRisk = [];
     var n = 0;
+    var lastDay = 0;
     series.forEach(function (s, i) {
       var rows = sel.rows.filter(function (r) { return !s.key || r[s.key] === s.value; });
       rows.sort(function (a, b) { return a.day - b.day; });
       if (!rows.length) return;
       var name = s.label ? t(s.label) : t("chart.value");
       var x = rows.map(function (r) { return r.day; });
+      lastDay = Math.max(lastDay, x[x.length - 1]);
       var colour = PALETTE[i];
       data.push({type: "scatter", mode: "lines", x: x, y: rows.map(function (r) {
         return r.ci_high; }), line: {width: 0, shape: "hv"}, showlegend: false,
@@ -338,7 +592,7 @@
       data.push({type: "scatter", mode: "lines", x: x, y: rows.map(function (r) {
         return r.ci_low; }), line: {width: 0, shape: "hv"}, fill: "tonexty",
         fillcolor: hexAlpha(colour, 0.18), showlegend: false, hoverinfo: "skip"});
-      data.push({type: "scatter", mode: "lines", name: name, x: x,
+      data.push({type: "scatter", mode: "lines", name: name, x: x, cliponaxis: false,
                  y: rows.map(function (r) { return r.survival; }),
                  line: {color: colour, shape: "hv", width: 2.2, dash: DASHES[i]},
                  hovertemplate: "%{x}: %{y:.1%}<extra>" + name + "</extra>"});
@@ -348,23 +602,49 @@
         return row ? row.n_at_risk : null;
       })});
     });
-    if (!data.length) return empty();
-    var lines = atRisk.map(function (a) {
-      return "<b>" + a.name + "</b>: " + a.values.map(function (v, j) {
-        return SITE.at_risk_days[j] + " " + t("chart.days") + ": " +
-          (v === null ? "&lt;10" : number(v));
-      }).join(" · ");
+    if (!data.length) return empty("chart.curve_none");
+    var names = atRisk.map(function (a) { return a.name; });
+    var table = {type: "scatter", mode: "text", yaxis: "y2", meta: "at_risk", x: [], y: [],
+                 text: [], textposition: "middle right", cliponaxis: false,
+                 textfont: {size: 11, color: "#333333"}, showlegend: false,
+                 hoverinfo: "skip"};
+    atRisk.forEach(function (a) {
+      a.values.forEach(function (v, j) {
+        table.x.push(SITE.at_risk_days[j]);
+        table.y.push(a.name);
+        table.text.push(v === null ? "< 10" : number(v));
+      });
     });
+    data.push(table);
+    var top = 40;
+    var bottom = 12;
+    var rowHeight = 20;
+    var gap = 92;
+    var main = 300;
+    var tableHeight = rowHeight * names.length;
+    var inner = main + gap + tableHeight;
+    var ticks = SITE.at_risk_days.slice();
+    for (var d = 1460; d <= lastDay; d += 365) ticks.push(d);
     return {
       data: data,
-      layout: baseLayout({yaxis: shareAxis(t("chart.share")), height: 380 + 18 * lines.length,
-                          xaxis: {title: {text: t("chart.days")}, gridcolor: "#eeeeee"},
-                          margin: {l: 60, r: 20, t: 40, b: 90 + 18 * lines.length},
-                          annotations: [{xref: "paper", yref: "paper", x: 0, y: -0.2,
-                                         yanchor: "top", xanchor: "left", align: "left",
-                                         font: {size: 11},
-                                         showarrow: false,
-                                         text: t("chart.at_risk") + "<br>" + lines.join("<br>")}]}),
+      layout: baseLayout({
+        height: top + inner + bottom, margin: {l: 60, r: 24, t: top, b: bottom},
+        legend: {orientation: "h", x: 0, y: 1.02, yanchor: "bottom", traceorder: "normal"},
+        xaxis: {title: {text: t("chart.days"), standoff: 4}, gridcolor: "#eeeeee",
+                range: [0, Math.max(lastDay, SITE.at_risk_days[SITE.at_risk_days.length - 1])],
+                tickvals: ticks, zeroline: false, anchor: "y"},
+        yaxis: {title: {text: t("chart.share")}, tickformat: ".0%", range: [0, 1],
+                gridcolor: "#dddddd", zeroline: false, automargin: true, ticklabelstandoff: 4,
+                domain: [(gap + tableHeight) / inner, 1]},
+        yaxis2: {domain: [0, tableHeight / inner], type: "category", categoryorder: "array",
+                 categoryarray: names, range: [names.length - 0.5, -0.5], showgrid: false,
+                 zeroline: false, showline: false, ticks: "", fixedrange: true,
+                 automargin: true, ticklabelstandoff: 10, tickfont: {size: 11},
+                 anchor: "x"},
+        annotations: [{xref: "paper", yref: "paper", x: 0, xanchor: "left",
+                       y: tableHeight / inner, yanchor: "bottom", yshift: 2,
+                       showarrow: false, font: {size: 11},
+                       text: "<b>" + t("chart.at_risk") + "</b>"}]}),
       n: n,
       notes: [t("note.curve_cut")]
     };
@@ -375,86 +655,140 @@
     return "rgba(" + [(v >> 16) & 255, (v >> 8) & 255, v & 255, alpha].join(",") + ")";
   }
 
-  // Grouped dots with intervals on a two-level axis (measure x window).
+  // Rates of participants and comparison per measure and window, side by side in rows (long
+  // German labels read across, not crammed under the axis).
   function rates(spec, sel) {
-    var measures = SITE.measures;
-    var windows = SITE.windows;
-    var cats = [[], []];
-    measures.forEach(function (m) {
-      windows.forEach(function (w) {
-        cats[0].push(t("measure." + m));
-        cats[1].push(t("window." + w));
-      });
+    var keys = [];
+    SITE.measures.forEach(function (m) {
+      SITE.windows.forEach(function (w) { keys.push({m: m, w: w}); });
     });
+    var cats = keys.map(function (k) { return wrap(effectLabel(k.m, k.w), labelWidth()); });
     var n = {};
     var hidden = [];
-    var data = spec.groups.map(function (g, i) {
-      var rows = [];
-      measures.forEach(function (m) {
-        windows.forEach(function (w) {
-          var r = sel.rows.find(function (x) {
-            return x.group === g && x.measure === m && x.window_months === w;
-          }) || {rate: null, ci_low: null, ci_high: null, n_releases: null};
-          if (r.rate === null) hidden.push(t("group." + g) + " " + t("measure." + m) + " " +
-                                           t("window." + w));
-          if (n[g] === undefined || (n[g] === null && r.n_releases !== null)) n[g] = r.n_releases;
-          rows.push(r);
-        });
+    var highs = [];
+    var all = [];
+    var groups = spec.groups.map(function (g) {
+      return keys.map(function (k) {
+        var r = sel.rows.find(function (x) {
+          return x.group === g && x.measure === k.m && x.window_months === k.w;
+        }) || {rate: null, ci_low: null, ci_high: null, n_releases: null, missing: true};
+        if (!r.missing) all.push(r);
+        if (r.rate === null && !r.missing) {
+          hidden.push(t("group." + g) + " " + effectLabel(k.m, k.w));
+        }
+        highs.push(r.ci_high !== null ? r.ci_high : r.rate);
+        if (n[g] === undefined || (n[g] === null && r.n_releases !== null)) n[g] = r.n_releases;
+        return r;
       });
-      return {type: "scatter", mode: "markers", name: t("group." + g), x: cats,
-              y: rows.map(function (r) { return r.rate; }),
-              error_y: errorBars(rows, "rate", "ci_low", "ci_high"),
-              marker: {color: PALETTE[i], symbol: SYMBOLS[i], size: 10},
-              hovertemplate: "%{y:.1%}<extra>" + t("group." + g) + "</extra>"};
     });
-    return {data: data, layout: baseLayout({yaxis: shareAxis(), scattermode: "group",
-                                            height: 420, margin: {l: 60, r: 20, t: 40, b: 110},
-                                            xaxis: {type: "multicategory", tickangle: -90}}),
-            n: spec.groups.map(function (g) {
-              return t("group." + g) + " " + number(n[g]); }).join(", "),
+    var nText = spec.groups.map(function (g) {
+      return t("group." + g) + " " + number(n[g]); }).join(", ");
+    if (maxOf(highs) === null) return withN(empty(nothingShown(all)), nText);
+    var axis = shareAxis(null, highs);
+    var data = spec.groups.map(function (g, i) {
+      var rows = groups[i];
+      return {type: "scatter", mode: "markers", orientation: "h", name: t("group." + g),
+              y: cats, x: rows.map(function (r) { return r.rate; }),
+              offsetgroup: g, alignmentgroup: "groups", cliponaxis: false,
+              error_x: errorBars(rows, "rate", "ci_low", "ci_high"),
+              marker: {color: PALETTE[i], symbol: SYMBOLS[i], size: 10},
+              hovertemplate: "%{y}: %{x:.1%}<extra>" + t("group." + g) + "</extra>"};
+    });
+    var legend = {};
+    spec.groups.forEach(function (g, i) {
+      // Suppressed rates, and (rarely) rates with no published row at all.
+      [false, true].forEach(function (missing) {
+        var gone = cats.filter(function (_, j) {
+          return groups[i][j].rate === null && !!groups[i][j].missing === missing; });
+        if (!gone.length) return;
+        var name = t(missing ? "chart.no_figure" : "chart.suppressed_label");
+        addPlaceholders(data, gone, axis.range, {
+          offsetgroup: g, alignmentgroup: "groups", what: t("group." + g),
+          legend: !legend[missing], colour: PALETTE[i], name: name,
+          labels: gone.map(function () { return name; }),
+          reasons: gone.map(function () {
+            return missing ? t("site.no_rows") : t("chart.suppressed_why"); })});
+        legend[missing] = true;
+      });
+    });
+    return {data: data,
+            layout: baseLayout({scattermode: "group", barmode: "group", bargap: 0.2,
+                                height: 130 + rowHeight(cats, 48) * cats.length, xaxis: axis,
+                                yaxis: categoryAxis(cats),
+                                margin: {l: 20, r: 24, t: 40, b: 50}}),
+            n: nText,
             notes: [hidden.length ? t("chart.suppressed_list", {items: hidden.join("; ")}) :
               null]};
   }
 
+  function withN(figure, n) {
+    figure.n = n;
+    return figure;
+  }
+
   function effects(spec, sel) {
-    var measures = SITE.measures;
-    var windows = SITE.windows;
-    var cats = [[], []];
+    var cats = [];
     var rows = [];
-    measures.forEach(function (m) {
-      windows.forEach(function (w) {
+    SITE.measures.forEach(function (m) {
+      SITE.windows.forEach(function (w) {
         var r = sel.rows.find(function (x) { return x.measure === m && x.window_months === w; });
         if (!r) return;
-        cats[0].push(t("measure." + m));
-        cats[1].push(t("window." + w));
+        cats.push(wrap(effectLabel(m, w), labelWidth()));
         rows.push(r);
       });
     });
     if (!rows.length) return empty();
-    var data = [["difference", "chart.raw"], ["standardised_difference", "chart.standardised"]].map(
-      function (pair, i) {
-        var c = pair[0];
-        return {type: "scatter", mode: "markers", name: t(pair[1]), x: cats,
-                y: rows.map(function (r) { return r[c]; }),
-                error_y: errorBars(rows, c, c + "_ci_low", c + "_ci_high"),
-                marker: {color: PALETTE[i], symbol: SYMBOLS[i], size: 10},
-                hovertemplate: "%{y:+.1%}<extra>" + t(pair[1]) + "</extra>"};
-      });
     var first = rows[0];
+    var nText = t("group.participant") + " " + number(first.n_participants) + ", " +
+      t("group.comparison") + " " + number(first.n_comparison);
+    var series = [["difference", "chart.raw"], ["standardised_difference", "chart.standardised"]];
+    var values = [];
+    rows.forEach(function (r) {
+      series.forEach(function (p) {
+        values.push(r[p[0]], r[p[0] + "_ci_low"], r[p[0] + "_ci_high"]); });
+    });
+    if (maxOf(values) === null) return withN(empty("chart.all_suppressed"), nText);
+    var range = signedRange(values);
+    var data = series.map(function (pair, i) {
+      var c = pair[0];
+      return {type: "scatter", mode: "markers", orientation: "h", name: t(pair[1]), y: cats,
+              x: rows.map(function (r) { return r[c]; }), offsetgroup: c,
+              alignmentgroup: "series",
+              error_x: errorBars(rows, c, c + "_ci_low", c + "_ci_high"),
+              marker: {color: PALETTE[i], symbol: SYMBOLS[i], size: 10},
+              hovertemplate: "%{y}: %{x:+.1%}<extra>" + t(pair[1]) + "</extra>"};
+    });
+    var legend = true;
+    series.forEach(function (pair) {
+      var gone = cats.filter(function (_, j) { return rows[j][pair[0]] === null; });
+      if (!gone.length) return;
+      addPlaceholders(data, gone, range, {offsetgroup: pair[0], alignmentgroup: "series",
+                                           what: t(pair[1]), legend: legend,
+                                           colour: PALETTE[series.indexOf(pair)]});
+      legend = false;
+    });
     return {data: data,
-            layout: baseLayout({scattermode: "group", height: 420,
-                                margin: {l: 70, r: 20, t: 40, b: 110},
-                                xaxis: {type: "multicategory", tickangle: -90},
-                                yaxis: {title: {text: t("chart.difference")}, tickformat: "+.0%",
-                                        zeroline: true, zerolinecolor: "#333333",
-                                        gridcolor: "#dddddd"}}),
-            n: t("group.participant") + " " + number(first.n_participants) + ", " +
-               t("group.comparison") + " " + number(first.n_comparison),
+            layout: baseLayout({scattermode: "group", barmode: "group", bargap: 0.2,
+                                height: 130 + rowHeight(cats, 48) * cats.length,
+                                margin: {l: 20, r: 24, t: 40, b: 50},
+                                yaxis: categoryAxis(cats),
+                                xaxis: {title: {text: wrap(t("chart.difference"), titleWidth())},
+                                        tickformat: "+.0%",
+                                        range: range, zeroline: true, zerolinecolor: "#333333",
+                                        gridcolor: "#dddddd", automargin: true}}),
+            n: nText,
             notes: [suppressedNote(rows, "difference", function (r) {
-              return t("measure." + r.measure) + " " + t("window." + r.window_months); })]};
+              return effectLabel(r.measure, r.window_months); })]};
   }
 
-  // One indicator per prison or partner, ranked, with intervals and the programme's value.
+  // The break-down a chart cannot show together with its own axis (`dim`): the published
+  // tables break down by one characteristic at a time.
+  function otherBreakdown(dim) {
+    return BREAKDOWNS.filter(function (d) { return d !== dim && state[d] !== "all"; })[0];
+  }
+
+  // One indicator per prison or partner, ranked, with intervals and the programme's value;
+  // suppressed ones last, as placeholders.
   function ranked(spec, sel) {
     var code = control(spec);
     var dim = spec.free[0];
@@ -462,37 +796,56 @@
     var total = rows.find(function (r) { return r[dim] === "all"; });
     var parts = rows.filter(function (r) { return r[dim] !== "all"; });
     var shown = parts.filter(function (r) { return r.value !== null; });
+    var hidden = parts.filter(function (r) { return r.value === null; });
     shown.sort(function (a, b) { return b.value - a.value; });
-    var names = shown.map(function (r) { return label(dim, r[dim]); });
+    var name = function (r) { return wrap(label(dim, r[dim]), 26); };
     var kind = indicatorKind(code);
+    var n = total ? (total.denominator !== null && total.denominator !== undefined ?
+                     total.denominator : total.numerator) : undefined;
+    var notes = [t("chart.programme_value") + ": " + (total ? (isShare(kind) ?
+                   percent(total.value) : number(total.value, 2)) : "\u2013"),
+                 suppressedNote(parts, "value", function (r) { return label(dim, r[dim]); })];
+    if (!shown.length) {
+      var other = otherBreakdown(dim);
+      var figure = !parts.length && other ?
+        empty("chart.not_crossed", {dim: t("filter." + other), axis: t("filter." + dim)}) :
+        empty(nothingShown(parts));
+      figure.n = n;
+      figure.notes = notes;
+      return figure;
+    }
+    var values = shown.map(function (r) { return r.ci_high !== null ? r.ci_high : r.value; });
+    if (total) values.push(total.value, total.ci_high);
+    var axis = isShare(kind) ? shareAxis(t("chart.value"), values) :
+      countAxis(t("chart.value"), values);
+    var cats = shown.map(name).concat(hidden.map(name));
     var data = [{type: "scatter", mode: "markers", orientation: "h", x: shown.map(function (r) {
-      return r.value; }), y: names, name: t("indicator." + code),
+      return r.value; }), y: shown.map(name), name: t("indicator." + code),
       error_x: errorBars(shown, "value", "ci_low", "ci_high"),
-      marker: {color: PALETTE[0], size: 9},
-      hovertemplate: "%{y}: %{x:" + (kind === "share" || kind === "km" ? ".1%" : ".2f") +
-        "}<extra></extra>"}];
+      marker: {color: PALETTE[0], size: 9}, cliponaxis: false,
+      hovertemplate: "%{y}: %{x:" + (isShare(kind) ? ".1%" : ".2f") + "}<extra></extra>"}];
+    if (hidden.length) data.push(placeholders(hidden.map(name), axis.range));
     var shapes = [];
     if (total && total.value !== null) {
       shapes.push({type: "line", xref: "x", yref: "paper", x0: total.value, x1: total.value,
                    y0: 0, y1: 1, line: {color: PALETTE[5], width: 2, dash: "dash"}});
       if (total.ci_low !== null && total.ci_high !== null) {
         shapes.push({type: "rect", xref: "x", yref: "paper", x0: total.ci_low, x1: total.ci_high,
-                     y0: 0, y1: 1, fillcolor: hexAlpha(PALETTE[5], 0.12), line: {width: 0}});
+                     y0: 0, y1: 1, fillcolor: hexAlpha(PALETTE[5], 0.12), line: {width: 0},
+                     layer: "below"});
       }
     }
     return {data: data,
-            layout: baseLayout({xaxis: valueAxis(kind), shapes: shapes, showlegend: false,
-                                yaxis: {automargin: true, autorange: "reversed"},
-                                height: 90 + 28 * Math.max(shown.length, 1),
+            layout: baseLayout({xaxis: axis, shapes: shapes, showlegend: false, bargap: 0.3,
+                                yaxis: categoryAxis(cats),
+                                height: 100 + 34 * cats.length,
                                 margin: {l: 20, r: 20, t: 10, b: 50}}),
-            n: total ? (total.denominator !== null && total.denominator !== undefined ?
-                        total.denominator : total.numerator) : undefined,
-            notes: [t("chart.programme_value") + ": " + (total ? (kind === "share" ||
-                    kind === "km" ? percent(total.value) : number(total.value, 2)) : "–"),
-                    suppressedNote(parts, "value", function (r) { return label(dim, r[dim]); })]};
+            n: n, notes: notes};
   }
 
   // Counts or shares by a category (end reasons, dropout by type, quarantine by reason...).
+  // Several values stack; a category with a suppressed part gets a labelled placeholder
+  // beside its stack.
   function bars(spec, sel) {
     var dim = spec.category;
     var rows = sel.rows.filter(function (r) {
@@ -501,48 +854,110 @@
     // The total row of the selection ("all" in the category; for a long break-down, the row
     // of no break-down at all).
     var total = sel.rows.find(function (r) { return r[dim] === "all"; });
-    var names = function (r) { return label(spec.labels || dim, r[dim]); };
+    var names = function (r) { return wrap(label(spec.labels || dim, r[dim]), 30); };
+    var dots = spec.mode === "dots";
+    var stacked = !dots && spec.values.length > 1;
+    var ends = rows.map(function (r) {
+      var parts = spec.values.map(function (v) {
+        return dots && r.ci_high !== null && r.ci_high !== undefined && r[v.column] !== null ?
+          r.ci_high : r[v.column]; });
+      return stacked ? (parts.some(present) ? parts.filter(present).reduce(function (a, b) {
+        return a + b; }, 0) : null) : maxOf(parts);
+    });
+    var n = total ? total[spec.n] : undefined;
+    if (maxOf(ends) === null) return withN(empty(nothingShown(rows)), n);
+    var axis = spec.share ? shareAxis(t(spec.values[0].label), ends) :
+      countAxis(t("chart.count"), ends);
     var data = spec.values.map(function (v, i) {
       var shown = rows.filter(function (r) { return r[v.column] !== null; });
-      var trace = {type: spec.mode === "dots" ? "scatter" : "bar", orientation: "h",
+      var trace = {type: dots ? "scatter" : "bar", orientation: "h",
                    name: t(v.label), y: shown.map(names),
                    x: shown.map(function (r) { return r[v.column]; }),
-                   marker: {color: PALETTE[i], size: 10}};
-      if (spec.mode === "dots") {
+                   offsetgroup: stacked ? "stack" : "values",
+                   marker: {color: PALETTE[i], size: 10},
+                   hovertemplate: "%{y}: %{x" + (spec.share ? ":.1%" : "") + "}<extra>" +
+                     t(v.label) + "</extra>"};
+      if (dots) {
         trace.mode = "markers";
+        trace.cliponaxis = false;
         trace.error_x = errorBars(shown, v.column, "ci_low", "ci_high");
       }
       return trace;
     });
-    var axis = spec.share ? shareAxis(t(spec.values[0].label)) :
-      {title: {text: t("chart.count")}, gridcolor: "#dddddd"};
+    var gone = rows.filter(function (r) {
+      return spec.values.some(function (v) { return r[v.column] === null; }); });
+    if (gone.length) {
+      var what = gone.map(function (r) {
+        return stacked ? spec.values.filter(function (v) { return r[v.column] === null; })
+          .map(function (v) { return t(v.label); }).join(", ") : ""; });
+      data.push(placeholders(gone.map(names), axis.range, {
+        offsetgroup: stacked ? "suppressed" : "values", what: stacked ? what : undefined,
+        legend: stacked}));
+    }
+    var slot = stacked && gone.length ? 52 : 32;
     return {data: data,
-            layout: baseLayout({barmode: "stack", xaxis: axis, showlegend: data.length > 1,
-                                yaxis: {automargin: true, autorange: "reversed"},
-                                height: 110 + 30 * Math.max(rows.length, 1),
+            layout: baseLayout({barmode: stacked ? "stack" : "group", xaxis: axis,
+                                showlegend: spec.values.length > 1, bargap: 0.25,
+                                yaxis: categoryAxis(rows.map(names)),
+                                height: 120 + slot * Math.max(rows.length, 1),
                                 margin: {l: 20, r: 20, t: 10, b: 50}}),
-            n: total ? total[spec.n] : undefined,
-            notes: [suppressedNote(rows, spec.values[0].column, names)]};
+            n: n,
+            notes: [suppressedNote(rows, spec.values[0].column, function (r) {
+              return label(spec.labels || dim, r[dim]); })]};
+  }
+
+  function tableName(name) {
+    var table = MESSAGES[state.lang] || MESSAGES.en;
+    if (table["table." + name] !== undefined) return t("table." + name);
+    if (table["protected." + name] !== undefined) return t("protected." + name);
+    return name;
   }
 
   function validation(spec) {
     var rows = PAGE.validation || [];
+    if (!rows.length) return empty("chart.no_validation");
     // A mart added upstream without a message yet shows under its own name.
-    var names = rows.map(function (r) {
-      return (MESSAGES[state.lang] || MESSAGES.en)["table." + r.table] !== undefined ?
-        t("table." + r.table) : r.table;
-    });
+    var names = rows.map(function (r) { return tableName(r.table); });
+    var totals = rows.map(function (r) { return r.passed + r.failed; });
     return {data: [
       {type: "bar", orientation: "h", name: t("chart.passed"), y: names,
        x: rows.map(function (r) { return r.passed; }), marker: {color: PALETTE[2]}},
       {type: "bar", orientation: "h", name: t("chart.failed"), y: names,
        x: rows.map(function (r) { return r.failed; }), marker: {color: PALETTE[5]}}],
-            layout: baseLayout({barmode: "stack", height: 110 + 28 * Math.max(rows.length, 1),
-                                yaxis: {automargin: true, autorange: "reversed"},
-                                xaxis: {title: {text: t("chart.count")}},
+            layout: baseLayout({barmode: "stack", height: 110 + 28 * rows.length,
+                                yaxis: categoryAxis(names), xaxis: countAxis(null, totals),
                                 margin: {l: 20, r: 20, t: 10, b: 50}}),
-            n: rows.reduce(function (a, r) { return a + r.passed + r.failed; }, 0),
+            n: totals.reduce(function (a, b) { return a + b; }, 0),
             notes: []};
+  }
+
+  // How much disclosure control hid, per protected table: the share of suppressed cells.
+  function suppression(spec, sel) {
+    var rows = sel.rows.filter(function (r) { return r.table !== "all"; }).slice();
+    rows.sort(function (a, b) { return (b.share_suppressed || 0) - (a.share_suppressed || 0); });
+    var shown = rows.filter(function (r) { return r.share_suppressed !== null; });
+    if (!shown.length) return empty(nothingShown(rows));
+    var names = rows.map(function (r) { return tableName(r.table); });
+    var cells = rows.reduce(function (a, r) { return a + (r.n_cells || 0); }, 0);
+    return {
+      data: [{type: "bar", orientation: "h", name: t("chart.share_suppressed"),
+              y: shown.map(function (r) { return tableName(r.table); }),
+              x: shown.map(function (r) { return r.share_suppressed; }),
+              text: shown.map(function (r) {
+                return percent(r.share_suppressed) + " (" + number(r.n_suppressed) + " / " +
+                  number(r.n_cells) + ")"; }),
+              textposition: "outside", cliponaxis: false, textfont: {size: 11},
+              marker: {color: PALETTE[4]},
+              hovertemplate: "%{y}: %{text}<extra></extra>"}],
+      // Room beside the longest bar for its label.
+      layout: baseLayout({xaxis: shareAxis(t("chart.share_suppressed"), shown.map(function (r) {
+                            return r.share_suppressed * 1.5; })),
+                          yaxis: categoryAxis(names), showlegend: false, bargap: 0.3,
+                          height: 110 + 28 * rows.length,
+                          margin: {l: 20, r: 130, t: 10, b: 50}}),
+      n: cells,
+      notes: [t("note.suppression_cells")]
+    };
   }
 
   // ---------------------------------------------------------------- the evaluation
@@ -663,13 +1078,48 @@
       t("estimator.matched") + " " + number(most(matched, "n_comparison")) + ")";
   }
 
+  // The effects an effects chart cannot draw, as placeholders in each estimator's slot: not
+  // estimated (and why), or suppressed. `value` is the drawn column.
+  function effectGaps(spec, sel, cats, value, span, data) {
+    var legend = {};
+    spec.estimators.forEach(function (e, i) {
+      var gaps = {suppressed: {names: [], reasons: []}, not_estimated: {names: [], reasons: []}};
+      SITE.measures.forEach(function (m) {
+        SITE.windows.forEach(function (w) {
+          var r = sel.rows.find(function (x) {
+            return x.estimator === e && x.measure === m && x.window_months === w; });
+          var name = cats[SITE.measures.indexOf(m) * SITE.windows.length +
+                          SITE.windows.indexOf(w)];
+          if (!r || !r.is_estimated) {
+            gaps.not_estimated.names.push(name);
+            gaps.not_estimated.reasons.push(r ? t("verdict." + r.verdict) : t("effect.no_row"));
+          } else if (r[value] === null) {
+            gaps.suppressed.names.push(name);
+            gaps.suppressed.reasons.push(t("chart.suppressed_why"));
+          }
+        });
+      });
+      Object.keys(gaps).forEach(function (kind) {
+        var g = gaps[kind];
+        if (!g.names.length) return;
+        var label = kind === "suppressed" ? t("chart.suppressed_label") :
+          t("chart.not_estimated_label");
+        addPlaceholders(data, g.names, span, {
+          offsetgroup: e, alignmentgroup: "estimators", what: t("estimator." + e),
+          colour: PALETTE[i], legend: !legend[kind], name: label, reasons: g.reasons,
+          labels: g.names.map(function () { return label; })});
+        legend[kind] = true;
+      });
+    });
+  }
+
   // Every effect of the rate outcome: the difference in percentage points with its 95 %
   // interval, matched and weighted, a line at no difference.
   function forest(spec, sel) {
     if (noEffects(state.programme)) return empty(spec.empty);
     var cats = [];
     SITE.measures.forEach(function (m) {
-      SITE.windows.forEach(function (w) { cats.push(effectLabel(m, w)); });
+      SITE.windows.forEach(function (w) { cats.push(wrap(effectLabel(m, w), labelWidth())); });
     });
     var data = spec.estimators.map(function (e, i) {
       var rows = [];
@@ -683,8 +1133,10 @@
       var name = t("estimator." + e);
       return {
         type: "scatter", mode: "markers", orientation: "h", name: name,
+        offsetgroup: e, alignmentgroup: "estimators",
         x: rows.map(function (r) { return 100 * r.difference; }),
-        y: rows.map(function (r) { return effectLabel(r.measure, r.window_months); }),
+        y: rows.map(function (r) {
+          return wrap(effectLabel(r.measure, r.window_months), labelWidth()); }),
         error_x: {type: "data", symmetric: false, color: PALETTE[i], thickness: 1.6, width: 5,
                   array: rows.map(function (r) {
                     return r.difference_ci_high === null ? null :
@@ -703,15 +1155,24 @@
           " %{customdata[3]}<extra></extra>"
       };
     });
+    var values = [];
+    sel.rows.forEach(function (r) {
+      if (r.is_estimated) {
+        [r.difference, r.difference_ci_low, r.difference_ci_high].forEach(function (v) {
+          if (present(v)) values.push(100 * v); });
+      }
+    });
+    var range = signedRange(values);
+    effectGaps(spec, sel, cats, "difference", range, data);
     return {
       data: data,
       layout: baseLayout({
-        scattermode: "group", scattergap: 0.5, height: 140 + 34 * cats.length,
-        margin: {l: 20, r: 30, t: 40, b: 60},
-        xaxis: {title: {text: t("chart.points")}, zeroline: false, gridcolor: "#dddddd",
-                ticksuffix: ""},
-        yaxis: {type: "category", categoryorder: "array", categoryarray: cats,
-                autorange: "reversed", automargin: true, range: [cats.length - 0.5, -0.5]},
+        scattermode: "group", scattergap: 0.5, barmode: "group", bargap: 0.2,
+        height: 140 + rowHeight(cats, 40) * cats.length, margin: {l: 20, r: 30, t: 40, b: 60},
+        xaxis: {title: {text: wrap(t("chart.points"), titleWidth())}, zeroline: false,
+                gridcolor: "#dddddd",
+                ticksuffix: "", range: range, automargin: true},
+        yaxis: categoryAxis(cats),
         shapes: [{type: "line", xref: "x", yref: "paper", x0: 0, x1: 0, y0: 0, y1: 1,
                   line: {color: "#333333", width: 1.5}}]
       }),
@@ -786,7 +1247,9 @@
       data: data,
       layout: baseLayout({
         height: 150 + 17 * cats.length, margin: {l: 20, r: 20, t: 40, b: 60},
-        xaxis: {title: {text: t("chart.smd")}, zeroline: false, gridcolor: "#eeeeee"},
+        xaxis: {title: {text: wrap(t("chart.smd"), titleWidth())}, zeroline: false,
+                gridcolor: "#eeeeee",
+                automargin: true},
         yaxis: {type: "category", categoryorder: "array", categoryarray: cats,
                 range: [cats.length - 0.5, -0.5], automargin: true, tickfont: {size: 11}},
         shapes: [line(-0.1, "dash"), line(0.1, "dash"), line(0, "solid")]
@@ -893,7 +1356,7 @@
     if (noEffects(state.programme)) return empty(spec.empty);
     var cats = [];
     SITE.measures.forEach(function (m) {
-      SITE.windows.forEach(function (w) { cats.push(effectLabel(m, w)); });
+      SITE.windows.forEach(function (w) { cats.push(wrap(effectLabel(m, w), labelWidth())); });
     });
     var max = 1;
     var data = [];
@@ -903,9 +1366,10 @@
       rows.forEach(function (r) { max = Math.max(max, r.e_value); });
       var name = t("estimator." + e);
       data.push({type: "scatter", mode: "markers+text", orientation: "h", name: name,
-                 legendgroup: e,
+                 legendgroup: e, offsetgroup: e, alignmentgroup: "estimators",
                  x: rows.map(function (r) { return r.e_value; }),
-                 y: rows.map(function (r) { return effectLabel(r.measure, r.window_months); }),
+                 y: rows.map(function (r) {
+                   return wrap(effectLabel(r.measure, r.window_months), labelWidth()); }),
                  text: rows.map(function (r) {
                    return number(r.e_value, 2, true) + " (" + number(r.e_value_ci, 2, true) +
                      ")"; }),
@@ -920,15 +1384,16 @@
                  hovertemplate: "%{y}<br>" + name + ": " + t("chart.e_value") + " %{x:.2f}, " +
                    t("chart.e_value_ci") + " %{customdata}<extra></extra>"});
     });
+    var range = [0.8, Math.ceil(max * 1.25)];
+    effectGaps(spec, sel, cats, "e_value", range, data);
     return {
       data: data,
       layout: baseLayout({
-        scattermode: "group", scattergap: 0.3, height: 140 + 44 * cats.length,
-        margin: {l: 20, r: 20, t: 40, b: 60},
-        xaxis: {title: {text: t("chart.e_value_axis")}, range: [0.8, Math.ceil(max * 1.25)],
-                gridcolor: "#dddddd", zeroline: false},
-        yaxis: {type: "category", categoryorder: "array", categoryarray: cats,
-                range: [cats.length - 0.5, -0.5], automargin: true},
+        scattermode: "group", scattergap: 0.3, barmode: "group", bargap: 0.2,
+        height: 140 + rowHeight(cats, 44) * cats.length, margin: {l: 20, r: 60, t: 40, b: 60},
+        xaxis: {title: {text: wrap(t("chart.e_value_axis"), titleWidth())}, range: range,
+                gridcolor: "#dddddd", zeroline: false, automargin: true},
+        yaxis: categoryAxis(cats),
         shapes: [{type: "line", xref: "x", yref: "paper", x0: 1, x1: 1, y0: 0, y1: 1,
                   line: {color: "#333333", width: 1.5}}]
       }),
@@ -937,30 +1402,42 @@
     };
   }
 
-  function empty(message) {
-    return {data: [], layout: baseLayout({xaxis: {visible: false}, yaxis: {visible: false},
-      annotations: [{text: t(message || "site.no_rows"), showarrow: false, font: {size: 15}}]}),
-            n: undefined, notes: []};
+  // A chart with nothing to draw says why, in its own frame, and draws no axes (an empty
+  // Plotly axis would invent a range).
+  function empty(message, values) {
+    var key = message || "site.no_rows";
+    var text = t(key, values);
+    return {data: [], why: key, whyText: text, n: undefined, notes: [],
+            layout: baseLayout({height: 220, margin: {l: 20, r: 20, t: 20, b: 20},
+              xaxis: {visible: false, range: [0, 1]}, yaxis: {visible: false, range: [0, 1]},
+              meta: {why: key}, showlegend: false,
+              annotations: [{xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false,
+                             text: wrap(text, 56), align: "center",
+                             font: {size: 14, color: "#444444"}, bgcolor: "#f6f6f4",
+                             bordercolor: "#cccccc", borderwidth: 1, borderpad: 12}]})};
   }
 
   var RENDERERS = {headline: headline, trend: trend, employment: employment, funnel: funnel,
                    funnel_partners: funnelPartners, curves: curves, rates: rates,
                    effects: effects, ranked: ranked, bars: bars, validation: validation,
                    verdicts: verdicts, forest: forest, love: love, overlap: overlap,
-                   support: support, evalues: evalues};
+                   support: support, evalues: evalues, suppression: suppression};
 
   // ---------------------------------------------------------------- page
   function translateStatic() {
     document.documentElement.lang = state.lang;
+    var info = SITE.programme_info[state.programme] || {};
     document.querySelectorAll("[data-i18n]").forEach(function (el) {
       el.textContent = t(el.getAttribute("data-i18n"), {
-        programme: programmeName(state.programme), date: SITE.as_of,
-        version: SITE.data_version.slice(0, 12)});
+        programme: programmeName(state.programme), date: formatDate(SITE.as_of),
+        start: formatDate(info.start), end: formatDate(info.end),
+        built: formatDate(SITE.built_at), version: SITE.data_version.slice(0, 12)});
     });
     document.querySelectorAll("button[data-lang]").forEach(function (b) {
       b.setAttribute("aria-pressed", b.getAttribute("data-lang") === state.lang);
     });
-    document.title = t("nav." + PAGE.page) + " – " + t("site.title");
+    // The tab says which page it is, in the page's language.
+    document.title = t("nav." + PAGE.page) + " \u2013 reentry-warehouse";
   }
 
   function options(dim) {
@@ -1003,13 +1480,22 @@
                  control(spec));
     }
     var sel = spec.kind === "validation" ? {rows: [], notes: []} : select(spec);
+    plotWidth = (card.querySelector(".plot") || card).clientWidth || 600;
     var figure = sel.rows.length || spec.kind === "validation" || spec.empty ?
       RENDERERS[spec.kind](spec, sel) : empty();
+    if (!spec.html && !figure.why && !figure.data.some(drawsData)) {
+      // Nothing drawn after all (placeholders only, or no point): say why, draw no axes.
+      var why = empty(figure.data.some(function (tr) { return tr.meta === SUPPRESSED; }) ?
+                      "chart.all_suppressed" : "site.no_rows");
+      why.n = figure.n;
+      why.notes = figure.notes;
+      figure = why;
+    }
     var meta = [];
     if (figure.n === null) meta.push(t("chart.n_suppressed"));
     else if (figure.n !== undefined) meta.push(t("chart.n", {n: typeof figure.n === "number" ?
                                                              number(figure.n) : figure.n}));
-    meta.push(t("chart.as_of", {date: SITE.as_of}));
+    meta.push(t("chart.as_of", {date: formatDate(SITE.as_of)}));
     card.querySelector(".meta").textContent = meta.join(" · ");
     var notes = sel.notes.concat(figure.notes).filter(Boolean);
     card.querySelector(".notes").textContent = notes.join(" ");
@@ -1018,6 +1504,8 @@
       return Promise.resolve();
     }
     var plot = card.querySelector(".plot");
+    plot.setAttribute("aria-label", t(spec.title) + (figure.why ? ": " + figure.whyText : ""));
+    plot.setAttribute("data-why", figure.why || "");
     return Plotly.react(plot, figure.data, figure.layout, {
       displaylogo: false, responsive: true, locale: state.lang,
       modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
