@@ -65,31 +65,50 @@ def load_summary(database: Path) -> dict:
     }
 
 
-def format_summary(summary: dict) -> str:
-    """The summary as text for the terminal."""
-    out = ["", "Sources"]
-    w = max([len(s["source_id"]) for s in summary["sources"]] + [6]) + 2
-    lw = max([len(s["layout"]) for s in summary["sources"]] + [6]) + 2
-    out.append(f"  {'kind':<9}{'source':<{w}}{'layout':<{lw}}{'files':>6}{'received':>11}"
-               f"{'loaded':>11}{'quarant.':>10}{'removed':>9}")
+def format_summary(summary: dict, sources_table: bool = True, max_files: int | None = None
+                   ) -> str:
+    """The summary as text for the terminal: the table of sources (or, without
+    `sources_table`, their totals in two lines), quarantine by reason, the files not loaded
+    (at most `max_files` of them) and the persons linked."""
     tot = dict.fromkeys(("files", "received", "loaded", "quarantined", "removed"), 0)
     for s in summary["sources"]:
-        out.append(f"  {s['kind']:<9}{s['source_id']:<{w}}{s['layout']:<{lw}}{s['files']:>6}"
-                   f"{s['received']:>11,}{s['loaded']:>11,}{s['quarantined']:>10,}"
-                   f"{s['removed']:>9,}")
         for k in tot:
             tot[k] += s[k]
-    out.append(f"  {'all':<9}{str(len(summary['sources'])) + ' sources':<{w}}{'':<{lw}}"
-               f"{tot['files']:>6}{tot['received']:>11,}{tot['loaded']:>11,}"
-               f"{tot['quarantined']:>10,}{tot['removed']:>9,}")
+    if sources_table:
+        out = ["", "Sources"]
+        w = max([len(s["source_id"]) for s in summary["sources"]] + [6]) + 2
+        lw = max([len(s["layout"]) for s in summary["sources"]] + [6]) + 2
+        out.append(f"  {'kind':<9}{'source':<{w}}{'layout':<{lw}}{'files':>6}{'received':>11}"
+                   f"{'loaded':>11}{'quarant.':>10}{'removed':>9}")
+        for s in summary["sources"]:
+            out.append(f"  {s['kind']:<9}{s['source_id']:<{w}}{s['layout']:<{lw}}"
+                       f"{s['files']:>6}{s['received']:>11,}{s['loaded']:>11,}"
+                       f"{s['quarantined']:>10,}{s['removed']:>9,}")
+        out.append(f"  {'all':<9}{str(len(summary['sources'])) + ' sources':<{w}}{'':<{lw}}"
+                   f"{tot['files']:>6}{tot['received']:>11,}{tot['loaded']:>11,}"
+                   f"{tot['quarantined']:>10,}{tot['removed']:>9,}")
+    else:
+        kinds: dict[str, int] = {}
+        for s in summary["sources"]:
+            kinds[s["kind"]] = kinds.get(s["kind"], 0) + 1
+        by_kind = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(kinds.items()))
+        rejected = sum(s["rejected"] for s in summary["sources"])
+        out = ["", f"Sources: {len(summary['sources'])} ({by_kind}), {tot['files']:,} files "
+                   "loaded" + (f", {rejected:,} rejected" if rejected else "")]
+        out.append(f"  rows: {tot['received']:,} received, {tot['loaded']:,} loaded, "
+                   f"{tot['quarantined']:,} quarantined, {tot['removed']:,} removed by a newer "
+                   "snapshot")
     out += ["", "Quarantined rows by reason"]
     if not summary["quarantine_by_reason"]:
         out.append("  none")
     for reason, n in summary["quarantine_by_reason"].items():
         out.append(f"  {reason:<18}{n:>8,}  {QUARANTINE_REASONS.get(reason, '')}")
     if summary["not_loaded"]:
+        shown = summary["not_loaded"][:max_files] if max_files else summary["not_loaded"]
         out += ["", "Files not loaded"]
-        out += [f"  {f['file']}: {f['error']}" for f in summary["not_loaded"]]
+        out += [f"  {f['file']}: {f['error']}" for f in shown]
+        if len(shown) < len(summary["not_loaded"]):
+            out.append(f"  … and {len(summary['not_loaded']) - len(shown)} more")
     p = summary["persons"]
 
     def share(a: int, b: int) -> str:

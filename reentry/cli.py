@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
+import textwrap
 import time
+import warnings
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 
@@ -22,61 +32,180 @@ from .research import NotPublished
 from .transform import BuildFailed
 from .workdir import Workdir
 
+WORKDIR_ENV = "REENTRY_WORKDIR"
+# A per-file line of the ingestion: "[ 12/377] source/entity.date.csv: …".
+_FILE_LINE = re.compile(r"^\[\s*(\d+)/(\d+)\] ")
+# A finished dbt node: "12 of 182 OK created …", "13 of 182 PASS …".
+_DBT_NODE = re.compile(r"^(\d+) of (\d+) (?:OK|PASS|WARN|ERROR|FAIL|SKIP|NO-OP)\b")
+# Messages of the steps that only -v shows (the step's own total line follows them).
+_DETAIL = re.compile(r"^(\d+ files in |\d+ files moved from the landing folder|"
+                     r"unchanged since the last passed validation: )")
+_STEP_NAMES = {"landing_files": "ingest", "dbt_models": "dbt build",
+               "marts_expectations": "validation", "published__warehouse": "publish",
+               "dashboards__site": "dashboards", "reports__pack": "ministry packs"}
 
-def _clock(start: float) -> str:
-    return f"{time.perf_counter() - start:6.1f}s"
+
+def default_workdir() -> str:
+    """The work folder of every subcommand without --workdir: $REENTRY_WORKDIR, else ./demo
+    (the rule `dagster dev` follows too)."""
+    return os.environ.get(WORKDIR_ENV) or "demo"
 
 
-def _say(start: float):
-    def say(message: str) -> None:
-        print(f"[{_clock(start)}] {message}", flush=True)
+class Console:
+    """What a command prints while it runs: one line per step, with the seconds since the
+    start. The ingestion's per-file lines and dbt's own lines only with -v. On a terminal a
+    status line (the file or dbt node counter, the step running) is rewritten in place; piped,
+    nothing is rewritten and no escape code is written."""
 
-    return say
+    def __init__(self, verbose: bool = False, out: TextIO | None = None):
+        self.out = out or sys.stdout  # held: dbt's lines are read while stdout is redirected
+        self.verbose = verbose
+        self.tty = bool(getattr(self.out, "isatty", lambda: False)())
+        self.start = time.perf_counter()
+        self._status = False
+        self._dbt_done: set[str] = set()  # dbt nodes finished in this build
+        self._step: str | None = None  # the step running, shown again below each line
+
+    def _clock(self) -> str:
+        return f"[{time.perf_counter() - self.start:6.1f}s]"
+
+    def _clear(self) -> None:
+        if self._status:
+            self.out.write("\r\x1b[2K")
+            self._status = False
+
+    def line(self, message: str, wrap: bool = False) -> None:
+        """A line that stays; with `wrap`, on a terminal, wrapped to its width."""
+        self._clear()
+        text = f"{self._clock()} {message}"
+        if wrap and self.tty:
+            text = textwrap.fill(text, width=max(shutil.get_terminal_size().columns - 1, 40),
+                                 subsequent_indent=" " * 11, break_on_hyphens=False)
+        self.out.write(text + "\n")
+        self.out.flush()
+        if self._step:
+            self.status(self._step)
+
+    def text(self, text: str) -> None:
+        """A block of text (a summary), as it is."""
+        self._clear()
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def status(self, message: str) -> None:
+        """A line rewritten in place, on a terminal only."""
+        if not self.tty:
+            return
+        width = shutil.get_terminal_size().columns - 1
+        self.out.write(f"\r\x1b[2K{self._clock()} {message}"[:width + 5])
+        self.out.flush()
+        self._status = True
+
+    def close(self) -> None:
+        self._step = None
+        self._clear()
+        self.out.flush()
+
+    def say(self, message: str) -> None:
+        """A message of a step (the job's, the ingestion's, the erasure's)."""
+        counted = _FILE_LINE.match(message)
+        if counted and not self.verbose:
+            self.status(f"ingest: file {counted[1]} of {counted[2]}")
+        elif not (_DETAIL.match(message) and not self.verbose):
+            self.line(message)
+
+    def dbt(self, line: str) -> None:
+        """One line of dbt's own output."""
+        if self.verbose:
+            self.line(f"  {line}")
+            return
+        node = _DBT_NODE.match(line)
+        if node:
+            self._dbt_done.add(node[1])
+            self.status(f"dbt build: {len(self._dbt_done)} of {node[2]} nodes done")
+
+    def step(self, step_key: str) -> None:
+        """A step of the job starts."""
+        self._dbt_done.clear()
+        self._step = f"{_STEP_NAMES.get(step_key, step_key)} …"
+        self.status(self._step)
 
 
-def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, start: float,
+@contextlib.contextmanager
+def _library_output(verbose: bool):
+    """Warnings and log records of the libraries (dbt's adapter, GX, numpy …): on stderr,
+    errors always, warnings only with -v (deprecation notices never). Dagster only ever
+    shows errors (a partial build, for one, warns once for every check of a model it left
+    alone). The job's own messages go to the console."""
+    root, dagster = logging.getLogger(), logging.getLogger("dagster")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+    handler.setLevel(logging.WARNING if verbose else logging.ERROR)
+    saved = root.level, dagster.level
+    root.addHandler(handler)
+    root.setLevel(min(saved[0] or logging.WARNING, logging.WARNING))
+    dagster.setLevel(logging.ERROR)
+    logging.captureWarnings(True)
+    try:
+        with warnings.catch_warnings():
+            if verbose:  # what a library tells its developers is not for this audience
+                for category in (DeprecationWarning, PendingDeprecationWarning):
+                    warnings.simplefilter("ignore", category)
+                warnings.filterwarnings("ignore", module=r"dagster")
+            else:
+                warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        dagster.setLevel(saved[1])
+
+
+def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, console: Console,
             retention_days: int) -> None:
     from ingestion.load import ingest
     from ingestion.summary import format_summary, load_summary
 
-    say = _say(start)
-    report = ingest(landing, wd.work_db, key, registry_path=sources, progress=say,
+    report = ingest(landing, wd.work_db, key, registry_path=sources, progress=console.say,
                     archive=wd.archive, retention_days=retention_days)
-    say(
+    console.line(
         f"ingestion run {report.run_id}: {report.count('loaded')} files loaded, "
         f"{report.count('skipped')} already loaded, {report.count('duplicate')} duplicates, "
         f"{report.count('rejected')} rejected, {report.count('ignored')} ignored"
     )
-    print(format_summary(load_summary(wd.work_db)))
-    print(f"\nWork database: {wd.work_db}")
+    console.text(format_summary(load_summary(wd.work_db)))
+    console.text(f"\nWork database: {wd.work_db}")
 
 
-def _pipeline(warehouse, start: float) -> None:
+def _pipeline(warehouse, console: Console) -> None:
     """Run the Dagster job in process, then print what happened and the ingestion summary."""
     from ingestion.summary import format_summary, load_summary
 
     from .headline import evaluation_lines
     from .pipeline import run_pipeline
 
-    say = _say(start)
-    result = run_pipeline(warehouse, say)
+    result = run_pipeline(warehouse, console.say, dbt_line=console.dbt,
+                          dbt_colors=console.tty and console.verbose, on_step=console.step)
+    console.close()
     wd = warehouse.paths
     if wd.work_db.exists():
-        print(format_summary(load_summary(wd.work_db)))
+        console.text(format_summary(load_summary(wd.work_db), sources_table=console.verbose,
+                                    max_files=None if console.verbose else 10))
     built = any(k.startswith("marts/") for k in result.materialized)
     published = "published/warehouse" in result.materialized
-    say("models rebuilt" if built else "no new data: models unchanged, nothing rebuilt")
+    console.line("models rebuilt" if built else "no new data: models unchanged, nothing rebuilt")
     if published:
-        say(f"researchers' database published: {wd.published_db}")
+        console.line(f"researchers' database published: {wd.published_db}")
         for line in evaluation_lines(wd.published_db):
-            say(line)
+            console.line(line, wrap=True)
     elif wd.published_db.exists():
-        say(f"researchers' database unchanged: {wd.published_db}")
-    say(f"validation reports: {wd.validation}")
+        console.line(f"researchers' database unchanged: {wd.published_db}")
+    console.line(f"validation reports: {wd.validation}")
     if (wd.dashboards / "index.html").exists():
-        say(f"dashboards: {(wd.dashboards / 'index.html').resolve()}")
+        console.line(f"dashboards: {(wd.dashboards / 'index.html').resolve()}")
     if wd.reports.exists():
-        say(f"ministry packs: {wd.reports.resolve()}")
+        console.line(f"ministry packs: {wd.reports.resolve()}")
 
 
 def _as_of(value: str | None) -> date | None:
@@ -93,9 +222,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration.resources import WarehouseResource
     from reentry.simulation import DEFAULT_HIDDEN_CONFOUNDING, generate_demo
 
-    start = time.perf_counter()
+    console = args.console
     wd = Workdir(Path(args.workdir))
-    say = _say(start)
+    say = console.line
     hidden = (DEFAULT_HIDDEN_CONFOUNDING if args.hidden_confounding is None
               else args.hidden_confounding)
     selection = ("random participation" if args.random_participation
@@ -110,7 +239,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     warehouse = WarehouseResource(workdir=str(wd.root), landing=str(wd.landing),
                                   key_file=args.key_file, retention_days=args.retention_days,
                                   demo=True)
-    _pipeline(warehouse, start)
+    _pipeline(warehouse, console)
     return 0
 
 
@@ -127,28 +256,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Ingest what is new in a landing folder."""
-    start = time.perf_counter()
     key = load_key(Path(args.key_file) if args.key_file else None)
     sources = Path(args.sources) if args.sources else None
-    _ingest(Path(args.landing), sources, Workdir(Path(args.workdir)), key, start,
+    _ingest(Path(args.landing), sources, Workdir(Path(args.workdir)), key, args.console,
             args.retention_days)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Ingest what is new, build the models, validate, publish: the Dagster job in process."""
+    from ingestion.registry import load_registry
     from orchestration.resources import WarehouseResource
 
-    start = time.perf_counter()
     warehouse = WarehouseResource(
         workdir=str(Path(args.workdir)), landing=str(Path(args.landing)),
         sources=args.sources, key_file=args.key_file,
         research_key_file=args.research_key_file, retention_days=args.retention_days,
         as_of=args.as_of.isoformat() if args.as_of else None)
-    # Refuse missing or short keys before anything starts.
+    # Refuse missing or short keys, a missing landing folder and a registry or layout with a
+    # mistake (the message names the file, the source and the field) before anything starts.
     warehouse.pseudonym_key()
     warehouse.research_key()
-    _pipeline(warehouse, start)
+    if not warehouse.landing_path.is_dir():
+        raise FileNotFoundError(f"landing folder {warehouse.landing_path} does not exist")
+    load_registry(warehouse.registry_path)
+    _pipeline(warehouse, args.console)
     return 0
 
 
@@ -159,7 +291,6 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
     from .erase import erase, format_result, last_landing
 
-    start = time.perf_counter()
     today = date.today()
     wd = Workdir(Path(args.workdir))
     keys = WarehouseResource(workdir=str(wd.root), landing=args.landing or ".",
@@ -187,8 +318,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
         workdir=str(wd.root), landing=str(landing), sources=args.sources,
         key_file=args.key_file, research_key_file=args.research_key_file,
         retention_days=args.retention_days)
-    result = erase(warehouse, requests, _say(start))
-    print(format_result(result))
+    result = erase(warehouse, requests, args.console.say)
+    args.console.text(format_result(result))
     return 0
 
 
@@ -198,7 +329,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     con = open_research(Workdir(Path(args.workdir)).published_db)
     try:
-        write_result(con, args.query, args.format, sys.stdout)
+        write_result(con, args.query, args.format, sys.stdout, max_rows=args.max_rows)
     except duckdb.Error as exc:
         print(f"reentry sql: {exc}", file=sys.stderr)
         return 1
@@ -258,12 +389,81 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """The data dictionary as a dbt docs site in WORKDIR/docs/ (one file that opens from
+    disk), with the column types and descriptions of the published database."""
+    from .research import schema_copy
+    from .transform import DBT_PROJECT, dbt_executable
+
+    console: Console = args.console
+    wd = Workdir(Path(args.workdir).resolve())
+    folder = wd.root / "docs"
+    target = folder / "dbt"
+    published = wd.published_db.exists()
+    with tempfile.TemporaryDirectory(prefix="reentry-docs-") as scratch:
+        # dbt reads the catalog from an empty copy of the published database (schemas,
+        # types, descriptions; no row): neither the researchers' file nor the work database
+        # is opened for writing, and nothing is written into the repository's dbt_project.
+        database = Path(scratch) / "warehouse.duckdb"
+        if published:
+            n_tables = schema_copy(wd.published_db, database)
+        else:
+            duckdb.connect(str(database)).close()
+        command = [dbt_executable(), *([] if args.verbose else ["--quiet"]),
+                   "--use-colors" if console.tty and args.verbose else "--no-use-colors",
+                   "docs", "generate", "--static",
+                   "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+                   "--target-path", str(target), "--log-path", str(target / "logs"),
+                   *([] if published else ["--empty-catalog"])]
+        env = {**os.environ, "REENTRY_WORK_DB": str(database),
+               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        console.status("dbt docs generate …")
+        proc = subprocess.run(command, env=env, cwd=scratch, capture_output=True, text=True,
+                              check=False)
+    console.close()
+    output = (proc.stdout + proc.stderr).strip()
+    if args.verbose and output:
+        console.text(output)
+    if proc.returncode != 0 or not (target / "static_index.html").exists():
+        if output and not args.verbose:
+            print(output, file=sys.stderr)
+        raise BuildFailed(f"dbt docs generate failed (exit code {proc.returncode}); its log "
+                          f"is in {target / 'logs'}")
+    index = folder / "index.html"
+    shutil.copyfile(target / "static_index.html", index)
+    source = (f"{n_tables} published tables of {wd.published_db}" if published
+              else "the dbt project only: nothing is published yet, so no column types")
+    print(f"dbt docs of {source}:\n  {index}  (one file: open it in a browser from disk)")
+    return 0
+
+
+def _subcommand(sub, name: str, summary: str, description: str, workdir: bool = True,
+                verbose: bool = False) -> argparse.ArgumentParser:
+    """A subcommand with its one-line summary (the list) and its description (its --help)."""
+    p = sub.add_parser(name, help=summary, description=description,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    if workdir:
+        p.add_argument("--workdir", default=default_workdir(),
+                       help=f"work folder (default: ${WORKDIR_ENV}, else ./demo; now "
+                       f"{default_workdir()})")
+    if verbose:
+        # SUPPRESS: a -v given before the subcommand is not reset by the subcommand's default.
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="more detail: each file ingested, dbt's own output")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reentry",
         description="Evaluation warehouse for prison-to-work reentry programmes.",
+        epilog=f"Every command but generate works on a work folder: --workdir DIR, else "
+               f"${WORKDIR_ENV}, else ./demo. `reentry COMMAND --help` explains a command.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also each file ingested and dbt's own output (run, demo), each "
+                        "file (ingest), dbt's output (docs), and library warnings")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def sim_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--persons", type=int, default=10_000, help="persons to simulate")
@@ -275,8 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--retention-days", type=int, default=730,
                        help="archived landing files older than this are deleted (default 730)")
 
-    p = sub.add_parser("demo", help="synthetic exports of both programmes, then the whole run")
-    p.add_argument("--workdir", default="demo", help="work folder (default ./demo)")
+    p = _subcommand(sub, "demo", "synthetic exports of both programmes, then the whole run", """\
+Simulate both programmes' exports (prisons, partners, registers, with defects and a planted
+programme effect) into WORKDIR/landing and the planted truth into WORKDIR/truth, then run the
+whole job as `reentry run` does. The demo makes its own keys in the work folder
+(pseudonym.key, research.key).
+
+Prints one line per step and a summary; -v adds each file and dbt's output.""", verbose=True)
     p.add_argument("--key-file", help="pseudonym key file (default: the demo makes its own)")
     sim_options(p)
     p.add_argument("--hidden-confounding", type=parse_hidden_confounding, metavar="FLOAT",
@@ -289,7 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     retention(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("generate", help="only write synthetic exports")
+    p = _subcommand(sub, "generate", "only write synthetic exports", """\
+Write the demo's synthetic exports into a landing folder and its planted truth into another,
+and nothing else (for benchmarks and manual tests).""", workdir=False)
     p.add_argument("--landing", required=True)
     p.add_argument("--truth", required=True, help="folder for the planted truth")
     p.add_argument("--reference-layout", action="store_true",
@@ -297,18 +504,30 @@ def build_parser() -> argparse.ArgumentParser:
     sim_options(p)
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("ingest", help="ingest what is new in a landing folder")
+    p = _subcommand(sub, "ingest", "ingest what is new in a landing folder", """\
+Ingestion only: check, quarantine and pseudonymise every new file of the landing folder into
+the work database (WORKDIR/work/warehouse.duckdb), move the files it now holds to
+WORKDIR/archive, and print the sources, quarantine and linkage. No model is built.""",
+                    verbose=True)
     p.add_argument("--landing", required=True, help="landing folder")
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
-    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
     retention(p)
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("run", help="ingest what is new, build, validate, publish, dashboards, pack")
+    p = _subcommand(sub, "run", "ingest what is new, build, validate, publish, dashboards, "
+                    "pack", """\
+The whole job (the Dagster job `warehouse`, in process): ingest what is new in the landing
+folder, build the dbt models and run their tests, validate the marts (Great Expectations),
+publish the researchers' database, render the dashboards and the newest ministry packs.
+Nothing new since the last run: nothing is rebuilt or published.
+
+The registry and layouts are checked first: a mistake stops the run with the file, the
+source and the field. Prints one line per step and a summary; -v adds each file and dbt's
+output. Exit code 1 names the failing step or expectations, 2 a configuration or key error.""",
+                    verbose=True)
     p.add_argument("--landing", required=True, help="landing folder")
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
-    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
     p.add_argument("--research-key-file",
                    help="key of this research release (else REENTRY_RESEARCH_KEY)")
@@ -317,9 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
     retention(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("erase", help="erasure requests: remove persons from every layer and "
-                       "publish without them")
-    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p = _subcommand(sub, "erase", "erasure requests: remove persons from every layer and "
+                    "publish without them", """\
+An erasure request (one person, or a CSV of them): the person is pseudonymised with the
+ingestion key, logged (pseudonym and dates only), removed from the raw history, quarantine
+and archive, the models are rebuilt and a researchers' database without them is published;
+the version before is deleted. Prints the rows removed per layer.""")
     p.add_argument("--family-name", help="family name as the sources spell it")
     p.add_argument("--given-name", help="given name")
     p.add_argument("--birth-date", help="birth date YYYY-MM-DD")
@@ -334,27 +556,45 @@ def build_parser() -> argparse.ArgumentParser:
     retention(p)
     p.set_defaults(func=cmd_erase)
 
-    p = sub.add_parser("sql", help="one query on the published database (read-only)")
-    p.add_argument("query", help="SQL, e.g. \"select * from marts.recidivism_effects\"")
-    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p = _subcommand(sub, "sql", "one query on the published database (read-only)", """\
+One statement on the researchers' database (WORKDIR/published/warehouse.duckdb), read-only
+and sealed: no file access, no ATTACH, no COPY, no extensions. Unqualified table names are
+the marts. `table` shows every column and up to --max-rows rows; csv and json give all.""")
+    p.add_argument("query", help="SQL, e.g. \"select * from recidivism_effects\"")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--max-rows", type=int, default=1000,
+                   help="rows the table format shows (default 1000)")
     p.set_defaults(func=cmd_sql)
 
-    p = sub.add_parser("shell", help="interactive SQL on the published database (read-only)")
-    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p = _subcommand(sub, "shell", "interactive SQL on the published database (read-only)", """\
+An interactive SQL session on the researchers' database, read-only and sealed like
+`reentry sql`. Statements end with ';' and may span lines; unqualified names are the marts.
+.tables, .schema TABLE, .describe TABLE, .maxrows N, .help, .quit. On a terminal: line
+editing, tab completion, a history ($REENTRY_HISTORY, else ~/.reentry_history: the lines
+typed, nothing else) and a pager for results taller or wider than the screen ($PAGER, else
+less -S).""")
     p.set_defaults(func=cmd_shell)
 
-    p = sub.add_parser("dashboards", help="render the evaluators' site from the published "
-                       "database")
-    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p = _subcommand(sub, "docs", "the data dictionary as a dbt docs site (WORKDIR/docs/)", """\
+Build the dbt docs site of the project with the column types and descriptions of the
+published database (dbt docs generate --static; no data is read). Writes WORKDIR/docs/
+index.html, one file that opens from disk, and dbt's artefacts in WORKDIR/docs/dbt/.
+Needs no REENTRY_WORK_DB.""", verbose=True)
+    p.set_defaults(func=cmd_docs)
+
+    p = _subcommand(sub, "dashboards", "render the evaluators' site from the published "
+                    "database", """\
+Render the evaluators' static site (WORKDIR/dashboards/index.html) again from the published
+database, through disclosure control.""")
     p.add_argument("--landing", help="landing folder, for the registry's names (default "
                    "WORKDIR/landing)")
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.set_defaults(func=cmd_dashboards)
 
-    p = sub.add_parser("report", help="the ministry pack for a period (workbook, CSV, HTML)")
+    p = _subcommand(sub, "report", "the ministry pack for a period (workbook, CSV, HTML)", """\
+The ministry pack of a quarter (2004Q2) or a year (2004) from the published database: an
+Excel workbook, one CSV per sheet and a printable HTML report in WORKDIR/reports/<period>/.""")
     p.add_argument("--period", required=True, help="a quarter (2004Q2) or a year (2004)")
-    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
     p.add_argument("--lang", choices=("de", "nl", "en"), default="en",
                    help="language of the pack (default en)")
     p.add_argument("--landing", help="landing folder, for the registry's names (default "
@@ -362,9 +602,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("status", help="loads, quarantine, overdue sources, checks, publish, "
-                       "files held and erasures")
-    p.add_argument("--workdir", default=".", help="work folder (default: current folder)")
+    p = _subcommand(sub, "status", "loads, quarantine, overdue sources, checks, publish, "
+                    "files held and erasures", """\
+The state of a work folder: the last ingestion runs, files by status, quarantine by reason,
+the deliveries overdue against the as-of date of the last build (today before any build),
+the last validation and publish, the landing and archive files that hold names and since
+when, and the erasure log's size.""")
     retention(p)
     p.set_defaults(func=cmd_status)
     return parser
@@ -373,21 +616,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; exit 2 on configuration or key errors."""
     args = build_parser().parse_args(argv)
+    args.console = Console(verbose=args.verbose)
     try:
-        return args.func(args)
+        with _library_output(args.verbose):
+            return args.func(args)
     except (ConfigError, KeyError_, FileNotFoundError, BuildFailed, NotPublished,
             PackError, ErasureRequestError) as exc:
+        args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
     except (PipelineFailed, ErasureIncomplete) as exc:
+        args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_code", 1)
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
             raise
+        args.console.close()
         print(f"reentry {args.command}: the work database is in use by another run; "
               "wait for it to finish", file=sys.stderr)
         return 3
+    finally:
+        args.console.close()
 
 
 if __name__ == "__main__":

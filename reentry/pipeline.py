@@ -1,17 +1,39 @@
 """Running the Dagster job `warehouse` in process: the one path of `reentry run` and
-`reentry demo` (the same definitions `dagster dev` shows)."""
+`reentry demo` (the same definitions `dagster dev` shows).
+
+What the run says goes to the caller's `say`: the messages of the project's own steps only.
+Dagster's own messages (step starts and skips, dagster-dbt's "subsetted execution" and
+"partial parse" notes, the warning listing every check a skipped build did not run) are
+not shown: they say nothing a person running the warehouse needs, and a failure is reported
+once, by PipelineFailed, with its cause.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult, logger
 
+# Modules whose log calls are Dagster's, not the project's.
+_FRAMEWORK = ("dagster", "dagster_dbt", "dagster_shared", "dagster_pipes", "dagster_graphql")
+# Modules a log call passes through on its way to the progress logger.
+_PLUMBING = ("logging", "dagster._core.log_manager", __name__)
+# Lines of an error's message shown, and characters per line.
+_MAX_LINES, _MAX_CHARS = 20, 300
+# Errors that are the configuration's (exit code 2, as `reentry ingest` gives them).
+_CONFIGURATION_ERRORS = {"ConfigError", "KeyError_"}
+
 
 class PipelineFailed(Exception):
-    """The job failed; the message names the failing step or the failed expectations."""
+    """The job failed; the message names the failing step or the failed expectations.
+    `exit_code` is 2 when the cause is the configuration (registry, layout, key), else 1."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -24,8 +46,24 @@ class PipelineResult:
     materialized: list[str] = field(default_factory=list)
 
 
-def _progress_logger(say: Callable[[str], None]):
-    """A Dagster logger that hands our own messages (INFO and above) to `say`."""
+def _from_project() -> bool:
+    """Whether the log call being handled was made by the project's code (an asset's
+    `context.log`, the ingestion's progress) rather than by Dagster or dagster-dbt: the first
+    frame of the calling stack outside the logging machinery decides. The job runs in process
+    and logging is synchronous, so that frame is the caller's."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not any(module == p or module.startswith(p + ".") for p in _PLUMBING):
+            return module.split(".")[0] not in _FRAMEWORK
+        frame = frame.f_back
+    return False
+
+
+def _progress_logger(say: Callable[[str], None],
+                     on_step: Callable[[str], None] | None = None):
+    """A Dagster logger that hands the project's own messages (INFO and above) to `say`, the
+    start of each step to `on_step`, and drops Dagster's own messages."""
 
     @logger(description="Hands run messages to the command line's progress printer.")
     def progress(_init_context):
@@ -35,13 +73,20 @@ def _progress_logger(say: Callable[[str], None]):
 
         class Say(logging.Handler):
             def emit(self, record: logging.LogRecord) -> None:
-                message = getattr(record, "dagster_meta", {}).get("orig_message") or \
-                    record.getMessage()
-                if record.levelno >= logging.INFO and message and "\n" not in message[:1]:
+                meta = getattr(record, "dagster_meta", None) or {}
+                event = meta.get("dagster_event")
+                if event is not None:  # a framework event: only a step's start is of use
+                    if on_step and event.event_type == DagsterEventType.STEP_START:
+                        on_step(event.step_key)
+                    return
+                if record.levelno < logging.INFO or not _from_project():
+                    return
+                message = meta.get("orig_message") or record.getMessage()
+                if message and not message.startswith("\n"):
                     say(message)
 
         log.addHandler(Say())
-        log.setLevel(logging.INFO)
+        log.setLevel(logging.DEBUG)  # a step's start is a DEBUG event
         return log
 
     return progress
@@ -66,23 +111,56 @@ def _summarise(result: ExecuteInProcessResult) -> PipelineResult:
     return out
 
 
-def _root_cause(error) -> str:
-    """The innermost error of Dagster's wrapped error chain, as one line."""
+def _innermost(error):
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return error.message.strip().splitlines()[0] if error.message else error.cls_name
+    return error
 
 
-def run_pipeline(warehouse, say: Callable[[str], None]) -> PipelineResult:
-    """Execute the job for `warehouse`; raise PipelineFailed naming what failed."""
+def _root_cause(error) -> str:
+    """The innermost error of Dagster's wrapped error chain, with its whole message (a
+    configuration error names the file, the source and the field on the lines after the
+    first), bounded in lines and width. A failed dbt build gives dbt's own errors, not
+    dagster-dbt's pointer to compute logs a command line run does not have."""
+    error = _innermost(error)
+    message = (error.message or "").strip()
+    if not message:
+        return error.cls_name or "unknown error"
+    cls = error.cls_name or ""
+    if cls and (cls in _CONFIGURATION_ERRORS or cls.startswith("Dagster")):
+        head, sep, rest = message.partition(": ")  # the message says all: no class name
+        if sep and head.endswith(cls):
+            message = rest
+    if "The dbt CLI process" in message:
+        _, _, parsed = message.partition("Errors parsed from dbt logs:")
+        message = "dbt build failed" + (":\n" + parsed.strip() if parsed.strip() else
+                                        " (see the dbt line above; -v shows dbt's output)")
+    lines = [line.rstrip() for line in message.splitlines() if line.strip()]
+    lines = [line if len(line) <= _MAX_CHARS else line[:_MAX_CHARS - 1] + "…" for line in lines]
+    if len(lines) > _MAX_LINES:
+        lines = [*lines[:_MAX_LINES], f"… and {len(lines) - _MAX_LINES} more lines"]
+    return "\n".join(lines)
+
+
+def run_pipeline(warehouse, say: Callable[[str], None], *,
+                 dbt_line: Callable[[str], None] | None = None, dbt_colors: bool = False,
+                 on_step: Callable[[str], None] | None = None) -> PipelineResult:
+    """Execute the job for `warehouse`; raise PipelineFailed naming what failed.
+
+    `say` receives the steps' own messages; `dbt_line` each line dbt prints (default:
+    dropped; they are in WORKDIR/work/dbt/), coloured if `dbt_colors`; `on_step` the key of
+    each step as it starts."""
+    from orchestration.dbt_assets import dbt_output
     from orchestration.definitions import JOB_NAME, build_definitions
 
-    # When nothing was rebuilt, no check of the skipped models has a result; Dagster warns once
-    # per check, which says nothing a person needs (the summary says nothing was rebuilt).
+    # A build that leaves models alone leaves their checks without a result; Dagster's
+    # planner warns once per such check on its own Python logger, which says nothing a person
+    # needs (the run says what was rebuilt).
     logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
     job = build_definitions(warehouse).resolve_job_def(JOB_NAME)
-    job = job.with_logger_defs({"progress": _progress_logger(say)})
-    with DagsterInstance.ephemeral() as instance:
+    job = job.with_logger_defs({"progress": _progress_logger(say, on_step)})
+    with DagsterInstance.ephemeral() as instance, \
+            dbt_output(dbt_line or (lambda _line: None), colors=dbt_colors):
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"progress": {}}})
     summary = _summarise(result)
@@ -90,11 +168,18 @@ def run_pipeline(warehouse, say: Callable[[str], None]) -> PipelineResult:
         failures = [e for e in result.all_events
                     if e.event_type == DagsterEventType.STEP_FAILURE]
         steps = ", ".join(sorted({e.step_key for e in failures})) or "unknown step"
-        reasons = [f"step {e.step_key}: {_root_cause(e.event_specific_data.error)}"
-                   for e in failures if e.event_specific_data and e.event_specific_data.error]
+        errors = [(e.step_key, e.event_specific_data.error) for e in failures
+                  if e.event_specific_data and e.event_specific_data.error]
+        if summary.failed_checks:  # named below with their expectations
+            errors = [(key, error) for key, error in errors
+                      if _innermost(error).cls_name != "DagsterAssetCheckFailedError"]
+        reasons = [f"step {key}: {_root_cause(error)}" for key, error in errors]
         checks = "; ".join(summary.failed_checks)
+        configuration = any(_innermost(error).cls_name in _CONFIGURATION_ERRORS
+                            for _, error in errors)
         raise PipelineFailed(
             f"failed at {steps}" + (f" (failed checks: {checks})" if checks else "")
-            + ("\n  " + "\n  ".join(r.splitlines()[0] for r in reasons) if reasons else "")
+            + "".join("\n  " + reason.replace("\n", "\n    ") for reason in reasons),
+            exit_code=2 if configuration else 1,
         )
     return summary

@@ -59,8 +59,29 @@ def _held(con: duckdb.DuckDBPyConnection, wd: Workdir, retention_days: int) -> l
     return out
 
 
+def build_as_of(con: duckdb.DuckDBPyConnection, wd: Workdir) -> date | None:
+    """The as-of date of the last build: marts.run_metadata of the work database, else of
+    the published one; None when neither has been built."""
+    rows = _rows(con, "select max(as_of_date) from marts.run_metadata")
+    if rows and rows[0][0] is not None:
+        return rows[0][0]
+    if wd.published_db.exists():
+        try:
+            published = duckdb.connect(str(wd.published_db), read_only=True)
+        except duckdb.Error:
+            return None
+        try:
+            rows = _rows(published, "select max(as_of_date) from marts.run_metadata")
+        finally:
+            published.close()
+        if rows and rows[0][0] is not None:
+            return rows[0][0]
+    return None
+
+
 def status_text(wd: Workdir, today: date | None = None, retention_days: int = 730) -> str:
-    """The status of a work folder as text."""
+    """The status of a work folder as text. Deliveries are overdue against the as-of date of
+    the last build (the data's own today); before any build, against `today`."""
     today = today or date.today()
     if not wd.work_db.exists():
         return f"No work database at {wd.work_db}: nothing has run in this work folder yet."
@@ -86,17 +107,21 @@ def status_text(wd: Workdir, today: date | None = None, retention_days: int = 73
         reasons = _rows(con, "select reason, count(*) from ingest.quarantine group by 1 "
                              "order by 2 desc")
         out += [f"  {r:<18}{n:>8,}" for r, n in reasons] or ["  none"]
-        out += ["", "Overdue deliveries (newest export older than the source's cadence, "
-                    f"as of {today})"]
+        as_of = build_as_of(con, wd)
+        against = as_of or today
+        basis = (f"{as_of}, the as-of date of the last build" if as_of
+                 else f"today, {today} (nothing built yet)")
+        out += ["", f"Overdue deliveries as of {basis}: newest export older than the "
+                    "source's cadence"]
         stale = _rows(con, f"""
             select f.source_id, f.entity, max(f.export_date) as last_export, s.cadence_days,
-                   date '{today.isoformat()}' - max(f.export_date) as days
+                   date '{against.isoformat()}' - max(f.export_date) as days
             from ingest.files f join ingest.sources s using (source_id)
             where f.status in ('loaded', 'duplicate') and s.cadence_days is not null
             group by all
-            having date '{today.isoformat()}' - max(f.export_date) > s.cadence_days
-            order by days desc""")
-        out += [f"  {s}/{e}: last export {d}, {days} days ago (cadence {c} days)"
+            having date '{against.isoformat()}' - max(f.export_date) > s.cadence_days
+            order by days desc, f.source_id, f.entity""")
+        out += [f"  {s}/{e}: last export {d}, {days:,} days old (cadence {c} days)"
                 for s, e, d, c, days in stale[:20]] or ["  none"]
         if len(stale) > 20:
             out.append(f"  … and {len(stale) - 20} more")

@@ -45,11 +45,11 @@ def test_ingest_with_key_file_loads_and_prints_summary(
     landing.file("jva-a", "inmates.2005-01-31.csv",
                  "inmate_id,family_name,given_name,birth_date\nA1,Müller,Hans,1980-02-01\n"
                  "A2,Nowak,,1981-01-01\n")
-    code = main(["ingest", "--landing", str(landing.root), "--workdir", str(tmp_path / "w"),
-                 "--key-file", str(key_file)])
+    code = main(["ingest", "-v", "--landing", str(landing.root), "--workdir",
+                 str(tmp_path / "w"), "--key-file", str(key_file)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "1 loaded, 1 quarantined" in out
+    assert "1 loaded, 1 quarantined" in out  # the file's own line, shown with -v
     assert "missing_required" in out
     assert "Müller" not in out and "1980-02-01" not in out
     assert query(tmp_path / "w" / "work" / "warehouse.duckdb",
