@@ -162,7 +162,11 @@ def recoverable(values: np.ndarray, hidden: np.ndarray, eqs: list[Equation],
     stay true (matrix @ d = 0) and no hidden zero turns negative. Zeros that no move can raise
     are pinned (to zero); fixing them, the moves span a linear space, and a cell is pinned
     exactly when that space never moves it. Hidden cells that share no sum are independent, so
-    each connected group is solved on its own (small) system."""
+    each connected group is solved on its own (small) system.
+
+    Counts are whole numbers, so a cell whose every move is shorter than one is pinned too (a
+    zero that can only rise by 0.5 is a zero): the moves that remain are bounded by the other
+    hidden cells' values (`_narrow`)."""
     values = np.asarray(values, dtype=float)
     structure = structure or _Structure(values.size, eqs)
     pinned: list[np.ndarray] = []
@@ -172,8 +176,66 @@ def recoverable(values: np.ndarray, hidden: np.ndarray, eqs: list[Equation],
         stuck = _stuck_zeros(block, zeros) if zeros.size else zeros
         fixed = np.zeros((stuck.size, cells.size))
         fixed[np.arange(stuck.size), stuck] = 1.0
-        pinned.append(cells[_pinned_by_sums(np.vstack([block, fixed]))])
+        exact = _pinned_by_sums(np.vstack([block, fixed]))
+        pinned.append(cells[exact])
+        if not exact.all():
+            pinned.append(cells[_narrow(block, values[cells], ~exact)])
     return np.sort(np.concatenate(pinned)) if pinned else np.zeros(0, dtype=np.int64)
+
+
+def _narrow(block: np.ndarray, values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Which candidate cells of a group of hidden cells an attacker can confine to a range
+    narrower than one: moves d with block @ d = 0 and values + d >= 0. Two linear programs
+    find the cells that can rise by one and those that can fall by one (each capped at one,
+    maximising how many; repeated on the rest while any is found); the rest are measured one
+    by one (largest rise plus largest fall)."""
+    n = values.size
+    todo = np.flatnonzero(candidates)
+
+    generator = np.random.default_rng(0)
+
+    def reach(sign: float, cells: np.ndarray) -> np.ndarray:
+        # Variables d (n), s (k) in [0, 1] and u (k) >= 0: maximise sum(w s) - eps sum(u) with
+        # s <= sign * d + u (u lets a cell move the other way at a small cost). The weights
+        # differ a little, so that the optimum lifts whole cells rather than halves.
+        k = cells.size
+        cost = np.concatenate([np.zeros(n), -generator.uniform(0.5, 1.5, k),
+                               np.full(k, 1e-3)])
+        a_ub = np.zeros((k, n + 2 * k))
+        a_ub[np.arange(k), cells] = -sign
+        a_ub[np.arange(k), n + np.arange(k)] = 1.0
+        a_ub[np.arange(k), n + k + np.arange(k)] = -1.0
+        a_eq = np.hstack([block, np.zeros((block.shape[0], 2 * k))])
+        bounds = [(-v, None) for v in values] + [(0, 1)] * k + [(0, None)] * k
+        result = linprog(cost, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq,
+                         b_eq=np.zeros(block.shape[0]), bounds=bounds, method="highs")
+        if result.status != 0:
+            raise RuntimeError(f"disclosure control: linear program failed ({result.message})")
+        x = result.x
+        # A cell counts as lifted by the move itself, not by its slack.
+        return np.minimum(x[n:n + k], sign * x[cells])
+
+    for sign in (1.0, -1.0):
+        # One move rarely lifts every cell at once: repeat on the cells not yet lifted.
+        misses = 0
+        while todo.size and misses < 2:
+            lifted = reach(sign, todo) >= 1 - 1e-7
+            misses = 0 if lifted.any() else misses + 1
+            todo = todo[~lifted]
+    narrow = []
+    for cell in todo:
+        width = 0.0
+        for sign in (1.0, -1.0):
+            cost = np.zeros(n)
+            cost[cell] = -sign
+            result = linprog(cost, A_eq=block, b_eq=np.zeros(block.shape[0]),
+                             bounds=[(-v, 1.0 if i == cell else None)
+                                     for i, v in enumerate(values)], method="highs")
+            if result.status == 0:
+                width += min(1.0, abs(result.x[cell]))
+        if width < 1 - 1e-7:
+            narrow.append(cell)
+    return np.array(narrow, dtype=np.int64)
 
 
 _STRUCTURAL: dict[tuple, frozenset[int]] = {}

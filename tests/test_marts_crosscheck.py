@@ -10,6 +10,7 @@ in `recidivism_effects`, and the agreement of survival curve and window rate.
 from __future__ import annotations
 
 import calendar
+import csv
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -143,7 +144,32 @@ def load_inputs(db: Path) -> Inputs:
                                 if rd < st <= as_of and t != "transfer_in"],
         }
         releases.append(r)
+    fold_rare_levels(releases)
     return Inputs(db, as_of, lags, releases)
+
+
+FOLDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "breakdown_folds.csv"
+MIN_CATEGORY_RELEASES = 30
+
+
+def fold_rare_levels(releases: list[Release]) -> None:
+    """The aggregate marts count a rare level with its neighbour (breakdown_folds.csv): a
+    level with fewer than 30 index releases in either group of its programme. Recounted here
+    from the releases, independently of int_breakdown_levels."""
+    with FOLDS.open(encoding="utf-8") as handle:
+        folds = {(row["dimension"], row["level"]): row["fold_into"]
+                 for row in csv.DictReader(handle)}
+    counts: dict[tuple, int] = defaultdict(int)
+    for r in releases:
+        for dim in ("sex", "age_band"):
+            counts[(r.programme, dim, getattr(r, dim), r.group)] += 1
+    for r in releases:
+        for dim in ("sex", "age_band"):
+            level = getattr(r, dim)
+            target = folds.get((dim, level))
+            if target and min(counts[(r.programme, dim, level, g)]
+                              for g in ("participant", "comparison")) < MIN_CATEGORY_RELEASES:
+                setattr(r, dim, target)
 
 
 @pytest.fixture(scope="module")
