@@ -309,6 +309,7 @@ def suppress(values: np.ndarray, eqs: list[Equation], threshold: int = THRESHOLD
           np.concatenate([members.col[counts], entry_cell]))),
         shape=(entry_cell.size, n))
     cuts: list[tuple[np.ndarray, np.ndarray]] = []
+    pinned_anyway: set[int] | None = None
     lower = primary.astype(float)
     for _ in range(200):
         blocks = [singleton]
@@ -328,6 +329,14 @@ def suppress(values: np.ndarray, eqs: list[Equation], threshold: int = THRESHOLD
         hidden = result.x > 0.5
         exposed = [c for c in recoverable(values, hidden, eqs, structure)
                    if guarded[c]]
+        if any(values[c] == 0 for c in exposed):
+            # A zero may be pinned by the table's shape and its other zeros even with nothing
+            # shown (a total over one part that is a zero elsewhere): no publication reveals
+            # it, and no cut could hide it. Found once, with everything hidden.
+            if pinned_anyway is None:
+                pinned_anyway = set(recoverable(values, np.ones(n, dtype=bool), eqs,
+                                                structure).tolist())
+            exposed = [c for c in exposed if int(c) not in pinned_anyway]
         if not exposed:
             return hidden
         groups = {}
