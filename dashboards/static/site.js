@@ -1162,22 +1162,29 @@
           if (present(v)) values.push(100 * v); });
       }
     });
-    var range = signedRange(values);
-    effectGaps(spec, sel, cats, "difference", range, data);
+    return effectChart(spec, sel, cats, data, {
+      value: "difference", range: signedRange(values), reference: 0, gap: 0.5, row: 40,
+      right: 30, axis: "chart.points", note: "note.negative_fewer"});
+  }
+
+  // The effects by measure x window as horizontal markers with their intervals, a line at no
+  // effect (`reference`) and placeholders where an effect is missing (forest, E-values).
+  function effectChart(spec, sel, cats, data, o) {
+    effectGaps(spec, sel, cats, o.value, o.range, data);
     return {
       data: data,
       layout: baseLayout({
-        scattermode: "group", scattergap: 0.5, barmode: "group", bargap: 0.2,
-        height: 140 + rowHeight(cats, 40) * cats.length, margin: {l: 20, r: 30, t: 40, b: 60},
-        xaxis: {title: {text: wrap(t("chart.points"), titleWidth())}, zeroline: false,
-                gridcolor: "#dddddd",
-                ticksuffix: "", range: range, automargin: true},
+        scattermode: "group", scattergap: o.gap, barmode: "group", bargap: 0.2,
+        height: 140 + rowHeight(cats, o.row) * cats.length,
+        margin: {l: 20, r: o.right, t: 40, b: 60},
+        xaxis: {title: {text: wrap(t(o.axis), titleWidth())}, range: o.range,
+                gridcolor: "#dddddd", zeroline: false, ticksuffix: "", automargin: true},
         yaxis: categoryAxis(cats),
-        shapes: [{type: "line", xref: "x", yref: "paper", x0: 0, x1: 0, y0: 0, y1: 1,
-                  line: {color: "#333333", width: 1.5}}]
+        shapes: [{type: "line", xref: "x", yref: "paper", x0: o.reference, x1: o.reference,
+                  y0: 0, y1: 1, line: {color: "#333333", width: 1.5}}]
       }),
       n: effectN(sel),
-      notes: missingEffects(spec, sel, "difference").concat([t("note.negative_fewer")])
+      notes: missingEffects(spec, sel, o.value).concat([t(o.note)])
     };
   }
 
@@ -1384,22 +1391,9 @@
                  hovertemplate: "%{y}<br>" + name + ": " + t("chart.e_value") + " %{x:.2f}, " +
                    t("chart.e_value_ci") + " %{customdata}<extra></extra>"});
     });
-    var range = [0.8, Math.ceil(max * 1.25)];
-    effectGaps(spec, sel, cats, "e_value", range, data);
-    return {
-      data: data,
-      layout: baseLayout({
-        scattermode: "group", scattergap: 0.3, barmode: "group", bargap: 0.2,
-        height: 140 + rowHeight(cats, 44) * cats.length, margin: {l: 20, r: 60, t: 40, b: 60},
-        xaxis: {title: {text: wrap(t("chart.e_value_axis"), titleWidth())}, range: range,
-                gridcolor: "#dddddd", zeroline: false, automargin: true},
-        yaxis: categoryAxis(cats),
-        shapes: [{type: "line", xref: "x", yref: "paper", x0: 1, x1: 1, y0: 0, y1: 1,
-                  line: {color: "#333333", width: 1.5}}]
-      }),
-      n: effectN(sel),
-      notes: missingEffects(spec, sel, "e_value").concat([t("note.evalue_read")])
-    };
+    return effectChart(spec, sel, cats, data, {
+      value: "e_value", range: [0.8, Math.ceil(max * 1.25)], reference: 1, gap: 0.3, row: 44,
+      right: 60, axis: "chart.e_value_axis", note: "note.evalue_read"});
   }
 
   // A chart with nothing to draw says why, in its own frame, and draws no axes (an empty
