@@ -27,9 +27,9 @@ test: $(STAMP)
 # Dagster's UI on the demo work folder: the whole graph, runs, checks, sensor and schedule.
 dev: $(STAMP)
 	@test -f demo/published/warehouse.duckdb || $(BIN)/reentry demo --workdir demo
-	@mkdir -p demo/.dagster && cp orchestration/dagster.yaml demo/.dagster/dagster.yaml
+	@mkdir -p demo/.dagster && cp reentry/defs/dagster.yaml demo/.dagster/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/demo/.dagster REENTRY_WORKDIR=demo REENTRY_DEMO=1 \
-		$(BIN)/dagster dev -m orchestration.definitions
+		$(BIN)/dagster dev -m reentry.defs.definitions
 
 # The benchmark (not part of `make test`): 10^4, 10^5, 10^6 persons; results in bench/results/.
 bench: $(STAMP)
@@ -37,6 +37,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf demo .pytest_cache

@@ -20,8 +20,9 @@ def duckdb_script(landing: Path, sources: Path) -> list[tuple]:
     con.execute(f"set variable sources = '{sources.resolve()}'")
     result = None
     for statement in (HERE / "baseline.sql").read_text(encoding="utf-8").split(";\n"):
-        if statement.strip() and not all(line.strip().startswith("--") or not line.strip()
-                                         for line in statement.splitlines()):
+        if statement.strip() and not all(
+            line.strip().startswith("--") or not line.strip() for line in statement.splitlines()
+        ):
             result = con.execute(statement)
     return result.fetchall()
 
@@ -34,8 +35,15 @@ def pandas_baseline(landing: Path, sources: Path) -> list[tuple]:
 
 def main(kind: str, landing: Path, sources: Path, out: Path) -> None:
     rows = (duckdb_script if kind == "duckdb" else pandas_baseline)(landing, sources)
-    out.write_text(json.dumps({f"{p}/{g}": {"n": int(n), "events": int(e), "rate": float(r)}
-                               for p, g, n, e, r in rows}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                f"{p}/{g}": {"n": int(n), "events": int(e), "rate": float(r)}
+                for p, g, n, e, r in rows
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,9 @@ class SizeResult:
 def timed(args: list[str], env: dict | None = None) -> Measure:
     """Run a process; its wall time and the peak resident memory of it and its children."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=REPO,
-                            stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, cwd=REPO, stdout=subprocess.DEVNULL
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -125,8 +126,9 @@ def published_rates(published: Path) -> dict[str, dict[str, float]]:
 
 def models_built(workdir: Path) -> int:
     """How many dbt models the last job in `workdir` ran."""
-    results = json.loads((workdir / "work" / "dbt" / "target" / "run_results.json")
-                         .read_text(encoding="utf-8"))
+    results = json.loads(
+        (workdir / "work" / "dbt" / "target" / "run_results.json").read_text(encoding="utf-8")
+    )
     return sum(r["unique_id"].startswith("model.") for r in results["results"])
 
 
@@ -136,18 +138,27 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
     shutil.rmtree(root, ignore_errors=True)
     landing, steps_dir, job_dir = root / "landing", root / "steps", root / "job"
     log(f"{persons:,} persons: generate")
-    result.steps["generate"] = timed(python(
-        "-m", "reentry.cli", "generate", "--landing", str(landing), "--truth",
-        str(root / "truth"), "--persons", str(persons), "--reference-layout"))
+    result.steps["generate"] = timed(
+        python(
+            "-m",
+            "reentry.cli",
+            "generate",
+            "--landing",
+            str(landing),
+            "--truth",
+            str(root / "truth"),
+            "--persons",
+            str(persons),
+            "--reference-layout",
+        )
+    )
     result.landing_mb = size_mb(landing)
     result.files = sum(1 for p in landing.rglob("*.csv"))
     for step in STEPS:
         log(f"{persons:,} persons: {step}")
-        result.steps[step] = timed(python("-m", "bench.steps", step, str(steps_dir),
-                                          str(landing)))
+        result.steps[step] = timed(python("-m", "bench.steps", step, str(steps_dir), str(landing)))
     log(f"{persons:,} persons: DuckDB reading the same files")
-    result.duckdb_read = timed(python("-m", "bench.steps", "read", str(steps_dir),
-                                      str(landing)))
+    result.duckdb_read = timed(python("-m", "bench.steps", "read", str(steps_dir), str(landing)))
     result.work_db_mb = size_mb(steps_dir / "work" / "warehouse.duckdb")
     result.published_mb = size_mb(steps_dir / "published" / "warehouse.duckdb")
     result.rates["pipeline"] = published_rates(steps_dir / "published" / "warehouse.duckdb")
@@ -161,20 +172,21 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
     result.models_built["job"] = models_built(job_dir)
     add_partner_file(job_dir / "archive", job_landing)
     log(f"{persons:,} persons: the job after one new partner file")
-    result.incremental = timed(python("-m", "bench.steps", "job", str(job_dir),
-                                      str(job_landing)))
+    result.incremental = timed(python("-m", "bench.steps", "job", str(job_dir), str(job_landing)))
     result.models_built["incremental"] = models_built(job_dir)
 
     listing = sources_csv(landing, root / "sources.csv")
     log(f"{persons:,} persons: DuckDB script")
     out = root / "baseline_duckdb.json"
-    result.duckdb_script = timed(python("-m", "bench.baselines", "duckdb", str(landing),
-                                        str(listing), str(out)))
+    result.duckdb_script = timed(
+        python("-m", "bench.baselines", "duckdb", str(landing), str(listing), str(out))
+    )
     result.rates["duckdb_script"] = json.loads(out.read_text())
     log(f"{persons:,} persons: pandas")
     out = root / "baseline_pandas.json"
-    result.pandas = timed(python("-m", "bench.baselines", "pandas", str(landing),
-                                 str(listing), str(out)))
+    result.pandas = timed(
+        python("-m", "bench.baselines", "pandas", str(landing), str(listing), str(out))
+    )
     result.rates["pandas"] = json.loads(out.read_text())
     return result
 
@@ -182,21 +194,27 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
 def pipeline_seconds(r: SizeResult) -> float:
     """The pipeline's time from the landing folder to the published database and outputs."""
     # The evaluation step re-runs models the dbt build already ran: it is not added.
-    return r.job.seconds if r.job else sum(m.seconds for k, m in r.steps.items()
-                                           if k not in ("generate", "evaluation"))
+    return (
+        r.job.seconds
+        if r.job
+        else sum(m.seconds for k, m in r.steps.items() if k not in ("generate", "evaluation"))
+    )
 
 
 def markdown(results: list[SizeResult]) -> str:
-    head = ("| persons | files | landing MB | generate | ingest | dbt build | "
-            "of which evaluation (alone) | validation | "
-            "publish | dashboards + packs | whole job | peak GB (job) | one new file | "
-            "DuckDB script | pandas | job / DuckDB | pandas / job | ingest / DuckDB read |")
+    head = (
+        "| persons | files | landing MB | generate | ingest | dbt build | "
+        "of which evaluation (alone) | validation | "
+        "publish | dashboards + packs | whole job | peak GB (job) | one new file | "
+        "DuckDB script | pandas | job / DuckDB | pandas / job | ingest / DuckDB read |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         s = r.steps
 
         def cell(m: Measure) -> str:
             return f"{m.seconds:,.1f} s ({m.peak_mb / 1024:.1f} GB)"
+
         lines.append(
             f"| {r.persons:,} | {r.files} | {r.landing_mb:,.0f} | {cell(s['generate'])} | "
             f"{cell(s['ingest'])} | {cell(s['dbt'])} | {cell(s['evaluation'])} | "
@@ -207,7 +225,8 @@ def markdown(results: list[SizeResult]) -> str:
             f"{r.duckdb_script.seconds:,.1f} s | {r.pandas.seconds:,.1f} s | "
             f"{r.job.seconds / r.duckdb_script.seconds:.1f}× | "
             f"{r.pandas.seconds / r.job.seconds:.2f}× | "
-            f"{s['ingest'].seconds / r.duckdb_read.seconds:.1f}× |")
+            f"{s['ingest'].seconds / r.duckdb_read.seconds:.1f}× |"
+        )
     lines.append("")
     lines.append("Figures (24-month reconviction, all cohorts): pipeline vs baselines")
     lines.append("")
@@ -217,9 +236,11 @@ def markdown(results: list[SizeResult]) -> str:
         for key, value in sorted(r.rates.get("pipeline", {}).items()):
             d = r.rates["duckdb_script"].get(key, {})
             p = r.rates["pandas"].get(key, {})
-            lines.append(f"| {r.persons:,} | {key} | {value['rate']:.3f} (n {value['n']:,}) | "
-                         f"{d.get('rate', float('nan')):.3f} (n {d.get('n', 0):,}) | "
-                         f"{p.get('rate', float('nan')):.3f} (n {p.get('n', 0):,}) |")
+            lines.append(
+                f"| {r.persons:,} | {key} | {value['rate']:.3f} (n {value['n']:,}) | "
+                f"{d.get('rate', float('nan')):.3f} (n {d.get('n', 0):,}) | "
+                f"{p.get('rate', float('nan')):.3f} (n {p.get('n', 0):,}) |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -228,8 +249,7 @@ def chart(results: list[SizeResult], path: Path) -> None:
 
     sizes = [r.persons for r in results]
     fig = go.Figure()
-    series = {f"step: {k}": [r.steps[k].seconds for r in results]
-              for k in ("generate", *STEPS)}
+    series = {f"step: {k}": [r.steps[k].seconds for r in results] for k in ("generate", *STEPS)}
     series["whole job"] = [r.job.seconds for r in results]
     series["one new partner file"] = [r.incremental.seconds for r in results]
     series["DuckDB script"] = [r.duckdb_script.seconds for r in results]
@@ -237,17 +257,23 @@ def chart(results: list[SizeResult], path: Path) -> None:
     series["pandas"] = [r.pandas.seconds for r in results]
     for name, values in series.items():
         fig.add_trace(go.Scatter(x=sizes, y=values, mode="lines+markers", name=name))
-    fig.update_layout(title="reentry-warehouse: time against size (2 cores)",
-                      xaxis={"type": "log", "title": "persons"},
-                      yaxis={"type": "log", "title": "seconds"}, template="plotly_white")
+    fig.update_layout(
+        title="reentry-warehouse: time against size (2 cores)",
+        xaxis={"type": "log", "title": "persons"},
+        yaxis={"type": "log", "title": "seconds"},
+        template="plotly_white",
+    )
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--work", default=str(REPO / "bench" / "work"),
-                        help="where the generated data and work folders go")
+    parser.add_argument(
+        "--work",
+        default=str(REPO / "bench" / "work"),
+        help="where the generated data and work folders go",
+    )
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = parser.parse_args(argv)
     work, out = Path(args.work), Path(args.out)

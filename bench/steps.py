@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from ingestion.pseudonym import PseudonymKey
+from reentry.pseudonym import PseudonymKey
 
 KEY = PseudonymKey(b"bench-pseudonym-key-of-32-bytes-or-more!")
 RESEARCH_KEY = PseudonymKey(b"bench-research-key-of-32-bytes-or-more!!")
@@ -34,19 +34,21 @@ def read_landing(landing: Path, database: Path) -> None:
     try:
         con.execute("set enable_progress_bar = false")
         for i, path in enumerate(sorted(landing.glob("*/*.csv"))):
-            con.execute(f"create table file_{i} as select * from "
-                        f"read_csv('{path}', all_varchar = true, ignore_errors = true)")
+            con.execute(
+                f"create table file_{i} as select * from "
+                f"read_csv('{path}', all_varchar = true, ignore_errors = true)"
+            )
         con.execute("checkpoint")
     finally:
         con.close()
 
 
 def main(step: str, workdir: Path, landing: Path) -> None:
-    from reentry.workdir import Workdir
+    from reentry.settings import Workdir
 
     wd = Workdir(workdir.resolve())
     if step == "ingest":
-        from ingestion.load import ingest
+        from reentry.ingest.load import ingest
 
         ingest(landing, wd.work_db, KEY)
     elif step == "dbt":
@@ -60,31 +62,34 @@ def main(step: str, workdir: Path, landing: Path) -> None:
 
         run_dbt("run", wd.work_db, quiet=True, extra=["--select", "int_effect_population+"])
     elif step == "validate":
-        from orchestration.checks import VALIDATED_MARTS
-        from orchestration.validation import validate_marts
+        from reentry.defs.checks import VALIDATED_MARTS
+        from reentry.validation.suites import validate_marts
 
         report = validate_marts(wd.work_db, None, list(VALIDATED_MARTS))
         if not report.success:
             sys.exit("validation failed")
     elif step == "publish":
-        from reentry.publish import publish
+        from reentry.publish.database import publish
 
         publish(wd.work_db, wd.published_db, RESEARCH_KEY)
     elif step == "dashboards":
-        from dashboards.outputs import render_dashboards, render_packs
+        from reentry.outputs.render import render_dashboards, render_packs
 
         render_dashboards(wd, landing / "sources.yml")
         render_packs(wd, landing / "sources.yml")
     elif step == "read":
         read_landing(landing, wd.root / "read.duckdb")
     elif step == "job":
-        from orchestration.resources import WarehouseResource
+        from reentry.defs.resources import WarehouseResource
         from reentry.pipeline import run_pipeline
 
         key_file, research_key_file = write_keys(wd.root)
-        warehouse = WarehouseResource(workdir=str(wd.root), landing=str(landing),
-                                      key_file=str(key_file),
-                                      research_key_file=str(research_key_file))
+        warehouse = WarehouseResource(
+            workdir=str(wd.root),
+            landing=str(landing),
+            key_file=str(key_file),
+            research_key_file=str(research_key_file),
+        )
         run_pipeline(warehouse, lambda message: None)
     else:
         sys.exit(f"unknown step {step!r}")

@@ -20,17 +20,17 @@ from typing import TextIO
 
 import duckdb
 
-from dashboards.pack import PackError
-from ingestion.config import ConfigError
-from ingestion.erasure import ErasureRequestError
-from ingestion.pseudonym import KeyError_, load_key
-from reentry.simulation.selection import parse_hidden_confounding
+from reentry.ingest.config import ConfigError
+from reentry.ingest.erasure import ErasureRequestError
+from reentry.outputs.pack import PackError
+from reentry.pseudonym import KeyError_, load_key
+from simulation.selection import parse_hidden_confounding
 
 from .erase import ErasureIncomplete
 from .pipeline import PipelineFailed
 from .research import NotPublished
+from .settings import Workdir
 from .transform import BuildFailed
-from .workdir import Workdir
 
 WORKDIR_ENV = "REENTRY_WORKDIR"
 # A per-file line of the ingestion: "[ 12/377] source/entity.date.csv: …".
@@ -38,11 +38,18 @@ _FILE_LINE = re.compile(r"^\[\s*(\d+)/(\d+)\] ")
 # A finished dbt node: "12 of 182 OK created …", "13 of 182 PASS …".
 _DBT_NODE = re.compile(r"^(\d+) of (\d+) (?:OK|PASS|WARN|ERROR|FAIL|SKIP|NO-OP)\b")
 # Messages of the steps that only -v shows (the step's own total line follows them).
-_DETAIL = re.compile(r"^(\d+ files in |\d+ files moved from the landing folder|"
-                     r"unchanged since the last passed validation: )")
-_STEP_NAMES = {"landing_files": "ingest", "dbt_models": "dbt build",
-               "marts_expectations": "validation", "published__warehouse": "publish",
-               "dashboards__site": "dashboards", "reports__pack": "ministry packs"}
+_DETAIL = re.compile(
+    r"^(\d+ files in |\d+ files moved from the landing folder|"
+    r"unchanged since the last passed validation: )"
+)
+_STEP_NAMES = {
+    "landing_files": "ingest",
+    "dbt_models": "dbt build",
+    "marts_expectations": "validation",
+    "published__warehouse": "publish",
+    "dashboards__site": "dashboards",
+    "reports__pack": "ministry packs",
+}
 
 
 def default_workdir() -> str:
@@ -79,8 +86,12 @@ class Console:
         self._clear()
         text = f"{self._clock()} {message}"
         if wrap and self.tty:
-            text = textwrap.fill(text, width=max(shutil.get_terminal_size().columns - 1, 40),
-                                 subsequent_indent=" " * 11, break_on_hyphens=False)
+            text = textwrap.fill(
+                text,
+                width=max(shutil.get_terminal_size().columns - 1, 40),
+                subsequent_indent=" " * 11,
+                break_on_hyphens=False,
+            )
         self.out.write(text + "\n")
         self.out.flush()
         if self._step:
@@ -97,7 +108,7 @@ class Console:
         if not self.tty:
             return
         width = shutil.get_terminal_size().columns - 1
-        self.out.write(f"\r\x1b[2K{self._clock()} {message}"[:width + 5])
+        self.out.write(f"\r\x1b[2K{self._clock()} {message}"[: width + 5])
         self.out.flush()
         self._status = True
 
@@ -162,13 +173,21 @@ def _library_output(verbose: bool):
         dagster.setLevel(saved[1])
 
 
-def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, console: Console,
-            retention_days: int) -> None:
-    from ingestion.load import ingest
-    from ingestion.summary import format_summary, load_summary
+def _ingest(
+    landing: Path, sources: Path | None, wd: Workdir, key, console: Console, retention_days: int
+) -> None:
+    from reentry.ingest.load import ingest
+    from reentry.ingest.summary import format_summary, load_summary
 
-    report = ingest(landing, wd.work_db, key, registry_path=sources, progress=console.say,
-                    archive=wd.archive, retention_days=retention_days)
+    report = ingest(
+        landing,
+        wd.work_db,
+        key,
+        registry_path=sources,
+        progress=console.say,
+        archive=wd.archive,
+        retention_days=retention_days,
+    )
     console.line(
         f"ingestion run {report.run_id}: {report.count('loaded')} files loaded, "
         f"{report.count('skipped')} already loaded, {report.count('duplicate')} duplicates, "
@@ -180,18 +199,28 @@ def _ingest(landing: Path, sources: Path | None, wd: Workdir, key, console: Cons
 
 def _pipeline(warehouse, console: Console) -> None:
     """Run the Dagster job in process, then print what happened and the ingestion summary."""
-    from ingestion.summary import format_summary, load_summary
+    from reentry.ingest.summary import format_summary, load_summary
 
-    from .headline import evaluation_lines
+    from .outputs.headline import evaluation_lines
     from .pipeline import run_pipeline
 
-    result = run_pipeline(warehouse, console.say, dbt_line=console.dbt,
-                          dbt_colors=console.tty and console.verbose, on_step=console.step)
+    result = run_pipeline(
+        warehouse,
+        console.say,
+        dbt_line=console.dbt,
+        dbt_colors=console.tty and console.verbose,
+        on_step=console.step,
+    )
     console.close()
     wd = warehouse.paths
     if wd.work_db.exists():
-        console.text(format_summary(load_summary(wd.work_db), sources_table=console.verbose,
-                                    max_files=None if console.verbose else 10))
+        console.text(
+            format_summary(
+                load_summary(wd.work_db),
+                sources_table=console.verbose,
+                max_files=None if console.verbose else 10,
+            )
+        )
     built = any(k.startswith("marts/") for k in result.materialized)
     published = "published/warehouse" in result.materialized
     console.line("models rebuilt" if built else "no new data: models unchanged, nothing rebuilt")
@@ -219,37 +248,55 @@ def _as_of(value: str | None) -> date | None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo landing folder, then run the whole job on it."""
-    from orchestration.resources import WarehouseResource
-    from reentry.simulation import DEFAULT_HIDDEN_CONFOUNDING, generate_demo
+    from reentry.defs.resources import WarehouseResource
+    from simulation import DEFAULT_HIDDEN_CONFOUNDING, generate_demo
 
     console = args.console
     wd = Workdir(Path(args.workdir))
     say = console.line
-    hidden = (DEFAULT_HIDDEN_CONFOUNDING if args.hidden_confounding is None
-              else args.hidden_confounding)
-    selection = ("random participation" if args.random_participation
-                 else f"hidden confounding {hidden}")
-    say(f"generating {args.persons:,} persons (seed {args.seed}, defect rate "
-        f"{args.defect_rate}, {selection}) into {wd.landing}")
-    result = generate_demo(wd.landing, wd.truth, persons=args.persons, seed=args.seed,
-                           defect_rate=args.defect_rate,
-                           hidden_confounding=hidden,
-                           random_participation=args.random_participation)
+    hidden = (
+        DEFAULT_HIDDEN_CONFOUNDING if args.hidden_confounding is None else args.hidden_confounding
+    )
+    selection = (
+        "random participation" if args.random_participation else f"hidden confounding {hidden}"
+    )
+    say(
+        f"generating {args.persons:,} persons (seed {args.seed}, defect rate "
+        f"{args.defect_rate}, {selection}) into {wd.landing}"
+    )
+    result = generate_demo(
+        wd.landing,
+        wd.truth,
+        persons=args.persons,
+        seed=args.seed,
+        defect_rate=args.defect_rate,
+        hidden_confounding=hidden,
+        random_participation=args.random_participation,
+    )
     say(f"demo exports written: {result.get('files', '?')} files; planted truth in {wd.truth}")
-    warehouse = WarehouseResource(workdir=str(wd.root), landing=str(wd.landing),
-                                  key_file=args.key_file, retention_days=args.retention_days,
-                                  demo=True)
+    warehouse = WarehouseResource(
+        workdir=str(wd.root),
+        landing=str(wd.landing),
+        key_file=args.key_file,
+        retention_days=args.retention_days,
+        demo=True,
+    )
     _pipeline(warehouse, console)
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Only write synthetic exports (for benchmarks and manual tests)."""
-    from reentry.simulation import generate_demo
+    from simulation import generate_demo
 
-    result = generate_demo(Path(args.landing), Path(args.truth), persons=args.persons,
-                           seed=args.seed, defect_rate=args.defect_rate,
-                           reference_only=args.reference_layout)
+    result = generate_demo(
+        Path(args.landing),
+        Path(args.truth),
+        persons=args.persons,
+        seed=args.seed,
+        defect_rate=args.defect_rate,
+        reference_only=args.reference_layout,
+    )
     print(f"{result.get('files', '?')} files written to {args.landing}")
     return 0
 
@@ -258,21 +305,31 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Ingest what is new in a landing folder."""
     key = load_key(Path(args.key_file) if args.key_file else None)
     sources = Path(args.sources) if args.sources else None
-    _ingest(Path(args.landing), sources, Workdir(Path(args.workdir)), key, args.console,
-            args.retention_days)
+    _ingest(
+        Path(args.landing),
+        sources,
+        Workdir(Path(args.workdir)),
+        key,
+        args.console,
+        args.retention_days,
+    )
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Ingest what is new, build the models, validate, publish: the Dagster job in process."""
-    from ingestion.registry import load_registry
-    from orchestration.resources import WarehouseResource
+    from reentry.defs.resources import WarehouseResource
+    from reentry.ingest.registry import load_registry
 
     warehouse = WarehouseResource(
-        workdir=str(Path(args.workdir)), landing=str(Path(args.landing)),
-        sources=args.sources, key_file=args.key_file,
-        research_key_file=args.research_key_file, retention_days=args.retention_days,
-        as_of=args.as_of.isoformat() if args.as_of else None)
+        workdir=str(Path(args.workdir)),
+        landing=str(Path(args.landing)),
+        sources=args.sources,
+        key_file=args.key_file,
+        research_key_file=args.research_key_file,
+        retention_days=args.retention_days,
+        as_of=args.as_of.isoformat() if args.as_of else None,
+    )
     # Refuse missing or short keys, a missing landing folder and a registry or layout with a
     # mistake (the message names the file, the source and the field) before anything starts.
     warehouse.pseudonym_key()
@@ -286,38 +343,49 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erasure requests: pseudonymised, removed from every layer, published without them."""
-    from ingestion.erasure import Request, read_requests
-    from orchestration.resources import WarehouseResource
+    from reentry.defs.resources import WarehouseResource
+    from reentry.ingest.erasure import Request, read_requests
 
     from .erase import erase, format_result, last_landing
 
     today = date.today()
     wd = Workdir(Path(args.workdir))
-    keys = WarehouseResource(workdir=str(wd.root), landing=args.landing or ".",
-                             key_file=args.key_file, research_key_file=args.research_key_file)
+    keys = WarehouseResource(
+        workdir=str(wd.root),
+        landing=args.landing or ".",
+        key_file=args.key_file,
+        research_key_file=args.research_key_file,
+    )
     keys.pseudonym_key()  # refuse a missing or short key before anything else
     keys.research_key()
     person = (args.family_name, args.given_name, args.birth_date)
     if args.requests and any(person):
-        raise ErasureRequestError("give either --requests FILE or one person's --family-name, "
-                                  "--given-name and --birth-date, not both")
+        raise ErasureRequestError(
+            "give either --requests FILE or one person's --family-name, "
+            "--given-name and --birth-date, not both"
+        )
     if args.requests:
         requests = read_requests(Path(args.requests), today)
     elif all(person):
         requests = [Request(*person, requested_on=args.requested_on or today)]
     else:
-        raise ErasureRequestError("a request needs --family-name, --given-name and "
-                                  "--birth-date YYYY-MM-DD (or --requests FILE)")
+        raise ErasureRequestError(
+            "a request needs --family-name, --given-name and "
+            "--birth-date YYYY-MM-DD (or --requests FILE)"
+        )
     if not wd.work_db.exists():
         raise FileNotFoundError(f"no work database at {wd.work_db}: nothing to erase from")
     landing = Path(args.landing) if args.landing else last_landing(wd.work_db)
     if landing is None or not landing.is_dir():
-        raise FileNotFoundError("the landing folder of the last run is not there; pass "
-                                "--landing")
+        raise FileNotFoundError("the landing folder of the last run is not there; pass --landing")
     warehouse = WarehouseResource(
-        workdir=str(wd.root), landing=str(landing), sources=args.sources,
-        key_file=args.key_file, research_key_file=args.research_key_file,
-        retention_days=args.retention_days)
+        workdir=str(wd.root),
+        landing=str(landing),
+        sources=args.sources,
+        key_file=args.key_file,
+        research_key_file=args.research_key_file,
+        retention_days=args.retention_days,
+    )
     result = erase(warehouse, requests, args.console.say)
     args.console.text(format_result(result))
     return 0
@@ -359,7 +427,7 @@ def _registry(args: argparse.Namespace, wd: Workdir) -> Path | None:
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
     """Render the evaluators' site from the published database."""
-    from dashboards.outputs import render_dashboards
+    from reentry.outputs.render import render_dashboards
 
     wd = Workdir(Path(args.workdir))
     site = render_dashboards(wd, _registry(args, wd))
@@ -369,8 +437,8 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The ministry pack for a quarter or a year."""
-    from dashboards.outputs import render_packs
-    from dashboards.pack import check_period
+    from reentry.outputs.pack import check_period
+    from reentry.outputs.render import render_packs
 
     wd = Workdir(Path(args.workdir))
     check_period(args.period)
@@ -409,17 +477,32 @@ def cmd_docs(args: argparse.Namespace) -> int:
             n_tables = schema_copy(wd.published_db, database)
         else:
             duckdb.connect(str(database)).close()
-        command = [dbt_executable(), *([] if args.verbose else ["--quiet"]),
-                   "--use-colors" if console.tty and args.verbose else "--no-use-colors",
-                   "docs", "generate", "--static",
-                   "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-                   "--target-path", str(target), "--log-path", str(target / "logs"),
-                   *([] if published else ["--empty-catalog"])]
-        env = {**os.environ, "REENTRY_WORK_DB": str(database),
-               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        command = [
+            dbt_executable(),
+            *([] if args.verbose else ["--quiet"]),
+            "--use-colors" if console.tty and args.verbose else "--no-use-colors",
+            "docs",
+            "generate",
+            "--static",
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+            *([] if published else ["--empty-catalog"]),
+        ]
+        env = {
+            **os.environ,
+            "REENTRY_WORK_DB": str(database),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
         console.status("dbt docs generate …")
-        proc = subprocess.run(command, env=env, cwd=scratch, capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(
+            command, env=env, cwd=scratch, capture_output=True, text=True, check=False
+        )
     console.close()
     output = (proc.stdout + proc.stderr).strip()
     if args.verbose and output:
@@ -427,29 +510,46 @@ def cmd_docs(args: argparse.Namespace) -> int:
     if proc.returncode != 0 or not (target / "static_index.html").exists():
         if output and not args.verbose:
             print(output, file=sys.stderr)
-        raise BuildFailed(f"dbt docs generate failed (exit code {proc.returncode}); its log "
-                          f"is in {target / 'logs'}")
+        raise BuildFailed(
+            f"dbt docs generate failed (exit code {proc.returncode}); its log "
+            f"is in {target / 'logs'}"
+        )
     index = folder / "index.html"
     shutil.copyfile(target / "static_index.html", index)
-    source = (f"{n_tables} published tables of {wd.published_db}" if published
-              else "the dbt project only: nothing is published yet, so no column types")
+    source = (
+        f"{n_tables} published tables of {wd.published_db}"
+        if published
+        else "the dbt project only: nothing is published yet, so no column types"
+    )
     print(f"dbt docs of {source}:\n  {index}  (one file: open it in a browser from disk)")
     return 0
 
 
-def _subcommand(sub, name: str, summary: str, description: str, workdir: bool = True,
-                verbose: bool = False) -> argparse.ArgumentParser:
+def _subcommand(
+    sub, name: str, summary: str, description: str, workdir: bool = True, verbose: bool = False
+) -> argparse.ArgumentParser:
     """A subcommand with its one-line summary (the list) and its description (its --help)."""
-    p = sub.add_parser(name, help=summary, description=description,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if workdir:
-        p.add_argument("--workdir", default=default_workdir(),
-                       help=f"work folder (default: ${WORKDIR_ENV}, else ./demo; now "
-                       f"{default_workdir()})")
+        p.add_argument(
+            "--workdir",
+            default=default_workdir(),
+            help=f"work folder (default: ${WORKDIR_ENV}, else ./demo; now {default_workdir()})",
+        )
     if verbose:
         # SUPPRESS: a -v given before the subcommand is not reset by the subcommand's default.
-        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                       help="more detail: each file ingested, dbt's own output")
+        p.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="more detail: each file ingested, dbt's own output",
+        )
     return p
 
 
@@ -458,65 +558,107 @@ def build_parser() -> argparse.ArgumentParser:
         prog="reentry",
         description="Evaluation warehouse for prison-to-work reentry programmes.",
         epilog=f"Every command but generate works on a work folder: --workdir DIR, else "
-               f"${WORKDIR_ENV}, else ./demo. `reentry COMMAND --help` explains a command.",
+        f"${WORKDIR_ENV}, else ./demo. `reentry COMMAND --help` explains a command.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="also each file ingested and dbt's own output (run, demo), each "
-                        "file (ingest), dbt's output (docs), and library warnings")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also each file ingested and dbt's own output (run, demo), each "
+        "file (ingest), dbt's output (docs), and library warnings",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def sim_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--persons", type=int, default=10_000, help="persons to simulate")
         p.add_argument("--seed", type=int, default=42, help="random seed (same seed, same bytes)")
-        p.add_argument("--defect-rate", type=float, default=0.01,
-                       help="share of rows with an injected defect (default 0.01)")
+        p.add_argument(
+            "--defect-rate",
+            type=float,
+            default=0.01,
+            help="share of rows with an injected defect (default 0.01)",
+        )
 
     def retention(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--retention-days", type=int, default=730,
-                       help="archived landing files older than this are deleted (default 730)")
+        p.add_argument(
+            "--retention-days",
+            type=int,
+            default=730,
+            help="archived landing files older than this are deleted (default 730)",
+        )
 
-    p = _subcommand(sub, "demo", "synthetic exports of both programmes, then the whole run", """\
+    p = _subcommand(
+        sub,
+        "demo",
+        "synthetic exports of both programmes, then the whole run",
+        """\
 Simulate both programmes' exports (prisons, partners, registers, with defects and a planted
 programme effect) into WORKDIR/landing and the planted truth into WORKDIR/truth, then run the
 whole job as `reentry run` does. The demo makes its own keys in the work folder
 (pseudonym.key, research.key).
 
-Prints one line per step and a summary; -v adds each file and dbt's output.""", verbose=True)
+Prints one line per step and a summary; -v adds each file and dbt's output.""",
+        verbose=True,
+    )
     p.add_argument("--key-file", help="pseudonym key file (default: the demo makes its own)")
     sim_options(p)
-    p.add_argument("--hidden-confounding", type=parse_hidden_confounding, metavar="FLOAT",
-                   help="how much participation depends on the latent risk no export shows, "
-                   "in [0, 1]: 0 = on observed characteristics only (default: the "
-                   "simulation's DEFAULT_HIDDEN_CONFOUNDING, 0.3)")
-    p.add_argument("--random-participation", action="store_true",
-                   help="participation by coin flip, independent of everything (a randomised "
-                   "trial: the naive difference is then the effect)")
+    p.add_argument(
+        "--hidden-confounding",
+        type=parse_hidden_confounding,
+        metavar="FLOAT",
+        help="how much participation depends on the latent risk no export shows, "
+        "in [0, 1]: 0 = on observed characteristics only (default: the "
+        "simulation's DEFAULT_HIDDEN_CONFOUNDING, 0.3)",
+    )
+    p.add_argument(
+        "--random-participation",
+        action="store_true",
+        help="participation by coin flip, independent of everything (a randomised "
+        "trial: the naive difference is then the effect)",
+    )
     retention(p)
     p.set_defaults(func=cmd_demo)
 
-    p = _subcommand(sub, "generate", "only write synthetic exports", """\
+    p = _subcommand(
+        sub,
+        "generate",
+        "only write synthetic exports",
+        """\
 Write the demo's synthetic exports into a landing folder and its planted truth into another,
-and nothing else (for benchmarks and manual tests).""", workdir=False)
+and nothing else (for benchmarks and manual tests).""",
+        workdir=False,
+    )
     p.add_argument("--landing", required=True)
     p.add_argument("--truth", required=True, help="folder for the planted truth")
-    p.add_argument("--reference-layout", action="store_true",
-                   help="every source in the reference layout (CSV, UTF-8; for benchmarks)")
+    p.add_argument(
+        "--reference-layout",
+        action="store_true",
+        help="every source in the reference layout (CSV, UTF-8; for benchmarks)",
+    )
     sim_options(p)
     p.set_defaults(func=cmd_generate)
 
-    p = _subcommand(sub, "ingest", "ingest what is new in a landing folder", """\
+    p = _subcommand(
+        sub,
+        "ingest",
+        "ingest what is new in a landing folder",
+        """\
 Ingestion only: check, quarantine and pseudonymise every new file of the landing folder into
 the work database (WORKDIR/work/warehouse.duckdb), move the files it now holds to
 WORKDIR/archive, and print the sources, quarantine and linkage. No model is built.""",
-                    verbose=True)
+        verbose=True,
+    )
     p.add_argument("--landing", required=True, help="landing folder")
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
     retention(p)
     p.set_defaults(func=cmd_ingest)
 
-    p = _subcommand(sub, "run", "ingest what is new, build, validate, publish, dashboards, "
-                    "pack", """\
+    p = _subcommand(
+        sub,
+        "run",
+        "ingest what is new, build, validate, publish, dashboards, pack",
+        """\
 The whole job (the Dagster job `warehouse`, in process): ingest what is new in the landing
 folder, build the dbt models and run their tests, validate the marts (Great Expectations),
 publish the researchers' database, render the dashboards and the newest ministry packs.
@@ -525,89 +667,133 @@ Nothing new since the last run: nothing is rebuilt or published.
 The registry and layouts are checked first: a mistake stops the run with the file, the
 source and the field. Prints one line per step and a summary; -v adds each file and dbt's
 output. Exit code 1 names the failing step or expectations, 2 a configuration or key error.""",
-                    verbose=True)
+        verbose=True,
+    )
     p.add_argument("--landing", required=True, help="landing folder")
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
-    p.add_argument("--research-key-file",
-                   help="key of this research release (else REENTRY_RESEARCH_KEY)")
-    p.add_argument("--as-of", type=_as_of, help="data cut-off YYYY-MM-DD (default: the newest "
-                   "register export date)")
+    p.add_argument(
+        "--research-key-file", help="key of this research release (else REENTRY_RESEARCH_KEY)"
+    )
+    p.add_argument(
+        "--as-of",
+        type=_as_of,
+        help="data cut-off YYYY-MM-DD (default: the newest register export date)",
+    )
     retention(p)
     p.set_defaults(func=cmd_run)
 
-    p = _subcommand(sub, "erase", "erasure requests: remove persons from every layer and "
-                    "publish without them", """\
+    p = _subcommand(
+        sub,
+        "erase",
+        "erasure requests: remove persons from every layer and publish without them",
+        """\
 An erasure request (one person, or a CSV of them): the person is pseudonymised with the
 ingestion key, logged (pseudonym and dates only), removed from the raw history, quarantine
 and archive, the models are rebuilt and a researchers' database without them is published;
-the version before is deleted. Prints the rows removed per layer.""")
+the version before is deleted. Prints the rows removed per layer.""",
+    )
     p.add_argument("--family-name", help="family name as the sources spell it")
     p.add_argument("--given-name", help="given name")
     p.add_argument("--birth-date", help="birth date YYYY-MM-DD")
     p.add_argument("--requested-on", type=_as_of, help="date of the request (default today)")
-    p.add_argument("--requests", help="CSV of requests: family_name, given_name, birth_date "
-                   "[, requested_on]")
+    p.add_argument(
+        "--requests", help="CSV of requests: family_name, given_name, birth_date [, requested_on]"
+    )
     p.add_argument("--landing", help="landing folder (default: the last run's)")
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
-    p.add_argument("--research-key-file",
-                   help="key of this research release (else REENTRY_RESEARCH_KEY)")
+    p.add_argument(
+        "--research-key-file", help="key of this research release (else REENTRY_RESEARCH_KEY)"
+    )
     retention(p)
     p.set_defaults(func=cmd_erase)
 
-    p = _subcommand(sub, "sql", "one query on the published database (read-only)", """\
+    p = _subcommand(
+        sub,
+        "sql",
+        "one query on the published database (read-only)",
+        """\
 One statement on the researchers' database (WORKDIR/published/warehouse.duckdb), read-only
 and sealed: no file access, no ATTACH, no COPY, no extensions. Unqualified table names are
-the marts. `table` shows every column and up to --max-rows rows; csv and json give all.""")
-    p.add_argument("query", help="SQL, e.g. \"select * from recidivism_effects\"")
+the marts. `table` shows every column and up to --max-rows rows; csv and json give all.""",
+    )
+    p.add_argument("query", help='SQL, e.g. "select * from recidivism_effects"')
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--max-rows", type=int, default=1000,
-                   help="rows the table format shows (default 1000)")
+    p.add_argument(
+        "--max-rows", type=int, default=1000, help="rows the table format shows (default 1000)"
+    )
     p.set_defaults(func=cmd_sql)
 
-    p = _subcommand(sub, "shell", "interactive SQL on the published database (read-only)", """\
+    p = _subcommand(
+        sub,
+        "shell",
+        "interactive SQL on the published database (read-only)",
+        """\
 An interactive SQL session on the researchers' database, read-only and sealed like
 `reentry sql`. Statements end with ';' and may span lines; unqualified names are the marts.
 .tables, .schema TABLE, .describe TABLE, .maxrows N, .help, .quit. On a terminal: line
 editing, tab completion, a history ($REENTRY_HISTORY, else ~/.reentry_history: the lines
 typed, nothing else) and a pager for results taller or wider than the screen ($PAGER, else
-less -S).""")
+less -S).""",
+    )
     p.set_defaults(func=cmd_shell)
 
-    p = _subcommand(sub, "docs", "the data dictionary as a dbt docs site (WORKDIR/docs/)", """\
+    p = _subcommand(
+        sub,
+        "docs",
+        "the data dictionary as a dbt docs site (WORKDIR/docs/)",
+        """\
 Build the dbt docs site of the project with the column types and descriptions of the
 published database (dbt docs generate --static; no data is read). Writes WORKDIR/docs/
 index.html, one file that opens from disk, and dbt's artefacts in WORKDIR/docs/dbt/.
-Needs no REENTRY_WORK_DB.""", verbose=True)
+Needs no REENTRY_WORK_DB.""",
+        verbose=True,
+    )
     p.set_defaults(func=cmd_docs)
 
-    p = _subcommand(sub, "dashboards", "render the evaluators' site from the published "
-                    "database", """\
+    p = _subcommand(
+        sub,
+        "dashboards",
+        "render the evaluators' site from the published database",
+        """\
 Render the evaluators' static site (WORKDIR/dashboards/index.html) again from the published
-database, through disclosure control.""")
-    p.add_argument("--landing", help="landing folder, for the registry's names (default "
-                   "WORKDIR/landing)")
+database, through disclosure control.""",
+    )
+    p.add_argument(
+        "--landing", help="landing folder, for the registry's names (default WORKDIR/landing)"
+    )
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.set_defaults(func=cmd_dashboards)
 
-    p = _subcommand(sub, "report", "the ministry pack for a period (workbook, CSV, HTML)", """\
+    p = _subcommand(
+        sub,
+        "report",
+        "the ministry pack for a period (workbook, CSV, HTML)",
+        """\
 The ministry pack of a quarter (2004Q2) or a year (2004) from the published database: an
-Excel workbook, one CSV per sheet and a printable HTML report in WORKDIR/reports/<period>/.""")
+Excel workbook, one CSV per sheet and a printable HTML report in WORKDIR/reports/<period>/.""",
+    )
     p.add_argument("--period", required=True, help="a quarter (2004Q2) or a year (2004)")
-    p.add_argument("--lang", choices=("de", "nl", "en"), default="en",
-                   help="language of the pack (default en)")
-    p.add_argument("--landing", help="landing folder, for the registry's names (default "
-                   "WORKDIR/landing)")
+    p.add_argument(
+        "--lang", choices=("de", "nl", "en"), default="en", help="language of the pack (default en)"
+    )
+    p.add_argument(
+        "--landing", help="landing folder, for the registry's names (default WORKDIR/landing)"
+    )
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.set_defaults(func=cmd_report)
 
-    p = _subcommand(sub, "status", "loads, quarantine, overdue sources, checks, publish, "
-                    "files held and erasures", """\
+    p = _subcommand(
+        sub,
+        "status",
+        "loads, quarantine, overdue sources, checks, publish, files held and erasures",
+        """\
 The state of a work folder: the last ingestion runs, files by status, quarantine by reason,
 the deliveries overdue against the as-of date of the last build (today before any build),
 the last validation and publish, the landing and archive files that hold names and since
-when, and the erasure log's size.""")
+when, and the erasure log's size.""",
+    )
     retention(p)
     p.set_defaults(func=cmd_status)
     return parser
@@ -620,8 +806,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _library_output(args.verbose):
             return args.func(args)
-    except (ConfigError, KeyError_, FileNotFoundError, BuildFailed, NotPublished,
-            PackError, ErasureRequestError) as exc:
+    except (
+        ConfigError,
+        KeyError_,
+        FileNotFoundError,
+        BuildFailed,
+        NotPublished,
+        PackError,
+        ErasureRequestError,
+    ) as exc:
         args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
@@ -633,8 +826,11 @@ def main(argv: list[str] | None = None) -> int:
         if "lock" not in str(exc).lower():
             raise
         args.console.close()
-        print(f"reentry {args.command}: the work database is in use by another run; "
-              "wait for it to finish", file=sys.stderr)
+        print(
+            f"reentry {args.command}: the work database is in use by another run; "
+            "wait for it to finish",
+            file=sys.stderr,
+        )
         return 3
     finally:
         args.console.close()

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.erasure import Request, apply_erasures, log_erasures, pseudonymise
-from ingestion.pseudonym import PseudonymKey, hmac_sql
-from ingestion.warehouse import ensure_schema
+from reentry.ingest.erasure import Request, apply_erasures, log_erasures, pseudonymise
+from reentry.ingest.warehouse import ensure_schema
+from reentry.pseudonym import PseudonymKey, hmac_sql
 
-from .publish import previous_path, staged_database
+from .publish.database import previous_path, staged_database
 
 WH = "wh"
 ERASURE_LOG = ("ingest", "erasures")
@@ -50,13 +50,14 @@ def _person_tables(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, s
     (marts keyed by `release_id` or `placement_id` only)."""
     columns: dict[tuple[str, str], set[str]] = {}
     for schema, table, column in con.execute(
-            "select c.schema_name, c.table_name, c.column_name from duckdb_columns() c "
-            "join duckdb_tables() t using (database_name, schema_name, table_name) "
-            "where c.database_name = ? and c.column_name in "
-            "('person_key', 'release_id', 'placement_id')", [db]).fetchall():
+        "select c.schema_name, c.table_name, c.column_name from duckdb_columns() c "
+        "join duckdb_tables() t using (database_name, schema_name, table_name) "
+        "where c.database_name = ? and c.column_name in "
+        "('person_key', 'release_id', 'placement_id')",
+        [db],
+    ).fetchall():
         columns.setdefault((schema, table), set()).add(column)
-    via = {"release_id": ("releases", "release_id"), "placement_id": ("placements",
-                                                                      "placement_id")}
+    via = {"release_id": ("releases", "release_id"), "placement_id": ("placements", "placement_id")}
     out = []
     for (schema, table), cols in sorted(columns.items()):
         if "person_key" in cols:
@@ -64,8 +65,14 @@ def _person_tables(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, s
             continue
         for column, (parent, key) in via.items():
             if column in cols and ("marts", parent) in columns:
-                out.append((schema, table, f"{column} in (select {key} from {db}.marts.{parent} "
-                                           "where person_key in (select person_key from k))"))
+                out.append(
+                    (
+                        schema,
+                        table,
+                        f"{column} in (select {key} from {db}.marts.{parent} "
+                        "where person_key in (select person_key from k))",
+                    )
+                )
                 break
     return out
 
@@ -75,30 +82,41 @@ def _count_work(work_db: Path, keys: list[str]) -> dict[str, int]:
     con = duckdb.connect()
     try:
         con.execute(f"attach '{work_db}' as {WH} (read_only)")
-        con.execute("create temp table k as select unnest($k::varchar[]) as person_key",
-                    {"k": keys})
+        con.execute(
+            "create temp table k as select unnest($k::varchar[]) as person_key", {"k": keys}
+        )
         # The erasure log itself holds the pseudonyms, by design (nothing else of them).
-        return {f"{s}.{t}": con.execute(
-            f'select count(*) from {WH}."{s}"."{t}" where {cond}').fetchone()[0]
-            for s, t, cond in _person_tables(con, WH) if (s, t) != ERASURE_LOG}
+        return {
+            f"{s}.{t}": con.execute(
+                f'select count(*) from {WH}."{s}"."{t}" where {cond}'
+            ).fetchone()[0]
+            for s, t, cond in _person_tables(con, WH)
+            if (s, t) != ERASURE_LOG
+        }
     finally:
         con.close()
 
 
-def _count_published(published_db: Path, keys: list[str],
-                     research_key: PseudonymKey) -> dict[str, int]:
+def _count_published(
+    published_db: Path, keys: list[str], research_key: PseudonymKey
+) -> dict[str, int]:
     """Rows of the erased persons in the researchers' database (keys re-keyed as published)."""
     if not published_db.exists():
         return {}
     con = duckdb.connect()
     try:
         con.execute(f"attach '{published_db}' as pub (read_only)")
-        con.execute(f"create temp table k as select {hmac_sql('person_key')} as person_key "
-                    "from (select unnest($k::varchar[]) as person_key)",
-                    {"k": keys, **research_key.pads()})
-        return {f"published {s}.{t}": con.execute(
-            f'select count(*) from pub."{s}"."{t}" where {cond}').fetchone()[0]
-            for s, t, cond in _person_tables(con, "pub")}
+        con.execute(
+            f"create temp table k as select {hmac_sql('person_key')} as person_key "
+            "from (select unnest($k::varchar[]) as person_key)",
+            {"k": keys, **research_key.pads()},
+        )
+        return {
+            f"published {s}.{t}": con.execute(
+                f'select count(*) from pub."{s}"."{t}" where {cond}'
+            ).fetchone()[0]
+            for s, t, cond in _person_tables(con, "pub")
+        }
     finally:
         con.close()
 
@@ -138,8 +156,7 @@ def last_landing(work_db: Path) -> Path | None:
     """The landing folder of the last ingestion run."""
     con = duckdb.connect(str(work_db), read_only=True)
     try:
-        row = con.execute("select landing from ingest.runs order by run_id desc limit 1"
-                          ).fetchone()
+        row = con.execute("select landing from ingest.runs order by run_id desc limit 1").fetchone()
     finally:
         con.close()
     return Path(row[0]) if row else None
@@ -173,16 +190,22 @@ def erase(warehouse, requests: list[Request], say: Callable[[str], None]) -> Era
             result.removed[table] = n
     for table, n in before_published.items():
         result.removed[table] = n
-    result.remaining = {**_count_work(wd.work_db, keys),
-                        **_count_published(wd.published_db, keys, research_key)}
+    result.remaining = {
+        **_count_work(wd.work_db, keys),
+        **_count_published(wd.published_db, keys, research_key),
+    }
     left = sorted(t for t, n in result.remaining.items() if n)
     if left:
         raise ErasureIncomplete(f"erased persons are still found in: {', '.join(left)}")
     return result
 
 
-LAYERS = ("raw history", "quarantine", "work database (staging, intermediate, marts)",
-          "published database")
+LAYERS = (
+    "raw history",
+    "quarantine",
+    "work database (staging, intermediate, marts)",
+    "published database",
+)
 
 
 def _layer(table: str) -> str:
@@ -202,6 +225,9 @@ def format_result(result: ErasureResult) -> str:
         total = sum(result.removed[t] for t in tables)
         out += ["", f"{layer}: {total:,} rows removed"]
         out += [f"  {t:<{width}}{result.removed[t]:>10,}" for t in tables]
-    out += ["", f"Checked afterwards: {len(result.remaining)} tables of the work and published "
-                "databases that hold persons hold none of them"]
+    out += [
+        "",
+        f"Checked afterwards: {len(result.remaining)} tables of the work and published "
+        "databases that hold persons hold none of them",
+    ]
     return "\n".join(out)

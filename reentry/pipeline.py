@@ -60,8 +60,7 @@ def _from_project() -> bool:
     return False
 
 
-def _progress_logger(say: Callable[[str], None],
-                     on_step: Callable[[str], None] | None = None):
+def _progress_logger(say: Callable[[str], None], on_step: Callable[[str], None] | None = None):
     """A Dagster logger that hands the project's own messages (INFO and above) to `say`, the
     start of each step to `on_step`, and drops Dagster's own messages."""
 
@@ -107,7 +106,8 @@ def _summarise(result: ExecuteInProcessResult) -> PipelineResult:
                 meta = data.metadata.get("failed_expectations")
                 detail = f": {meta.value}" if meta is not None else ""
                 out.failed_checks.append(
-                    f"{data.asset_key.to_user_string()} {data.check_name}{detail}")
+                    f"{data.asset_key.to_user_string()} {data.check_name}{detail}"
+                )
     return out
 
 
@@ -133,25 +133,33 @@ def _root_cause(error) -> str:
             message = rest
     if "The dbt CLI process" in message:
         _, _, parsed = message.partition("Errors parsed from dbt logs:")
-        message = "dbt build failed" + (":\n" + parsed.strip() if parsed.strip() else
-                                        " (see the dbt line above; -v shows dbt's output)")
+        message = "dbt build failed" + (
+            ":\n" + parsed.strip()
+            if parsed.strip()
+            else " (see the dbt line above; -v shows dbt's output)"
+        )
     lines = [line.rstrip() for line in message.splitlines() if line.strip()]
-    lines = [line if len(line) <= _MAX_CHARS else line[:_MAX_CHARS - 1] + "…" for line in lines]
+    lines = [line if len(line) <= _MAX_CHARS else line[: _MAX_CHARS - 1] + "…" for line in lines]
     if len(lines) > _MAX_LINES:
         lines = [*lines[:_MAX_LINES], f"… and {len(lines) - _MAX_LINES} more lines"]
     return "\n".join(lines)
 
 
-def run_pipeline(warehouse, say: Callable[[str], None], *,
-                 dbt_line: Callable[[str], None] | None = None, dbt_colors: bool = False,
-                 on_step: Callable[[str], None] | None = None) -> PipelineResult:
+def run_pipeline(
+    warehouse,
+    say: Callable[[str], None],
+    *,
+    dbt_line: Callable[[str], None] | None = None,
+    dbt_colors: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> PipelineResult:
     """Execute the job for `warehouse`; raise PipelineFailed naming what failed.
 
     `say` receives the steps' own messages; `dbt_line` each line dbt prints (default:
     dropped; they are in WORKDIR/work/dbt/), coloured if `dbt_colors`; `on_step` the key of
     each step as it starts."""
-    from orchestration.dbt_assets import dbt_output
-    from orchestration.definitions import JOB_NAME, build_definitions
+    from reentry.defs.dbt import dbt_output
+    from reentry.defs.definitions import JOB_NAME, build_definitions
 
     # A build that leaves models alone leaves their checks without a result; Dagster's
     # planner warns once per such check on its own Python logger, which says nothing a person
@@ -159,26 +167,36 @@ def run_pipeline(warehouse, say: Callable[[str], None], *,
     logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
     job = build_definitions(warehouse).resolve_job_def(JOB_NAME)
     job = job.with_logger_defs({"progress": _progress_logger(say, on_step)})
-    with DagsterInstance.ephemeral() as instance, \
-            dbt_output(dbt_line or (lambda _line: None), colors=dbt_colors):
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config={"loggers": {"progress": {}}})
+    with (
+        DagsterInstance.ephemeral() as instance,
+        dbt_output(dbt_line or (lambda _line: None), colors=dbt_colors),
+    ):
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}
+        )
     summary = _summarise(result)
     if not result.success:
-        failures = [e for e in result.all_events
-                    if e.event_type == DagsterEventType.STEP_FAILURE]
+        failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
         steps = ", ".join(sorted({e.step_key for e in failures})) or "unknown step"
-        errors = [(e.step_key, e.event_specific_data.error) for e in failures
-                  if e.event_specific_data and e.event_specific_data.error]
+        errors = [
+            (e.step_key, e.event_specific_data.error)
+            for e in failures
+            if e.event_specific_data and e.event_specific_data.error
+        ]
         if summary.failed_checks:  # named below with their expectations
-            errors = [(key, error) for key, error in errors
-                      if _innermost(error).cls_name != "DagsterAssetCheckFailedError"]
+            errors = [
+                (key, error)
+                for key, error in errors
+                if _innermost(error).cls_name != "DagsterAssetCheckFailedError"
+            ]
         reasons = [f"step {key}: {_root_cause(error)}" for key, error in errors]
         checks = "; ".join(summary.failed_checks)
-        configuration = any(_innermost(error).cls_name in _CONFIGURATION_ERRORS
-                            for _, error in errors)
+        configuration = any(
+            _innermost(error).cls_name in _CONFIGURATION_ERRORS for _, error in errors
+        )
         raise PipelineFailed(
-            f"failed at {steps}" + (f" (failed checks: {checks})" if checks else "")
+            f"failed at {steps}"
+            + (f" (failed checks: {checks})" if checks else "")
             + "".join("\n  " + reason.replace("\n", "\n    ") for reason in reasons),
             exit_code=2 if configuration else 1,
         )

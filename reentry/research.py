@@ -47,12 +47,15 @@ def open_research(published_db: Path) -> duckdb.DuckDBPyConnection:
     The default schema is `marts`, set before the lock."""
     if not Path(published_db).exists():
         raise NotPublished(f"no published database at {published_db}: run `reentry run` first")
-    con = duckdb.connect(str(published_db), read_only=True,
-                         config={"enable_external_access": False})
+    con = duckdb.connect(
+        str(published_db), read_only=True, config={"enable_external_access": False}
+    )
     try:
         [(has_marts,)] = con.execute(
             "select count(*) > 0 from duckdb_schemas() where database_name = current_database() "
-            "and schema_name = ?", [DEFAULT_SCHEMA]).fetchall()
+            "and schema_name = ?",
+            [DEFAULT_SCHEMA],
+        ).fetchall()
         if has_marts:
             con.execute(f"set schema = '{DEFAULT_SCHEMA}'")
         con.execute("set lock_configuration = true")
@@ -72,21 +75,26 @@ def schema_copy(published_db: Path, target: Path) -> int:
         con.execute(f"attach {_literal(str(published_db))} as published (read_only)")
         tables = con.execute(
             "select schema_name, table_name, sql, comment from duckdb_tables() "
-            "where database_name = 'published' order by schema_name, table_name").fetchall()
+            "where database_name = 'published' order by schema_name, table_name"
+        ).fetchall()
         columns = con.execute(
             "select schema_name, table_name, column_name, comment from duckdb_columns() "
-            "where database_name = 'published' and comment is not null").fetchall()
+            "where database_name = 'published' and comment is not null"
+        ).fetchall()
         con.execute("detach published")
         for schema in sorted({t[0] for t in tables}):
             con.execute(f"create schema if not exists {_quote(schema)}")
         for schema, table, sql, comment in tables:
             con.execute(sql)
             if comment:
-                con.execute(f"comment on table {_quote(schema)}.{_quote(table)} is "
-                            f"{_literal(comment)}")
+                con.execute(
+                    f"comment on table {_quote(schema)}.{_quote(table)} is {_literal(comment)}"
+                )
         for schema, table, column, comment in columns:
-            con.execute(f"comment on column {_quote(schema)}.{_quote(table)}.{_quote(column)} "
-                        f"is {_literal(comment)}")
+            con.execute(
+                f"comment on column {_quote(schema)}.{_quote(table)}.{_quote(column)} "
+                f"is {_literal(comment)}"
+            )
     finally:
         con.close()
     return len(tables)
@@ -101,8 +109,9 @@ def render(relation: duckdb.DuckDBPyRelation, max_rows: int = MAX_ROWS) -> str:
     return buffer.getvalue()
 
 
-def write_result(con: duckdb.DuckDBPyConnection, query: str, fmt: str, out: TextIO,
-                 max_rows: int = MAX_ROWS) -> None:
+def write_result(
+    con: duckdb.DuckDBPyConnection, query: str, fmt: str, out: TextIO, max_rows: int = MAX_ROWS
+) -> None:
     """Run one statement and write its result as a table, CSV or JSON lines."""
     relation = con.sql(query)
     if relation is None:
@@ -132,7 +141,8 @@ def _resolve(con: duckdb.DuckDBPyConnection, name: str) -> tuple[str, str] | Non
         "where database_name = current_database() and lower(table_name) = lower(?) "
         "and (? = '' or lower(schema_name) = lower(?)) "
         "order by schema_name <> ?, schema_name",
-        [table.strip('"'), schema.strip('"'), schema.strip('"'), DEFAULT_SCHEMA]).fetchall()
+        [table.strip('"'), schema.strip('"'), schema.strip('"'), DEFAULT_SCHEMA],
+    ).fetchall()
     return rows[0] if rows else None
 
 
@@ -151,13 +161,19 @@ def _schema(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
     """CREATE TABLE of one table, with its description and each column's as SQL comments."""
     [(comment,)] = con.execute(
         "select comment from duckdb_tables() where database_name = current_database() "
-        "and schema_name = ? and table_name = ?", [schema, table]).fetchall()
+        "and schema_name = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
     columns = con.execute(
         "select column_name, data_type, comment from duckdb_columns() "
         "where database_name = current_database() and schema_name = ? and table_name = ? "
-        "order by column_index", [schema, table]).fetchall()
-    width = max((len(_quote(c) if not c.isidentifier() else c) + len(t) + 2
-                 for c, t, _ in columns), default=0)
+        "order by column_index",
+        [schema, table],
+    ).fetchall()
+    width = max(
+        (len(_quote(c) if not c.isidentifier() else c) + len(t) + 2 for c, t, _ in columns),
+        default=0,
+    )
     lines = [f"-- {comment}"] if comment else []
     lines.append(f"CREATE TABLE {schema}.{table} (")
     for i, (column, data_type, note) in enumerate(columns):
@@ -172,9 +188,11 @@ def _describe(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
     [(comment, rows)] = con.execute(
         "select comment, estimated_size from duckdb_tables() "
         "where database_name = current_database() and schema_name = ? and table_name = ?",
-        [schema, table]).fetchall()
-    head = (f"{schema}.{table}: {rows:,} row{'' if rows == 1 else 's'}"
-            + (f"\n{comment}" if comment else ""))
+        [schema, table],
+    ).fetchall()
+    head = f"{schema}.{table}: {rows:,} row{'' if rows == 1 else 's'}" + (
+        f"\n{comment}" if comment else ""
+    )
     columns = con.sql(f"""
         select column_name as "column", data_type as "type", comment as description
         from duckdb_columns() where database_name = current_database()
@@ -183,8 +201,9 @@ def _describe(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
     return head + "\n" + render(columns, max_rows=10_000)
 
 
-def _dot(con: duckdb.DuckDBPyConnection, command: str, show: Callable[[str], None],
-         settings: dict) -> bool:
+def _dot(
+    con: duckdb.DuckDBPyConnection, command: str, show: Callable[[str], None], settings: dict
+) -> bool:
     """Dot commands of the shell; False to quit."""
     word, _, arg = command.strip().partition(" ")
     arg = arg.strip()
@@ -200,7 +219,8 @@ def _dot(con: duckdb.DuckDBPyConnection, command: str, show: Callable[[str], Non
             tables = con.execute(
                 "select schema_name, table_name from duckdb_tables() where database_name = "
                 "current_database() order by schema_name <> ?, schema_name, table_name",
-                [DEFAULT_SCHEMA]).fetchall()
+                [DEFAULT_SCHEMA],
+            ).fetchall()
             show("\n".join(_schema(con, s, t) for s, t in tables))
             return True
         found = _resolve(con, arg)
@@ -237,8 +257,12 @@ def _pager(text: str, out: TextIO) -> None:
     out.flush()
     try:
         # LESSSECURE: no shell escapes or other files from inside the pager.
-        subprocess.run(shlex.split(command), input=text.encode("utf-8"), check=False,
-                       env={**os.environ, "LESSSECURE": "1"})
+        subprocess.run(
+            shlex.split(command),
+            input=text.encode("utf-8"),
+            check=False,
+            env={**os.environ, "LESSSECURE": "1"},
+        )
     except OSError:
         out.write(text)
 
@@ -251,10 +275,16 @@ def history_path() -> Path:
 
 def _completer(con: duckdb.DuckDBPyConnection):
     """Tab completion of dot commands, table and column names."""
-    words = sorted({".tables", ".schema", ".describe", ".maxrows", ".help", ".quit"}
-                   | {r[0] for r in con.execute(
-                       "select table_name from duckdb_tables() union "
-                       "select column_name from duckdb_columns()").fetchall()})
+    words = sorted(
+        {".tables", ".schema", ".describe", ".maxrows", ".help", ".quit"}
+        | {
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() union "
+                "select column_name from duckdb_columns()"
+            ).fetchall()
+        }
+    )
 
     def complete(text: str, state: int) -> str | None:
         matches = [w for w in words if w.startswith(text)]
@@ -288,8 +318,12 @@ def _line_editing(con: duckdb.DuckDBPyConnection, history: Path | None):
                 readline.write_history_file(history)
 
 
-def shell(con: duckdb.DuckDBPyConnection, stdin: TextIO = sys.stdin,
-          out: TextIO = sys.stdout, history: Path | None = None) -> None:
+def shell(
+    con: duckdb.DuckDBPyConnection,
+    stdin: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+    history: Path | None = None,
+) -> None:
     """A small interactive SQL shell: statements end with ';' and may span lines (the
     continuation prompt says one is open); dot commands stand alone. On a terminal it has
     line editing, tab completion, a history and a pager for long results."""
@@ -331,10 +365,13 @@ def shell(con: duckdb.DuckDBPyConnection, stdin: TextIO = sys.stdin,
             out.write("interrupted\n")
 
     if interactive:
-        out.write("reentry research shell (read-only). Statements end with ';'. "
-                  ".help lists the dot commands, .quit leaves.\n")
-    editing = _line_editing(con, history or history_path()) if terminal \
-        else contextlib.nullcontext()
+        out.write(
+            "reentry research shell (read-only). Statements end with ';'. "
+            ".help lists the dot commands, .quit leaves.\n"
+        )
+    editing = (
+        _line_editing(con, history or history_path()) if terminal else contextlib.nullcontext()
+    )
     buffer: list[str] = []
     with editing:
         while True:
@@ -359,4 +396,3 @@ def shell(con: duckdb.DuckDBPyConnection, stdin: TextIO = sys.stdin,
                 buffer = []
         if "".join(buffer).strip():
             run("\n".join(buffer).strip().rstrip(";"))
-

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from .workdir import Workdir
+from .settings import Workdir
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
@@ -24,36 +24,55 @@ def _held(con: duckdb.DuckDBPyConnection, wd: Workdir, retention_days: int) -> l
     runs = _rows(con, "select landing from ingest.runs order by run_id desc limit 1")
     if runs:
         landing = Path(runs[0][0])
-        waiting = sorted((p for p in landing.glob("*/*") if p.is_file()
-                          and not p.name.startswith(".") and p.suffix.lower() != ".yml"),
-                         key=lambda p: p.stat().st_mtime) if landing.is_dir() else []
+        waiting = (
+            sorted(
+                (
+                    p
+                    for p in landing.glob("*/*")
+                    if p.is_file() and not p.name.startswith(".") and p.suffix.lower() != ".yml"
+                ),
+                key=lambda p: p.stat().st_mtime,
+            )
+            if landing.is_dir()
+            else []
+        )
         if waiting:
             since = datetime.fromtimestamp(waiting[0].stat().st_mtime)
-            out.append(f"  landing {landing}: {len(waiting)} files not archived (new, rejected "
-                       f"or ignored), the oldest since {since:%Y-%m-%d}")
+            out.append(
+                f"  landing {landing}: {len(waiting)} files not archived (new, rejected "
+                f"or ignored), the oldest since {since:%Y-%m-%d}"
+            )
         else:
             out.append(f"  landing {landing}: empty")
-    held = _rows(con, "select count(*), coalesce(sum(file_size), 0), min(archived_at), "
-                      "max(archived_at) from ingest.archive where deleted_at is null")
+    held = _rows(
+        con,
+        "select count(*), coalesce(sum(file_size), 0), min(archived_at), "
+        "max(archived_at) from ingest.archive where deleted_at is null",
+    )
     if held and held[0][0]:
         n, size, oldest, newest = held[0]
         due = oldest + timedelta(days=retention_days)
-        out.append(f"  archive {wd.archive}: {n} files, {size / 1e6:,.1f} MB, archived "
-                   f"{oldest:%Y-%m-%d} to {newest:%Y-%m-%d}; the oldest is deleted after "
-                   f"{due:%Y-%m-%d} (retention {retention_days} days)")
+        out.append(
+            f"  archive {wd.archive}: {n} files, {size / 1e6:,.1f} MB, archived "
+            f"{oldest:%Y-%m-%d} to {newest:%Y-%m-%d}; the oldest is deleted after "
+            f"{due:%Y-%m-%d} (retention {retention_days} days)"
+        )
     else:
         out.append(f"  archive {wd.archive}: empty")
-    deleted = _rows(con, "select count(*), max(deleted_at) from ingest.archive "
-                         "where deleted_at is not null")
+    deleted = _rows(
+        con, "select count(*), max(deleted_at) from ingest.archive where deleted_at is not null"
+    )
     if deleted and deleted[0][0]:
-        out.append(f"  deleted by retention: {deleted[0][0]} files, the last on "
-                   f"{deleted[0][1]:%Y-%m-%d}")
-    erased = _rows(con, "select count(*), max(requested_on), max(erased_at) "
-                        "from ingest.erasures")
+        out.append(
+            f"  deleted by retention: {deleted[0][0]} files, the last on {deleted[0][1]:%Y-%m-%d}"
+        )
+    erased = _rows(con, "select count(*), max(requested_on), max(erased_at) from ingest.erasures")
     if erased and erased[0][0]:
         n, requested, applied = erased[0]
-        out.append(f"  erasure log: {n} persons erased (pseudonyms only), the latest request "
-                   f"of {requested}, applied {applied:%Y-%m-%d %H:%M}")
+        out.append(
+            f"  erasure log: {n} persons erased (pseudonyms only), the latest request "
+            f"of {requested}, applied {applied:%Y-%m-%d %H:%M}"
+        )
     else:
         out.append("  erasure log: no erasures")
     return out
@@ -93,50 +112,73 @@ def status_text(wd: Workdir, today: date | None = None, retention_days: int = 73
     try:
         out.append("Ingestion runs (newest first)")
         for run_id, started, n_seen, n_loaded, n_skipped, n_rejected, n_ignored in _rows(
-            con, "select run_id, started_at, n_files_seen, n_loaded, n_skipped, n_rejected, "
-                 "n_ignored from ingest.runs order by run_id desc limit 5"):
-            out.append(f"  run {run_id} at {started:%Y-%m-%d %H:%M}: {n_seen} files seen, "
-                       f"{n_loaded} loaded, {n_skipped} already loaded, {n_rejected} rejected, "
-                       f"{n_ignored} ignored")
+            con,
+            "select run_id, started_at, n_files_seen, n_loaded, n_skipped, n_rejected, "
+            "n_ignored from ingest.runs order by run_id desc limit 5",
+        ):
+            out.append(
+                f"  run {run_id} at {started:%Y-%m-%d %H:%M}: {n_seen} files seen, "
+                f"{n_loaded} loaded, {n_skipped} already loaded, {n_rejected} rejected, "
+                f"{n_ignored} ignored"
+            )
         out += ["", "Files by status"]
         for status, n, rows in _rows(
-            con, "select status, count(*), sum(n_received) from ingest.files group by 1 "
-                 "order by 1"):
+            con, "select status, count(*), sum(n_received) from ingest.files group by 1 order by 1"
+        ):
             out.append(f"  {status:<10}{n:>6} files{'' if rows is None else f'{rows:>12,} rows'}")
         out += ["", "Quarantined rows by reason"]
-        reasons = _rows(con, "select reason, count(*) from ingest.quarantine group by 1 "
-                             "order by 2 desc")
+        reasons = _rows(
+            con, "select reason, count(*) from ingest.quarantine group by 1 order by 2 desc"
+        )
         out += [f"  {r:<18}{n:>8,}" for r, n in reasons] or ["  none"]
         as_of = build_as_of(con, wd)
         against = as_of or today
-        basis = (f"{as_of}, the as-of date of the last build" if as_of
-                 else f"today, {today} (nothing built yet)")
-        out += ["", f"Overdue deliveries as of {basis}: newest export older than the "
-                    "source's cadence"]
-        stale = _rows(con, f"""
+        basis = (
+            f"{as_of}, the as-of date of the last build"
+            if as_of
+            else f"today, {today} (nothing built yet)"
+        )
+        out += [
+            "",
+            f"Overdue deliveries as of {basis}: newest export older than the source's cadence",
+        ]
+        stale = _rows(
+            con,
+            f"""
             select f.source_id, f.entity, max(f.export_date) as last_export, s.cadence_days,
                    date '{against.isoformat()}' - max(f.export_date) as days
             from ingest.files f join ingest.sources s using (source_id)
             where f.status in ('loaded', 'duplicate') and s.cadence_days is not null
             group by all
             having date '{against.isoformat()}' - max(f.export_date) > s.cadence_days
-            order by days desc, f.source_id, f.entity""")
-        out += [f"  {s}/{e}: last export {d}, {days:,} days old (cadence {c} days)"
-                for s, e, d, c, days in stale[:20]] or ["  none"]
+            order by days desc, f.source_id, f.entity""",
+        )
+        out += [
+            f"  {s}/{e}: last export {d}, {days:,} days old (cadence {c} days)"
+            for s, e, d, c, days in stale[:20]
+        ] or ["  none"]
         if len(stale) > 20:
             out.append(f"  … and {len(stale) - 20} more")
         out += ["", "Last validation"]
-        validation = _rows(con, "select validated_at, success, n_expectations, n_failed, "
-                                "report_path from ops.validations order by validated_at desc "
-                                "limit 1")
+        validation = _rows(
+            con,
+            "select validated_at, success, n_expectations, n_failed, "
+            "report_path from ledger.validations order by validated_at desc "
+            "limit 1",
+        )
         for at, ok, n, failed, path in validation:
-            out.append(f"  {at:%Y-%m-%d %H:%M}: {'passed' if ok else 'FAILED'}, "
-                       f"{n - failed} of {n} expectations met; report {path}")
+            out.append(
+                f"  {at:%Y-%m-%d %H:%M}: {'passed' if ok else 'FAILED'}, "
+                f"{n - failed} of {n} expectations met; report {path}"
+            )
         if not validation:
             out.append("  none yet")
         out += ["", "Last publish"]
-        publish = _rows(con, "select published_at, path, data_version, n_tables, previous_path "
-                             "from ops.publishes order by published_at desc limit 1")
+        publish = _rows(
+            con,
+            "select published_at, path, data_version, n_tables, previous_path "
+            "from ledger.publishes order by published_at desc limit 1",
+        )
         for at, path, version, n, previous in publish:
             out.append(f"  {at:%Y-%m-%d %H:%M}: {n} tables to {path}")
             out.append(f"  data version {version}; previous version kept: {previous or 'none'}")

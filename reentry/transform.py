@@ -28,17 +28,23 @@ class BuildResult:
         return sum(s == status for s in self.statuses.values())
 
 
-def dbt_args(command: str, work_dir: Path, as_of: date | None, extra: list[str] | None = None
-             ) -> list[str]:
+def dbt_args(
+    command: str, work_dir: Path, as_of: date | None, extra: list[str] | None = None
+) -> list[str]:
     """Command-line arguments for dbt: project, profiles, per-work-folder target and logs."""
     dbt_vars = {"as_of": as_of.isoformat()} if as_of else {}
     return [
         *command.split(),
-        "--project-dir", str(DBT_PROJECT),
-        "--profiles-dir", str(DBT_PROJECT),
-        "--target-path", str(work_dir / "dbt" / "target"),
-        "--log-path", str(work_dir / "dbt" / "logs"),
-        "--vars", json.dumps(dbt_vars),
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target-path",
+        str(work_dir / "dbt" / "target"),
+        "--log-path",
+        str(work_dir / "dbt" / "logs"),
+        "--vars",
+        json.dumps(dbt_vars),
         *(extra or []),
     ]
 
@@ -49,16 +55,24 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
-def run_dbt(command: str, work_db: Path, as_of: date | None = None,
-            extra: list[str] | None = None, quiet: bool = False) -> BuildResult:
+def run_dbt(
+    command: str,
+    work_db: Path,
+    as_of: date | None = None,
+    extra: list[str] | None = None,
+    quiet: bool = False,
+) -> BuildResult:
     """Run a dbt command (build, docs generate, …) on `work_db`; raise BuildFailed on failure.
 
     dbt runs as a child process, as dagster-dbt runs it, so no DuckDB connection of dbt's
     outlives the command in this process.
     """
     work_dir = Path(work_db).resolve().parent
-    env = {**os.environ, "REENTRY_WORK_DB": str(Path(work_db).resolve()),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "REENTRY_WORK_DB": str(Path(work_db).resolve()),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     args = [dbt_executable(), *dbt_args(command, work_dir, as_of, extra)]
     if quiet:
         args.insert(1, "--quiet")
@@ -85,14 +99,16 @@ def raw_lineage(manifest: dict) -> dict[str, frozenset[str]]:
         if node not in memo:
             if node.startswith("source."):
                 _, _, source, table = node.split(".", 3)
-                memo[node] = frozenset({table.removesuffix("__current")} if source == "raw"
-                                       else ())
+                memo[node] = frozenset({table.removesuffix("__current")} if source == "raw" else ())
             else:
                 memo[node] = frozenset().union(*(entities(p) for p in parents.get(node, [])))
         return memo[node]
 
-    return {node["name"]: entities(uid) for uid, node in manifest["nodes"].items()
-            if node["resource_type"] == "model"}
+    return {
+        node["name"]: entities(uid)
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+    }
 
 
 def unaffected_models(manifest: dict, changed_entities: list[str]) -> list[str]:
@@ -108,8 +124,11 @@ def unaffected_models(manifest: dict, changed_entities: list[str]) -> list[str]:
     lineage = raw_lineage(manifest)
     # Seeds (reference lists) count as nodes too: one feeding a model left alone is left
     # alone with it, and comes before it.
-    uid_of = {n["name"]: uid for uid, n in manifest["nodes"].items()
-              if n["resource_type"] in ("model", "seed")}
+    uid_of = {
+        n["name"]: uid
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] in ("model", "seed")
+    }
     name_of = {uid: name for name, uid in uid_of.items()}
     parents = manifest["parent_map"]
     keep = {name for name, reads in lineage.items() if reads and not reads & changed}

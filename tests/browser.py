@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DEBIAN_PATH = Path("/usr/bin/chromium")
 
 
@@ -24,8 +23,14 @@ def _find() -> str | None:
 
 def _apt(*args: str) -> bool:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    result = subprocess.run(["apt-get", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, check=False)
+    result = subprocess.run(
+        ["apt-get", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
     return result.returncode == 0
 
 
@@ -48,8 +53,12 @@ def ensure_chromium() -> str:
             return found
     raise RuntimeError(
         "chromium is needed for the dashboard browser tests and was not found "
-        + ("(apt-get install chromium failed)" if debian and is_root else
-           "(install Debian's `chromium` package, or put a `chromium` on PATH)"))
+        + (
+            "(apt-get install chromium failed)"
+            if debian and is_root
+            else "(install Debian's `chromium` package, or put a `chromium` on PATH)"
+        )
+    )
 
 
 @contextmanager
@@ -59,8 +68,7 @@ def chromium_browser() -> Iterator:
 
     executable = ensure_chromium()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

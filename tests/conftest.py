@@ -9,7 +9,7 @@ import duckdb
 import pytest
 import yaml
 
-from ingestion.pseudonym import PseudonymKey
+from reentry.pseudonym import PseudonymKey
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -17,10 +17,22 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 TEST_KEY = PseudonymKey(b"test-key-" + b"k" * 32)
 # The programmes of hand-made registries (tests name them; the code never does).
 TEST_PROGRAMMES = (
-    {"id": "mabis", "name": "MABiS.NeT (North Rhine-Westphalia)", "country": "DE",
-     "start": "2002-08-16", "end": "2005-06-30", "languages": ["de", "en"]},
-    {"id": "exodus", "name": "Exodus Connect (Netherlands)", "country": "NL",
-     "start": "2002-08-16", "end": "2005-06-30", "languages": ["nl", "en"]},
+    {
+        "id": "mabis",
+        "name": "MABiS.NeT (North Rhine-Westphalia)",
+        "country": "DE",
+        "start": "2002-08-16",
+        "end": "2005-06-30",
+        "languages": ["de", "en"],
+    },
+    {
+        "id": "exodus",
+        "name": "Exodus Connect (Netherlands)",
+        "country": "NL",
+        "start": "2002-08-16",
+        "end": "2005-06-30",
+        "languages": ["nl", "en"],
+    },
 )
 
 
@@ -44,15 +56,25 @@ class Landing:
     def programme(self, id: str, **fields) -> Landing:
         """Declare (or redeclare) a programme of the registry."""
         self.programmes = [p for p in self.programmes if p["id"] != id]
-        self.programmes.append({"id": id, "name": id.upper(), "country": "DE",
-                                "start": "2002-01-01", "end": "2005-12-31", **fields})
+        self.programmes.append(
+            {
+                "id": id,
+                "name": id.upper(),
+                "country": "DE",
+                "start": "2002-01-01",
+                "end": "2005-12-31",
+                **fields,
+            }
+        )
         self._write_registry()
         return self
 
     def _write_registry(self) -> None:
         (self.root / "sources.yml").write_text(
-            yaml.safe_dump({"programmes": self.programmes, "sources": self.sources},
-                           allow_unicode=True), encoding="utf-8"
+            yaml.safe_dump(
+                {"programmes": self.programmes, "sources": self.sources}, allow_unicode=True
+            ),
+            encoding="utf-8",
         )
 
     def layout(self, name: str, spec: dict) -> None:
@@ -102,11 +124,15 @@ def demo_keys(tmp_path_factory) -> dict:
 
 def warehouse_for(root: Path, keys: dict, **extra):
     """The run settings of a work folder whose landing folder is root/landing."""
-    from orchestration.resources import WarehouseResource
+    from reentry.defs.resources import WarehouseResource
 
-    return WarehouseResource(workdir=str(root), landing=str(root / "landing"),
-                             key_file=str(keys["key_file"]),
-                             research_key_file=str(keys["research_key_file"]), **extra)
+    return WarehouseResource(
+        workdir=str(root),
+        landing=str(root / "landing"),
+        key_file=str(keys["key_file"]),
+        research_key_file=str(keys["research_key_file"]),
+        **extra,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -114,21 +140,29 @@ def built_demo(tmp_path_factory, demo_keys) -> dict:
     """One simulated demo run twice through the Dagster job (the second run must find nothing
     to do): shared by every test that needs the whole pipeline's output."""
     from reentry.pipeline import run_pipeline
-    from reentry.simulation import generate_demo
+    from simulation import generate_demo
 
     root = tmp_path_factory.mktemp("built_demo")
-    generate_demo(root / "landing", root / "truth", persons=BUILT_PERSONS, seed=11,
-                  defect_rate=0.02)
+    generate_demo(
+        root / "landing", root / "truth", persons=BUILT_PERSONS, seed=11, defect_rate=0.02
+    )
     warehouse = warehouse_for(root, demo_keys)
     messages: list[str] = []
     first = run_pipeline(warehouse, messages.append)
     published_stat = (root / "published" / "warehouse.duckdb").stat()
     second = run_pipeline(warehouse, messages.append)
-    return {"root": root, "landing": root / "landing", "truth": root / "truth",
-            "db": root / "work" / "warehouse.duckdb",
-            "published": root / "published" / "warehouse.duckdb",
-            "first": first, "second": second, "messages": messages,
-            "published_stat_after_first": published_stat, "warehouse": warehouse}
+    return {
+        "root": root,
+        "landing": root / "landing",
+        "truth": root / "truth",
+        "db": root / "work" / "warehouse.duckdb",
+        "published": root / "published" / "warehouse.duckdb",
+        "first": first,
+        "second": second,
+        "messages": messages,
+        "published_stat_after_first": published_stat,
+        "warehouse": warehouse,
+    }
 
 
 @pytest.fixture

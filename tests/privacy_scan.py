@@ -46,7 +46,8 @@ def _frames(landing: Path):
         layout = {"encoding": "utf-8", "delimiter": ",", "format": "csv", "entities": {}}
         if source.get("layout", "reference") != "reference":
             layout |= yaml.safe_load(
-                (layouts_dir / f"{source['layout']}.yml").read_text(encoding="utf-8"))
+                (layouts_dir / f"{source['layout']}.yml").read_text(encoding="utf-8")
+            )
         for path in sorted((landing / source["id"]).glob("*.*")):
             entity = path.name.split(".")[0]
             ent = layout["entities"].get(entity, {})
@@ -55,8 +56,9 @@ def _frames(landing: Path):
                 frame = pl.read_excel(path, sheet_name=ent.get("sheet"), infer_schema_length=0)
             else:
                 text = path.read_bytes().decode(layout["encoding"], errors="replace")
-                rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")),
-                                       delimiter=layout["delimiter"]))
+                rows = list(
+                    csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=layout["delimiter"])
+                )
                 width = len(rows[0])
                 rows = [r[:width] + [""] * (width - len(r)) for r in rows]
                 frame = pl.DataFrame(rows[1:], schema=rows[0], orient="row")
@@ -79,8 +81,11 @@ def landing_identifiers(landing: Path) -> Identifiers:
             else:
                 other_dates |= {d for v in values if (d := _iso(v))}
     # Organisation names of the registry are not personal data and may share words with names.
-    orgs = {w.lower() for s in yaml.safe_load((landing / "sources.yml").read_text(
-        encoding="utf-8"))["sources"] for w in WORD.findall(s["name"])}
+    orgs = {
+        w.lower()
+        for s in yaml.safe_load((landing / "sources.yml").read_text(encoding="utf-8"))["sources"]
+        for w in WORD.findall(s["name"])
+    }
     return Identifiers(tokens - orgs - code_vocabulary(), births - other_dates)
 
 
@@ -90,7 +95,7 @@ def code_vocabulary() -> set[str]:
     are left out, since they are exactly what the scan looks for."""
     repo = Path(__file__).resolve().parents[1]
     words: set[str] = set()
-    for folder in ("ingestion", "reentry", "dbt_project", "orchestration", "dashboards"):
+    for folder in ("reentry", "dbt_project"):
         for path in (repo / folder).rglob("*"):
             if path.suffix not in {".py", ".sql", ".yml", ".md"} or "simulation" in path.parts:
                 continue
@@ -117,10 +122,13 @@ def scan_duckdb(path: Path, ids: Identifiers) -> dict[str, set[str]]:
             "'DOUBLE', 'BOOLEAN', 'HUGEINT', 'UBIGINT', 'FLOAT', 'DECIMAL')"
         ).fetchall()
         for schema, table, column in columns:
-            text = con.execute(
-                f'select string_agg(distinct "{column}"::varchar, chr(10)) '
-                f'from "{schema}"."{table}"'
-            ).fetchone()[0] or ""
+            text = (
+                con.execute(
+                    f'select string_agg(distinct "{column}"::varchar, chr(10)) '
+                    f'from "{schema}"."{table}"'
+                ).fetchone()[0]
+                or ""
+            )
             found = _found_in_text(text, ids)
             if found:
                 leaks[f"{path.name}:{schema}.{table}.{column}"] = found
@@ -137,8 +145,12 @@ def _scan_parquet(path: Path, ids: Identifiers) -> set[str]:
         columns = [r[0] for r in con.execute("describe p").fetchall()]
         found: set[str] = set()
         for column in columns:
-            text = con.execute(f'select string_agg(distinct "{column}"::varchar, chr(10)) '
-                               "from p").fetchone()[0] or ""
+            text = (
+                con.execute(
+                    f'select string_agg(distinct "{column}"::varchar, chr(10)) from p'
+                ).fetchone()[0]
+                or ""
+            )
             found |= _found_in_text(text, ids)
         return found
     finally:

@@ -15,14 +15,26 @@ PERSONS = 500
 
 def test_bench_smoke_size_measures_every_step(tmp_path, capsys):
     out = tmp_path / "results"
-    assert main(["--sizes", str(PERSONS), "--work", str(tmp_path / "work"),
-                 "--out", str(out)]) == 0
+    assert main(["--sizes", str(PERSONS), "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
     (result,) = json.loads((out / "results.json").read_text())
     assert result["persons"] == PERSONS
-    assert set(result["steps"]) == {"generate", "ingest", "dbt", "evaluation", "validate",
-                                    "publish", "dashboards"}
-    measured = [*result["steps"].values(), result["job"], result["incremental"],
-                result["duckdb_read"], result["duckdb_script"], result["pandas"]]
+    assert set(result["steps"]) == {
+        "generate",
+        "ingest",
+        "dbt",
+        "evaluation",
+        "validate",
+        "publish",
+        "dashboards",
+    }
+    measured = [
+        *result["steps"].values(),
+        result["job"],
+        result["incremental"],
+        result["duckdb_read"],
+        result["duckdb_script"],
+        result["pandas"],
+    ]
     assert all(m["seconds"] > 0 and m["peak_mb"] > 50 for m in measured)
     assert result["files"] > 20 and result["landing_mb"] > 0
     assert result["work_db_mb"] > result["published_mb"] > 0
@@ -31,8 +43,12 @@ def test_bench_smoke_size_measures_every_step(tmp_path, capsys):
     assert 0 < result["models_built"]["incremental"] < result["models_built"]["job"]
     # the same headline figures three ways: pipeline, DuckDB script, pandas
     pipeline = result["rates"]["pipeline"]
-    assert set(pipeline) == {"mabis/participant", "mabis/comparison", "exodus/participant",
-                             "exodus/comparison"}
+    assert set(pipeline) == {
+        "mabis/participant",
+        "mabis/comparison",
+        "exodus/participant",
+        "exodus/comparison",
+    }
     for key, figure in pipeline.items():
         assert 0 <= figure["rate"] <= 1 and figure["n"] > 0
         for baseline in ("duckdb_script", "pandas"):

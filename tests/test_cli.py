@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.pseudonym import KEY_ENV
 from reentry.cli import main
+from reentry.pseudonym import KEY_ENV
 
 from .conftest import Landing, query
 
@@ -15,8 +15,11 @@ def test_ingest_without_key_stops_before_touching_anything(
 ) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     landing.source("jva-a", "prison")
-    landing.file("jva-a", "inmates.2005-01-31.csv",
-                 "inmate_id,family_name,given_name,birth_date\nA1,Müller,Hans,1980-02-01\n")
+    landing.file(
+        "jva-a",
+        "inmates.2005-01-31.csv",
+        "inmate_id,family_name,given_name,birth_date\nA1,Müller,Hans,1980-02-01\n",
+    )
     code = main(["ingest", "--landing", str(landing.root), "--workdir", str(tmp_path / "w")])
     err = capsys.readouterr().err
     assert code == 2
@@ -42,15 +45,29 @@ def test_ingest_with_key_file_loads_and_prints_summary(
     key_file = tmp_path / "key"
     key_file.write_text("0123456789abcdef" * 4, encoding="utf-8")
     landing.source("jva-a", "prison")
-    landing.file("jva-a", "inmates.2005-01-31.csv",
-                 "inmate_id,family_name,given_name,birth_date\nA1,Müller,Hans,1980-02-01\n"
-                 "A2,Nowak,,1981-01-01\n")
-    code = main(["ingest", "-v", "--landing", str(landing.root), "--workdir",
-                 str(tmp_path / "w"), "--key-file", str(key_file)])
+    landing.file(
+        "jva-a",
+        "inmates.2005-01-31.csv",
+        "inmate_id,family_name,given_name,birth_date\nA1,Müller,Hans,1980-02-01\n"
+        "A2,Nowak,,1981-01-01\n",
+    )
+    code = main(
+        [
+            "ingest",
+            "-v",
+            "--landing",
+            str(landing.root),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--key-file",
+            str(key_file),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "1 loaded, 1 quarantined" in out  # the file's own line, shown with -v
     assert "missing_required" in out
     assert "Müller" not in out and "1980-02-01" not in out
-    assert query(tmp_path / "w" / "work" / "warehouse.duckdb",
-                 "select count(*) from raw.inmates") == [(1,)]
+    assert query(
+        tmp_path / "w" / "work" / "warehouse.duckdb", "select count(*) from raw.inmates"
+    ) == [(1,)]

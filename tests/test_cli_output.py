@@ -22,9 +22,17 @@ from .conftest import Landing, query, warehouse_for
 
 REPO = Path(__file__).resolve().parents[1]
 # What Dagster and dagster-dbt say about themselves, which a run must never show.
-DAGSTER_INTERNALS = ("dbt subsetted", "partial_parse", "Running dbt command",
-                     "Finished dbt command", "did not yield or return", "Skipping step",
-                     "Blocking asset check", "Execution of step", "Dependencies for step")
+DAGSTER_INTERNALS = (
+    "dbt subsetted",
+    "partial_parse",
+    "Running dbt command",
+    "Finished dbt command",
+    "did not yield or return",
+    "Skipping step",
+    "Blocking asset check",
+    "Execution of step",
+    "Dependencies for step",
+)
 PER_FILE = re.compile(r"^\[\s*[\d.]+s\] \[\s*\d+/\d+\] \S+: ", re.M)
 
 
@@ -48,9 +56,17 @@ def runs(built_demo, demo_keys, tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("cli_output") / "demo"
     shutil.copytree(built_demo["root"], root)
-    argv = ["run", "--workdir", str(root), "--landing", str(root / "landing"),
-            "--key-file", str(demo_keys["key_file"]),
-            "--research-key-file", str(demo_keys["research_key_file"])]
+    argv = [
+        "run",
+        "--workdir",
+        str(root),
+        "--landing",
+        str(root / "landing"),
+        "--key-file",
+        str(demo_keys["key_file"]),
+        "--research-key-file",
+        str(demo_keys["research_key_file"]),
+    ]
     add_partner_file(root / "archive", root / "landing")
     first = cli(*argv)
     second = cli(*argv)
@@ -68,10 +84,16 @@ def test_a_run_prints_one_line_per_step_and_fits_one_screen(runs) -> None:
     assert code == 0, err
     lines = out.splitlines()
     assert len(lines) <= 45, out
-    for step in (r"ingestion run \d+: 1 files loaded", r"dbt: new files of placements",
-                 r"dbt: \d+ of \d+ nodes passed in \d+ s", r"validation: \d+ of \d+ expectations",
-                 r"published \d+ marts", r"dashboards written", r"ministry pack \S+ written",
-                 r"researchers' database published"):
+    for step in (
+        r"ingestion run \d+: 1 files loaded",
+        r"dbt: new files of placements",
+        r"dbt: \d+ of \d+ nodes passed in \d+ s",
+        r"validation: \d+ of \d+ expectations",
+        r"published \d+ marts",
+        r"dashboards written",
+        r"ministry pack \S+ written",
+        r"researchers' database published",
+    ):
         assert re.search(step, out), step
     assert not PER_FILE.search(out)  # files only with -v
     assert "Sources: " in out and "  kind " not in out  # totals, not the table per source
@@ -94,7 +116,7 @@ def test_a_second_run_with_nothing_new_says_so_briefly(runs) -> None:
 
 
 def test_the_summary_has_the_table_per_source_only_when_asked(built_demo) -> None:
-    from ingestion.summary import format_summary, load_summary
+    from reentry.ingest.summary import format_summary, load_summary
 
     summary = load_summary(built_demo["db"])
     compact = format_summary(summary, sources_table=False)
@@ -125,12 +147,14 @@ def test_ingest_shows_files_only_with_verbose(landing: Landing, tmp_path, demo_k
     landing.file("jva-a", "inmates.2005-01-31.csv", header)
     landing.file("jva-a", "inmates.2005-02-28.csv", header + "A2,Nowak,Jan,1981-03-04\n")
     keys = ["--key-file", str(demo_keys["key_file"])]
-    code, out, _ = cli("ingest", "--landing", str(landing.root), "--workdir",
-                       str(tmp_path / "a"), *keys)
+    code, out, _ = cli(
+        "ingest", "--landing", str(landing.root), "--workdir", str(tmp_path / "a"), *keys
+    )
     assert code == 0 and "ingestion run 1: 2 files loaded" in out and not PER_FILE.search(out)
     landing.file("jva-a", "inmates.2005-03-31.csv", header + "A3,Kaya,Elif,1982-05-06\n")
-    code, out, _ = cli("ingest", "--landing", str(landing.root), "--workdir",
-                       str(tmp_path / "b"), *keys, "-v")
+    code, out, _ = cli(
+        "ingest", "--landing", str(landing.root), "--workdir", str(tmp_path / "b"), *keys, "-v"
+    )
     assert code == 0 and len(PER_FILE.findall(out)) == 1  # the others were archived
     for secret in ("Müller", "Nowak", "Kaya", "1980-02-01", "1981-03-04"):
         assert secret not in out
@@ -150,8 +174,11 @@ def test_on_a_terminal_progress_is_rewritten_in_place() -> None:
     text = out.getvalue()
     assert "\r\x1b[2K" in text and "ingest: file 3 of 3" in text
     assert "dbt build: 1 of 2 nodes done" in text
-    permanent = [line for line in text.replace("\r\x1b[2K", "\n").splitlines()
-                 if line.endswith("files loaded")]
+    permanent = [
+        line
+        for line in text.replace("\r\x1b[2K", "\n").splitlines()
+        if line.endswith("files loaded")
+    ]
     assert len(permanent) == 1
     piped = io.StringIO()
     console = Console(out=piped)
@@ -166,9 +193,17 @@ def test_a_registry_typo_through_run_names_the_source_and_the_field(
     from reentry.pipeline import PipelineFailed, run_pipeline
 
     landing.source("jva-a", "prisn")
-    code, out, err = cli("run", "--landing", str(landing.root), "--workdir", str(tmp_path / "w"),
-                         "--key-file", str(demo_keys["key_file"]),
-                         "--research-key-file", str(demo_keys["research_key_file"]))
+    code, out, err = cli(
+        "run",
+        "--landing",
+        str(landing.root),
+        "--workdir",
+        str(tmp_path / "w"),
+        "--key-file",
+        str(demo_keys["key_file"]),
+        "--research-key-file",
+        str(demo_keys["research_key_file"]),
+    )
     assert code == 2
     assert "sources.yml: invalid configuration" in err
     assert "sources[0] (id jva-a).kind: Input should be 'prison', 'partner' or 'register'" in err
@@ -197,8 +232,7 @@ def shell_output(published: Path, script: str) -> str:
 
 def test_shell_schema_tables_describe_and_unqualified_names(built_demo) -> None:
     published = built_demo["published"]
-    tables = [t for (t,) in query(published, "select table_name from duckdb_tables() "
-                                             "order by 1")]
+    tables = [t for (t,) in query(published, "select table_name from duckdb_tables() order by 1")]
     assert len(tables) > 19
     text = shell_output(published, ".tables\n")
     assert all(re.search(rf"│ {t}\s+│", text) for t in tables), text
@@ -214,9 +248,15 @@ def test_shell_schema_tables_describe_and_unqualified_names(built_demo) -> None:
 
 def test_shell_results_are_not_cut_to_ten_rows_or_eight_columns(built_demo) -> None:
     published = built_demo["published"]
-    columns = [c for (c,) in query(published, "select column_name from duckdb_columns() where "
-                                              "table_name = 'recidivism_effects' "
-                                              "order by column_index")]
+    columns = [
+        c
+        for (c,) in query(
+            published,
+            "select column_name from duckdb_columns() where "
+            "table_name = 'recidivism_effects' "
+            "order by column_index",
+        )
+    ]
     assert len(columns) > 8
     text = shell_output(published, "select * from recidivism_effects limit 40;\n")
     header = next(line for line in text.splitlines() if "programme" in line)
@@ -229,16 +269,17 @@ def test_shell_results_are_not_cut_to_ten_rows_or_eight_columns(built_demo) -> N
 
 
 def test_shell_stays_sealed_and_reads_no_file(built_demo) -> None:
-    text = shell_output(built_demo["published"],
-                        "set enable_external_access = true;\nset lock_configuration = false;\n"
-                        "select * from read_csv('/etc/passwd');\n"
-                        f"attach '{built_demo['db']}' as work;\n")
+    text = shell_output(
+        built_demo["published"],
+        "set enable_external_access = true;\nset lock_configuration = false;\n"
+        "select * from read_csv('/etc/passwd');\n"
+        f"attach '{built_demo['db']}' as work;\n",
+    )
     assert text.count("error: ") == 4
     assert "Cannot change configuration" in text and "Permission Error" in text
 
 
-def test_interactive_shell_continues_statements_and_keeps_a_history(built_demo,
-                                                                     tmp_path) -> None:
+def test_interactive_shell_continues_statements_and_keeps_a_history(built_demo, tmp_path) -> None:
     """A real terminal (a pseudo-terminal): readline, the continuation prompt, the history
     file with what was typed and nothing else."""
     import pty
@@ -247,12 +288,23 @@ def test_interactive_shell_continues_statements_and_keeps_a_history(built_demo,
     (root / "published").mkdir(parents=True)
     shutil.copyfile(built_demo["published"], root / "published" / "warehouse.duckdb")
     history = tmp_path / "history"
-    env = {**os.environ, "REENTRY_HISTORY": str(history), "PAGER": "cat", "TERM": "dumb",
-           "COLUMNS": "200", "LINES": "50"}
+    env = {
+        **os.environ,
+        "REENTRY_HISTORY": str(history),
+        "PAGER": "cat",
+        "TERM": "dumb",
+        "COLUMNS": "200",
+        "LINES": "50",
+    }
     main_fd, child_fd = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "reentry.cli", "shell", "--workdir",
-                             str(root)], stdin=child_fd, stdout=child_fd, stderr=child_fd,
-                            env=env, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reentry.cli", "shell", "--workdir", str(root)],
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+        env=env,
+        cwd=REPO,
+    )
     os.close(child_fd)
     os.write(main_fd, b"select count(*) as n\nfrom releases;\n.quit\n")
     output = b""
@@ -274,37 +326,58 @@ def test_interactive_shell_continues_statements_and_keeps_a_history(built_demo,
     assert proc.returncode == 0, text
     assert "   ...> " in text and str(n) in text
     assert history.read_text(encoding="utf-8").splitlines()[-3:] == [
-        "select count(*) as n", "from releases;", ".quit"]
+        "select count(*) as n",
+        "from releases;",
+        ".quit",
+    ]
     assert oct(history.stat().st_mode & 0o777) == "0o600"
 
 
-def test_status_measures_overdue_deliveries_against_the_as_of_date(built_demo, landing,
-                                                                   tmp_path, demo_keys) -> None:
+def test_status_measures_overdue_deliveries_against_the_as_of_date(
+    built_demo, landing, tmp_path, demo_keys
+) -> None:
     (as_of,) = query(built_demo["db"], "select as_of_date from marts.run_metadata")[0]
     code, out, _ = cli("status", "--workdir", str(built_demo["root"]))
     assert code == 0
     assert f"Overdue deliveries as of {as_of}, the as-of date of the last build" in out
-    expected = query(built_demo["db"], f"""
+    expected = query(
+        built_demo["db"],
+        f"""
         select count(*) from (
             select f.source_id, f.entity, s.cadence_days from ingest.files f
             join ingest.sources s using (source_id) where f.status in ('loaded', 'duplicate')
             and s.cadence_days is not null group by all
-            having date '{as_of}' - max(f.export_date) > s.cadence_days)""")[0][0]
+            having date '{as_of}' - max(f.export_date) > s.cadence_days)""",
+    )[0][0]
     section = out.split("Overdue deliveries")[1].split("\n\n")[0]
     listed = [line for line in section.splitlines()[1:] if "days old" in line]
     assert len(listed) == min(expected, 20)
     # Nothing built yet: against today, and it says so.
     landing.source("jva-a", "prison")
-    landing.file("jva-a", "inmates.2005-01-31.csv",
-                 "inmate_id,family_name,given_name,birth_date\nA1,Müller,Hans,1980-02-01\n")
-    assert cli("ingest", "--landing", str(landing.root), "--workdir", str(tmp_path / "w"),
-               "--key-file", str(demo_keys["key_file"]))[0] == 0
+    landing.file(
+        "jva-a",
+        "inmates.2005-01-31.csv",
+        "inmate_id,family_name,given_name,birth_date\nA1,Müller,Hans,1980-02-01\n",
+    )
+    assert (
+        cli(
+            "ingest",
+            "--landing",
+            str(landing.root),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--key-file",
+            str(demo_keys["key_file"]),
+        )[0]
+        == 0
+    )
     code, out, _ = cli("status", "--workdir", str(tmp_path / "w"))
     assert "Overdue deliveries as of today" in out and "(nothing built yet)" in out
 
 
-def test_docs_writes_the_dictionary_site_into_the_work_folder(built_demo, tmp_path,
-                                                              monkeypatch) -> None:
+def test_docs_writes_the_dictionary_site_into_the_work_folder(
+    built_demo, tmp_path, monkeypatch
+) -> None:
     monkeypatch.delenv("REENTRY_WORK_DB", raising=False)
     root = tmp_path / "w"
     (root / "published").mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""The evaluators' static site (dashboards/site.py, dashboards/static/site.js).
+"""The evaluators' static site (reentry/outputs/site.py, reentry/outputs/static/site.js).
 
 Browser tests open every page from disk in headless Chromium (tests/browser.py): charts drawn,
 n and as-of on every chart, definitions, the language switch, the filters and no network.
@@ -19,7 +19,7 @@ import duckdb
 import pytest
 import yaml
 
-from dashboards.site import (
+from reentry.outputs.site import (
     BALANCE_STAGES,
     EFFECT_HEADLINE,
     ESTIMATORS,
@@ -31,13 +31,19 @@ from dashboards.site import (
     TREND,
     WINDOWS,
 )
-from dashboards.tables import BREAKDOWNS, FUNNEL_STAGES
+from reentry.outputs.tables import BREAKDOWNS, FUNNEL_STAGES
 
 from .browser import chromium_browser
 from .test_disclosure import attack_sums
 
-VERDICTS = ("fewer", "more", "no_clear_difference", "descriptive",
-            "not_estimated_few_participants", "not_estimated_no_comparison")
+VERDICTS = (
+    "fewer",
+    "more",
+    "no_clear_difference",
+    "descriptive",
+    "not_estimated_few_participants",
+    "not_estimated_no_comparison",
+)
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -50,8 +56,14 @@ MISSING = "\u27e6"  # how site.js shows a message key it has no text for
 # Counts that are not about persons or records: the number of delivery files per source, the
 # characteristics of the propensity score, the imbalanced ones, the bootstrap replicates, the
 # cells of a table and how many of them are suppressed.
-NOT_PERSON_COUNTS = {"n_files", "n_characteristics", "n_imbalanced_characteristics",
-                     "n_replicates", "n_cells", "n_suppressed"}
+NOT_PERSON_COUNTS = {
+    "n_files",
+    "n_characteristics",
+    "n_imbalanced_characteristics",
+    "n_replicates",
+    "n_cells",
+    "n_suppressed",
+}
 
 
 # ---------------------------------------------------------------- fixtures
@@ -84,8 +96,10 @@ def as_of(published) -> str:
 
 @pytest.fixture(scope="module")
 def messages() -> dict[str, dict[str, str]]:
-    return {lang: yaml.safe_load((MESSAGES_DIR / f"{lang}.yml").read_text(encoding="utf-8"))
-            for lang in LANGUAGES}
+    return {
+        lang: yaml.safe_load((MESSAGES_DIR / f"{lang}.yml").read_text(encoding="utf-8"))
+        for lang in LANGUAGES
+    }
 
 
 @dataclass
@@ -111,8 +125,14 @@ class Tab:
 def _watch(page) -> Tab:
     tab = Tab(page)
     page.set_default_timeout(30_000)
-    page.on("console", lambda m: tab.problems.append(f"console.{m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: (
+            tab.problems.append(f"console.{m.type}: {m.text}")
+            if m.type in ("error", "warning")
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: tab.problems.append(f"pageerror: {e}"))
     return tab
 
@@ -192,8 +212,9 @@ def test_pages_render_with_n_as_of_and_definitions(site, clean_tab, as_of, messa
         found = cards(tab.page)
         # Every chart of the page, in order; an optional one only where its table was written.
         written = {s["id"] for s in _load_js(site / "data" / f"{p.name}.js")["charts"]}
-        assert [c["id"] for c in found] == [s["id"] for s in p.charts
-                                            if not s.get("optional") or s["id"] in written]
+        assert [c["id"] for c in found] == [
+            s["id"] for s in p.charts if not s.get("optional") or s["id"] in written
+        ]
         drawn = [c["id"] for c in found if c["drawn"]]
         if len(drawn) != len(p.charts):
             problems.append(f"{p.file}: {len(drawn)} of {len(p.charts)} charts drawn")
@@ -244,8 +265,7 @@ def test_every_message_shown_in_every_language(site, clean_tab):
                 keys = sorted(set(re.findall(MISSING + r"([^\u27e7]*)\u27e7", text)))
                 problems.append(f"{p.file} ({lang}): no message for {keys}")
             if lang != "en":
-                tab.page.screenshot(path=str(SCREENSHOTS / f"{p.name}-{lang}.png"),
-                                    full_page=True)
+                tab.page.screenshot(path=str(SCREENSHOTS / f"{p.name}-{lang}.png"), full_page=True)
             problems += [f"{p.file} ({lang}): {m}" for m in tab.take_problems()]
     assert not problems, "\n".join(problems)
 
@@ -302,8 +322,7 @@ def test_no_network(site, browser):
 
     context.route("**/*", handle)
     tab = _watch(context.new_page())
-    tab.page.on("request", lambda r: None if r.url.startswith("file://")
-                else outside.append(r.url))
+    tab.page.on("request", lambda r: None if r.url.startswith("file://") else outside.append(r.url))
     try:
         for p in PAGES:
             tab.open(url(site, p.file), "en")
@@ -428,8 +447,11 @@ def chart_problems(page, where: str) -> list[str]:
             low, high = axis["range"]
             if not c["drawn"]:
                 problems.append(f"{name}: {axis['name']} {low}..{high} without data")
-            elif "%" in axis["tickformat"] and "+" not in axis["tickformat"] and (
-                    low < -1e-9 or high > 1 + 1e-9):
+            elif (
+                "%" in axis["tickformat"]
+                and "+" not in axis["tickformat"]
+                and (low < -1e-9 or high > 1 + 1e-9)
+            ):
                 problems.append(f"{name}: share axis {axis['name']} runs {low}..{high}")
     return problems
 
@@ -486,15 +508,17 @@ def test_message_files_agree(messages):
     for lang in LANGUAGES:
         assert keys[lang] == keys["en"], (
             f"{lang}.yml: missing {sorted(keys['en'] - keys[lang])}, "
-            f"extra {sorted(keys[lang] - keys['en'])}")
+            f"extra {sorted(keys[lang] - keys['en'])}"
+        )
     problems = []
     for key in sorted(keys["en"]):
         for lang in LANGUAGES:
             value = messages[lang][key]
             if not isinstance(value, str) or not value.strip():
                 problems.append(f"{lang}.yml {key}: empty or not text ({value!r})")
-        found = {lang: sorted(set(PLACEHOLDER.findall(str(messages[lang][key]))))
-                 for lang in LANGUAGES}
+        found = {
+            lang: sorted(set(PLACEHOLDER.findall(str(messages[lang][key])))) for lang in LANGUAGES
+        }
         if len({tuple(v) for v in found.values()}) > 1:
             problems.append(f"{key}: placeholders differ {found}")
     assert not problems, "\n".join(problems)
@@ -530,17 +554,24 @@ def _spec_keys() -> set[str]:
 def test_every_referenced_message_exists(site, published, messages):
     keys = _spec_keys()
     for p in PAGES:
-        keys |= set(re.findall(r'data-i18n="([^"]+)"',
-                               (site / p.file).read_text(encoding="utf-8")))
+        keys |= set(re.findall(r'data-i18n="([^"]+)"', (site / p.file).read_text(encoding="utf-8")))
     con = duckdb.connect(str(published), read_only=True)
     try:
-        covariates = {r[0] for r in con.execute(
-            "select distinct covariate from marts.covariate_balance").fetchall()}
+        covariates = {
+            r[0]
+            for r in con.execute(
+                "select distinct covariate from marts.covariate_balance"
+            ).fetchall()
+        }
     finally:
         con.close()
     keys |= {f"covariate.{c}" for c in covariates}
-    problems = [f"{lang}.yml has no {key}" for key in sorted(keys) for lang in LANGUAGES
-                if key not in messages[lang]]
+    problems = [
+        f"{lang}.yml has no {key}"
+        for key in sorted(keys)
+        for lang in LANGUAGES
+        if key not in messages[lang]
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -552,21 +583,30 @@ def _load_js(path: Path):
 
 
 def _tables(site: Path) -> dict[str, dict]:
-    return {path.stem.removeprefix("table-"): _load_js(path)
-            for path in sorted((site / "data").glob("table-*.js"))}
+    return {
+        path.stem.removeprefix("table-"): _load_js(path)
+        for path in sorted((site / "data").glob("table-*.js"))
+    }
 
 
 def _site_files(site: Path) -> list[Path]:
-    return [p for p in sorted(site.rglob("*"))
-            if p.is_file() and p.relative_to(site) != Path("assets/plotly.min.js")]
+    return [
+        p
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.relative_to(site) != Path("assets/plotly.min.js")
+    ]
 
 
 def test_no_row_level_data(site, published):
     con = duckdb.connect(str(published), read_only=True)
     try:
-        persons = [r[0] for r in con.execute(
-            "select distinct person_key from marts.releases where person_key is not null "
-            "order by person_key limit 200").fetchall()]
+        persons = [
+            r[0]
+            for r in con.execute(
+                "select distinct person_key from marts.releases where person_key is not null "
+                "order by person_key limit 200"
+            ).fetchall()
+        ]
     finally:
         con.close()
     assert len(persons) == 200
@@ -577,8 +617,11 @@ def test_no_row_level_data(site, published):
         text = path.read_text(encoding="utf-8", errors="replace")
         found += [f"{path.relative_to(site)}: {n}" for n in needles if n in text]
         if path.parent.name == "data" or path.name == "site-data.js":
-            found += [f"{path.relative_to(site)}: column {c}" for c in
-                      ("person_key", "release_id", "placement_id") if c in text]
+            found += [
+                f"{path.relative_to(site)}: column {c}"
+                for c in ("person_key", "release_id", "placement_id")
+                if c in text
+            ]
     assert not found, "\n".join(found[:20])
 
 
@@ -596,8 +639,10 @@ def test_no_small_counts(site):
                 continue
             small = [v for v in _column(table, column) if v is not None and v < THRESHOLD]
             if small:
-                problems.append(f"{name}.{column}: {len(small)} values below {THRESHOLD}, "
-                                f"e.g. {sorted(set(small))[:5]}")
+                problems.append(
+                    f"{name}.{column}: {len(small)} values below {THRESHOLD}, "
+                    f"e.g. {sorted(set(small))[:5]}"
+                )
         if name == "indicators":
             kinds = _column(table, "kind")
             for column, exempt in (("numerator", {"km"}), ("denominator", {"rate"})):
@@ -607,8 +652,10 @@ def test_no_small_counts(site):
                 for kind, v in zip(kinds, _column(table, column), strict=True):
                     if kind not in exempt and v is not None and v < THRESHOLD:
                         small[kind].add(v)
-                problems += [f"indicators.{column} ({kind}): values below {THRESHOLD}, "
-                             f"e.g. {sorted(vs)[:5]}" for kind, vs in sorted(small.items())]
+                problems += [
+                    f"indicators.{column} ({kind}): values below {THRESHOLD}, e.g. {sorted(vs)[:5]}"
+                    for kind, vs in sorted(small.items())
+                ]
     assert not problems, "\n".join(problems)
 
 
@@ -629,31 +676,44 @@ def test_shares_agree_with_counts(site):
         table = tables[name]
         rows = [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
         if bottom is None:  # end reasons: shares of each partner's ended placements
-            totals = {(r["programme"], r["partner_id"]): r[top] for r in rows
-                      if r["end_reason"] == "all"}
+            totals = {
+                (r["programme"], r["partner_id"]): r[top] for r in rows if r["end_reason"] == "all"
+            }
             groups = defaultdict(list)
             for r in rows:
                 if r["end_reason"] != "all":
                     groups[(r["programme"], r["partner_id"])].append(r)
             # The total row is published; where it is shown, the parts' shares rest on it.
-            pairs = [(r[share], r[top], totals.get(key)) for key, g in groups.items()
-                     for r in g]
-            assert all(totals.get(key) is None or sum(x[top] for x in g) == totals[key]
-                       for key, g in groups.items() if all(x[top] is not None for x in g))
+            pairs = [(r[share], r[top], totals.get(key)) for key, g in groups.items() for r in g]
+            assert all(
+                totals.get(key) is None or sum(x[top] for x in g) == totals[key]
+                for key, g in groups.items()
+                if all(x[top] is not None for x in g)
+            )
         else:
             pairs = [(r[share], r[top], r[bottom]) for r in rows]
-        wrong = [(s, a, b) for s, a, b in pairs
-                 if s is not None and a is not None and b and abs(s - a / b) > 1e-4]
+        wrong = [
+            (s, a, b)
+            for s, a, b in pairs
+            if s is not None and a is not None and b and abs(s - a / b) > 1e-4
+        ]
         if wrong:
-            problems.append(f"{name}.{share}: {len(wrong)} of {len(pairs)} differ from "
-                            f"{top}/{bottom or 'total'}, e.g. {wrong[:3]}")
+            problems.append(
+                f"{name}.{share}: {len(wrong)} of {len(pairs)} differ from "
+                f"{top}/{bottom or 'total'}, e.g. {wrong[:3]}"
+            )
     indicators = tables["indicators"]
     rows = [dict(zip(indicators["columns"], r, strict=True)) for r in indicators["rows"]]
-    wrong = [r for r in rows if r["kind"] == "share" and r["value"] is not None
-             and r["denominator"] and abs(r["value"] - r["numerator"] / r["denominator"]) > 1e-4]
+    wrong = [
+        r
+        for r in rows
+        if r["kind"] == "share"
+        and r["value"] is not None
+        and r["denominator"]
+        and abs(r["value"] - r["numerator"] / r["denominator"]) > 1e-4
+    ]
     if wrong:
-        problems.append(f"indicators.value: {len(wrong)} shares differ from "
-                        f"numerator/denominator")
+        problems.append(f"indicators.value: {len(wrong)} shares differ from numerator/denominator")
     assert not problems, "\n".join(problems)
 
 
@@ -669,9 +729,13 @@ def _marts(published: Path, sql: str) -> list[tuple]:
 
 
 def _programmes(published: Path) -> list[dict]:
-    return [{"id": r[0], "name": r[1], "languages": list(r[2])} for r in _marts(
-        published, "select programme, programme_name, languages from marts.programmes "
-                   "order by programme")]
+    return [
+        {"id": r[0], "name": r[1], "languages": list(r[2])}
+        for r in _marts(
+            published,
+            "select programme, programme_name, languages from marts.programmes order by programme",
+        )
+    ]
 
 
 def _expected_verdict(texts: dict[str, str], lang: str, languages: list[str]) -> tuple[str, str]:
@@ -684,24 +748,30 @@ def _expected_verdict(texts: dict[str, str], lang: str, languages: list[str]) ->
 
 def _headline_texts(published: Path) -> dict[str, dict[str, str]]:
     h = EFFECT_HEADLINE
-    rows = _marts(published, f"""
+    rows = _marts(
+        published,
+        f"""
         select programme, verdict_texts from marts.programme_effects
         where cohort = '{h["cohort"]}' and estimator = '{h["estimator"]}'
           and measure = '{h["measure"]}' and outcome = 'rate'
-          and window_months = {h["window_months"]}""")
+          and window_months = {h["window_months"]}""",
+    )
     return {p: dict(texts) for p, texts in rows}
 
 
 def _plot_data(page, chart: str) -> list[dict]:
     """The traces Plotly drew in a chart: name, mode, number of points, marker symbol."""
-    return page.evaluate("""(id) => {
+    return page.evaluate(
+        """(id) => {
         const gd = document.querySelector(`section[data-chart="${id}"] .plot`);
         return (gd.data || []).map(t => ({name: t.name, type: t.type, mode: t.mode || "",
             n: (t.x || []).filter(v => v !== null && v !== undefined).length,
             x: t.x || [], y: t.y || [],
             symbol: t.marker ? String(t.marker.symbol) : "",
             colour: t.marker ? String(t.marker.color) : ""}));
-    }""", chart)
+    }""",
+        chart,
+    )
 
 
 def test_overview_opens_with_each_programmes_verdict(site, published, clean_tab, messages):
@@ -734,10 +804,12 @@ def test_overview_opens_with_each_programmes_verdict(site, published, clean_tab,
                 assert messages[lang][f"language.{code}"] in fallback, (lang, p["id"])
         # The programmes' names come from marts.programmes, in its order.
         names = page.eval_on_selector_all(
-            'section[data-chart="verdicts"] h3', "els => els.map(e => e.textContent)")
+            'section[data-chart="verdicts"] h3', "els => els.map(e => e.textContent)"
+        )
         assert names == [p["name"] for p in programmes]
-        labels = page.eval_on_selector_all("#filter-programme option",
-                                           "els => els.map(e => e.textContent)")
+        labels = page.eval_on_selector_all(
+            "#filter-programme option", "els => els.map(e => e.textContent)"
+        )
         assert labels == [p["name"] for p in programmes]
     assert not tab.take_problems()
 
@@ -747,12 +819,15 @@ def test_forest_plot_draws_every_estimated_effect(site, published, clean_tab, me
     page = tab.page
     tab.open(url(site, "index.html"), "en")
     programme = hash_state(page)["programme"]
-    rows = _marts(published, f"""
+    rows = _marts(
+        published,
+        f"""
         select estimator, count(*) filter (where is_estimated and difference is not null),
                count(*) filter (where not is_estimated)
         from marts.programme_effects
         where programme = '{programme}' and cohort = 'all' and outcome = 'rate'
-          and estimator in ('matched', 'weighted') group by all""")
+          and estimator in ('matched', 'weighted') group by all""",
+    )
     want = {e: n for e, n, _ in rows}
     traces = {t["name"]: t for t in _plot_data(page, "forest")}
     en = messages["en"]
@@ -796,13 +871,22 @@ def test_not_estimated_effects_are_named_not_drawn(site, clean_tab, messages, tm
         cols = table["columns"]
         for row in table["rows"]:
             r = dict(zip(cols, row, strict=True))
-            if (r["programme"], r["cohort"], r["estimator"], r["measure"],
-                    r["window_months"]) == (programme, "all", "weighted",
-                                            "serious_reconviction", 36):
-                for c, v in (("is_estimated", False), ("verdict",
-                             "not_estimated_few_participants"), ("difference", None),
-                             ("difference_ci_low", None), ("difference_ci_high", None),
-                             ("e_value", None), ("e_value_ci", None)):
+            if (r["programme"], r["cohort"], r["estimator"], r["measure"], r["window_months"]) == (
+                programme,
+                "all",
+                "weighted",
+                "serious_reconviction",
+                36,
+            ):
+                for c, v in (
+                    ("is_estimated", False),
+                    ("verdict", "not_estimated_few_participants"),
+                    ("difference", None),
+                    ("difference_ci_low", None),
+                    ("difference_ci_high", None),
+                    ("e_value", None),
+                    ("e_value_ci", None),
+                ):
                     row[cols.index(c)] = v
                 changed["row"] = True
         return table
@@ -813,14 +897,15 @@ def test_not_estimated_effects_are_named_not_drawn(site, clean_tab, messages, tm
     en = messages["en"]
     traces = {t["name"]: t for t in _plot_data(page, "forest")}
     weighted = traces[en["estimator.weighted"]]
-    label = f'{en["measure.serious_reconviction"]} · {en["window.36"]}'
+    label = f"{en['measure.serious_reconviction']} · {en['window.36']}"
     assert label not in weighted["y"]  # not drawn (and never as 0)
     assert 0 not in weighted["x"]
     notes = page.text_content('section[data-chart="forest"] .notes')
     prefix = en["chart.not_estimated_list"].split("{items}")[0]
     assert prefix in notes
-    assert (f'{en["estimator.weighted"]} {label} '
-            f'({en["verdict.not_estimated_few_participants"]})') in notes
+    assert (
+        f"{en['estimator.weighted']} {label} ({en['verdict.not_estimated_few_participants']})"
+    ) in notes
     assert not tab.take_problems()
 
 
@@ -861,9 +946,14 @@ def test_fairness_page(site, published, clean_tab, messages):
     programme = hash_state(page)["programme"]
     en = messages["en"]
     # Love plot: a dot per covariate level and stage, lines at +-0.1.
-    counts = dict(_marts(published, f"""
+    counts = dict(
+        _marts(
+            published,
+            f"""
         select stage, count(*) filter (where smd is not null) from marts.covariate_balance
-        where programme = '{programme}' group by all"""))
+        where programme = '{programme}' group by all""",
+        )
+    )
     traces = {t["name"]: t for t in _plot_data(page, "love")}
     for stage in BALANCE_STAGES:
         assert traces[en[f"balance_stage.{stage}"]]["n"] == counts[stage], stage
@@ -875,8 +965,11 @@ def test_fairness_page(site, published, clean_tab, messages):
     rows = [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]
     traces = _plot_data(page, "overlap")
     for group in ("participant", "comparison"):
-        mine = [r for r in rows if r["programme"] == programme and r["group"] == group
-                and r["score_bin"] != "all"]
+        mine = [
+            r
+            for r in rows
+            if r["programme"] == programme and r["group"] == group and r["score_bin"] != "all"
+        ]
         bar = next(t for t in traces if t["type"] == "bar" and t["name"] == en[f"group.{group}"])
         assert bar["n"] == sum(r["n_releases"] is not None for r in mine)
         assert all(abs(v) >= THRESHOLD for v in bar["y"])
@@ -887,15 +980,23 @@ def test_fairness_page(site, published, clean_tab, messages):
     # Common support and E-values.
     support = page.inner_text('section[data-chart="support"]')
     assert en["support.unmatched"] in support
-    unmatched = _marts(published, f"""
+    unmatched = _marts(
+        published,
+        f"""
         select max(n_participants_unmatched) from marts.programme_effects
-        where programme = '{programme}' and cohort = 'all' and estimator = 'matched'""")[0][0]
+        where programme = '{programme}' and cohort = 'all' and estimator = 'matched'""",
+    )[0][0]
     cell = page.text_content('section[data-chart="support"] td[data-key="support.unmatched"]')
     assert cell == (en["chart.suppressed"] if unmatched < THRESHOLD else f"{unmatched:,}")
-    estimated = dict(_marts(published, f"""
+    estimated = dict(
+        _marts(
+            published,
+            f"""
         select estimator, count(*) filter (where is_estimated and e_value is not null)
         from marts.programme_effects where programme = '{programme}' and cohort = 'all'
-          and outcome = 'rate' and estimator in ('matched', 'weighted') group by all"""))
+          and outcome = 'rate' and estimator in ('matched', 'weighted') group by all""",
+        )
+    )
     traces = {t["name"]: t for t in _plot_data(page, "evalues")}
     for estimator in ESTIMATORS:
         assert traces[en[f"estimator.{estimator}"]]["n"] == estimated[estimator]
@@ -908,9 +1009,13 @@ def test_fairness_page(site, published, clean_tab, messages):
 
 def test_no_programme_named_in_code_or_messages():
     pattern = re.compile(r"mabis|exodus|2002-08-16|2005-06-30", re.IGNORECASE)
-    found = [str(p.relative_to(REPO)) for p in sorted((REPO / "dashboards").rglob("*"))
-             if p.is_file() and p.suffix in (".py", ".js", ".yml", ".css", ".md")
-             and pattern.search(p.read_text(encoding="utf-8"))]
+    found = [
+        str(p.relative_to(REPO))
+        for p in sorted((REPO / "dashboards").rglob("*"))
+        if p.is_file()
+        and p.suffix in (".py", ".js", ".yml", ".css", ".md")
+        and pattern.search(p.read_text(encoding="utf-8"))
+    ]
     assert not found, found
 
 
@@ -920,17 +1025,22 @@ def test_overlap_is_protected(site, published):
     pin a suppressed bin to one value."""
     table = _load_js(site / "data" / "table-overlap.js")
     rows = [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]
-    truth = {(p, g, str(b)): n for p, g, b, n in _marts(
-        published, 'select programme, "group", score_bin, n_releases '
-                   "from marts.propensity_overlap")}
+    truth = {
+        (p, g, str(b)): n
+        for p, g, b, n in _marts(
+            published,
+            'select programme, "group", score_bin, n_releases from marts.propensity_overlap',
+        )
+    }
     import polars as pl
 
     hidden_total = 0
     for key in sorted({(r["programme"], r["group"]) for r in rows}):
         part = [r for r in rows if (r["programme"], r["group"]) == key]
         total = next(r for r in part if r["score_bin"] == "all")
-        assert total["n_releases"] == sum(truth[(*key, r["score_bin"])] for r in part
-                                          if r["score_bin"] != "all")
+        assert total["n_releases"] == sum(
+            truth[(*key, r["score_bin"])] for r in part if r["score_bin"] != "all"
+        )
         for r in part:
             if r["score_bin"] == "all":
                 continue
@@ -939,9 +1049,10 @@ def test_overlap_is_protected(site, published):
                 assert r["n_releases"] is None, (key, r)
             if r["n_releases"] is not None:
                 assert r["n_releases"] == true >= THRESHOLD
-        frame = pl.DataFrame({"score_bin": [r["score_bin"] for r in part],
-                              "n": [r["n_releases"] for r in part]},
-                             schema={"score_bin": pl.String, "n": pl.Int64})
+        frame = pl.DataFrame(
+            {"score_bin": [r["score_bin"] for r in part], "n": [r["n_releases"] for r in part]},
+            schema={"score_bin": pl.String, "n": pl.Int64},
+        )
         for cell, (low, high) in attack_sums(frame, ["score_bin"]).items():
             hidden_total += 1
             assert high - low > 0.5, (key, part[cell], low, high)
@@ -952,25 +1063,36 @@ def test_effects_and_balance_publish_no_small_count(site, published):
     effects = _load_js(site / "data" / "table-effects.js")
     rows = [dict(zip(effects["columns"], r, strict=True)) for r in effects["rows"]]
     for r in rows:
-        for c in ("n_participants", "n_comparison", "n_participants_unmatched",
-                  "n_events_participants"):
+        for c in (
+            "n_participants",
+            "n_comparison",
+            "n_participants_unmatched",
+            "n_events_participants",
+        ):
             assert r[c] is None or r[c] >= THRESHOLD, (c, r)
         if r["n_events_participants"] is None:
             assert r["rate_participants"] is None and r["verdict_texts"] is None
     # Unmatched participants below 10 are not given away as all minus matched.
-    by_key = {(r["programme"], r["cohort"], r["estimator"], r["measure"],
-               r["window_months"]): r for r in rows}
+    by_key = {
+        (r["programme"], r["cohort"], r["estimator"], r["measure"], r["window_months"]): r
+        for r in rows
+    }
     for (p, c, e, m, w), r in by_key.items():
         if e == "matched" and r["n_participants_unmatched"] is None:
             other = by_key.get((p, c, "weighted", m, w))
-            assert r["n_participants"] is None or other is None or \
-                other["n_participants"] is None, (p, c, m, w)
+            assert (
+                r["n_participants"] is None or other is None or other["n_participants"] is None
+            ), (p, c, m, w)
     balance = _load_js(site / "data" / "table-balance.js")
     brows = [dict(zip(balance["columns"], r, strict=True)) for r in balance["rows"]]
-    sizes = {p: n for p, n in _marts(published, "select programme, n_participants from "
-                                                "marts.programmes")}
+    sizes = {
+        p: n for p, n in _marts(published, "select programme, n_participants from marts.programmes")
+    }
     for r in brows:
-        if r["level"] and r["stage"] in ("before", "weighted") and \
-                r["mean_participants"] is not None:
+        if (
+            r["level"]
+            and r["stage"] in ("before", "weighted")
+            and r["mean_participants"] is not None
+        ):
             assert round(r["mean_participants"] * sizes[r["programme"]]) >= THRESHOLD, r
     assert all(r["smd"] is not None for r in brows)

@@ -12,15 +12,24 @@ from .privacy_scan import landing_identifiers, scan_tree
 
 @pytest.fixture(scope="module")
 def demo(built_demo) -> dict:
-    return {**built_demo,
-            "defects": pl.read_csv(built_demo["truth"] / "defects.csv", infer_schema=False)}
+    return {
+        **built_demo,
+        "defects": pl.read_csv(built_demo["truth"] / "defects.csv", infer_schema=False),
+    }
 
 
 def test_every_file_loads_and_every_row_is_accounted_for(demo) -> None:
-    assert query(demo["db"], "select file_name, status, error from ingest.files "
-                             "where status <> 'loaded'") == []
-    rows = query(demo["db"], "select file_name, n_received, n_loaded, n_quarantined, "
-                             "n_current + n_superseded from ingest.load_report")
+    assert (
+        query(
+            demo["db"], "select file_name, status, error from ingest.files where status <> 'loaded'"
+        )
+        == []
+    )
+    rows = query(
+        demo["db"],
+        "select file_name, n_received, n_loaded, n_quarantined, "
+        "n_current + n_superseded from ingest.load_report",
+    )
     assert len(rows) > 300
     for name, received, loaded, quarantined, current_or_superseded in rows:
         assert received == loaded + quarantined, name
@@ -34,72 +43,100 @@ def test_quarantine_holds_exactly_the_injected_defects(demo) -> None:
     found = {
         (file, line): reasons
         for file, line, reasons in query(
-            demo["db"], "select file_name, line, list_transform(problems, lambda p: p.reason) "
-                        "from ingest.quarantine")
+            demo["db"],
+            "select file_name, line, list_transform(problems, lambda p: p.reason) "
+            "from ingest.quarantine",
+        )
     }
     assert set(found) == set(injected)
     wrong = {k: (injected[k], found[k]) for k in injected if injected[k] not in found[k]}
     assert not wrong
     kinds = set(defects["kind"])
-    assert {"unknown_code", "invalid_date", "date_order", "missing_required",
-            "invalid_number", "duplicate_key", "malformed_line"} <= kinds
+    assert {
+        "unknown_code",
+        "invalid_date",
+        "date_order",
+        "missing_required",
+        "invalid_number",
+        "duplicate_key",
+        "malformed_line",
+    } <= kinds
 
 
 def test_stray_whitespace_is_trimmed_and_loaded(demo) -> None:
     spaced = demo["defects"].filter(pl.col("kind") == "whitespace")
     assert spaced.height > 0
     tables = " union all ".join(
-        f"select _file_name, _line from raw.{e}" for e in (
-            "inmates", "custody_episodes", "prison_measures", "participants", "placements",
-            "aftercare_contacts", "register_entries"))
+        f"select _file_name, _line from raw.{e}"
+        for e in (
+            "inmates",
+            "custody_episodes",
+            "prison_measures",
+            "participants",
+            "placements",
+            "aftercare_contacts",
+            "register_entries",
+        )
+    )
     loaded = set(query(demo["db"], tables))
     expected = {(r["file"], int(r["line"])) for r in spaced.iter_rows(named=True)}
     assert expected <= loaded
 
 
 def test_all_three_source_formats_are_loaded(demo) -> None:
-    by_layout = dict(query(demo["db"], "select layout, sum(n_loaded) from ingest.files "
-                                       "group by 1"))
+    by_layout = dict(query(demo["db"], "select layout, sum(n_loaded) from ingest.files group by 1"))
     assert set(by_layout) >= {"reference", "de-justiz", "nl-exodus", "xlsx-zeitarbeit"}
     assert all(n > 0 for n in by_layout.values())
 
 
 def test_persons_link_across_sources_despite_spelling(demo) -> None:
     (linked_share,) = query(
-        demo["db"], "select avg((person_key in (select person_key from raw.inmates))::int) "
-                    "from raw.participants__current")[0]
+        demo["db"],
+        "select avg((person_key in (select person_key from raw.inmates))::int) "
+        "from raw.participants__current",
+    )[0]
     assert linked_share > 0.95
     (reg_linked,) = query(
-        demo["db"], "select avg((person_key in (select person_key from raw.inmates))::int) "
-                    "from raw.register_entries__current")[0]
+        demo["db"],
+        "select avg((person_key in (select person_key from raw.inmates))::int) "
+        "from raw.register_entries__current",
+    )[0]
     assert reg_linked > 0.95
-    (multi,) = query(demo["db"], "select count(*) from (select person_key from "
-                                 "raw.inmates__current group by 1 "
-                                 "having count(distinct _source_id) > 1)")[0]
+    (multi,) = query(
+        demo["db"],
+        "select count(*) from (select person_key from "
+        "raw.inmates__current group by 1 "
+        "having count(distinct _source_id) > 1)",
+    )[0]
     assert multi > 0  # transfers: one person under booking numbers of two prisons
 
 
 def test_correction_files_supersede_earlier_snapshots(demo) -> None:
     (removed,) = query(demo["db"], "select sum(n_removed) from ingest.files")[0]
     assert removed > 0
-    stale = query(demo["db"], """
+    stale = query(
+        demo["db"],
+        """
         select count(*) from raw.custody_episodes__current c
         where c._export_date < (select max(export_date) from ingest.files f
                                 where f.source_id = c._source_id
-                                  and f.entity = 'custody_episodes' and f.status = 'loaded')""")
+                                  and f.entity = 'custody_episodes' and f.status = 'loaded')""",
+    )
     assert stale == [(0,)]
 
 
 def test_rerun_without_new_files_does_no_new_work(demo) -> None:
-    runs = query(demo["db"], "select run_id, n_files_seen, n_loaded, n_skipped "
-                             "from ingest.runs order by run_id")
+    runs = query(
+        demo["db"],
+        "select run_id, n_files_seen, n_loaded, n_skipped from ingest.runs order by run_id",
+    )
     assert len(runs) == 2
     # the first run moved every file it loaded into the archive: the second finds none
     assert runs[0][1] == runs[0][2] > 300
     assert runs[1][1:] == (0, 0, 0)
     assert query(demo["db"], "select count(distinct run_id) from ingest.files") == [(1,)]
-    assert query(demo["db"], "select count(*) from ops.builds") == [(1,)]
-    assert query(demo["db"], "select count(*) from ops.publishes") == [(1,)]
+    assert query(demo["db"], "select count(*) from ledger.builds") == [(1,)]
+    assert query(demo["db"], "select count(*) from ledger.publishes") == [(1,)]
     second = demo["second"]
     assert not [k for k in second.materialized if k.startswith(("marts/", "published/"))]
     after = demo["published"].stat()

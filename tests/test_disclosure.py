@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from dashboards.disclosure import THRESHOLD, Equation, protect, recoverable, suppress
+from reentry.outputs.disclosure import THRESHOLD, Equation, protect, recoverable, suppress
 
 DIM_NAMES = ("prison", "sex", "cohort")
 
@@ -20,20 +20,24 @@ def table_with_totals(cells: dict[tuple[str, ...], int], levels: list[list[str]]
     """Every combination of levels plus 'all' per dimension, with the sums filled in."""
     rows = []
     for key in itertools.product(*[[*lv, "all"] for lv in levels]):
-        value = sum(v for k, v in cells.items()
-                    if all(kk == want or want == "all" for kk, want in zip(k, key, strict=True)))
+        value = sum(
+            v
+            for k, v in cells.items()
+            if all(kk == want or want == "all" for kk, want in zip(k, key, strict=True))
+        )
         rows.append((*key, value))
-    return pl.DataFrame(rows, schema=[*DIM_NAMES[:len(levels)], "n"], orient="row")
+    return pl.DataFrame(rows, schema=[*DIM_NAMES[: len(levels)], "n"], orient="row")
 
 
 @st.composite
 def tables(draw):
     n_dims = draw(st.integers(1, 3))
-    levels = [[f"{DIM_NAMES[d][0]}{i}" for i in range(draw(st.integers(2, 4 - n_dims // 3)))]
-              for d in range(n_dims)]
+    levels = [
+        [f"{DIM_NAMES[d][0]}{i}" for i in range(draw(st.integers(2, 4 - n_dims // 3)))]
+        for d in range(n_dims)
+    ]
     small_first = draw(st.booleans())
-    value = st.one_of(st.integers(0, 12), st.integers(0, 60)) if small_first \
-        else st.integers(0, 40)
+    value = st.one_of(st.integers(0, 12), st.integers(0, 60)) if small_first else st.integers(0, 40)
     cells = {key: draw(value) for key in itertools.product(*levels)}
     return table_with_totals(cells, levels), n_dims
 
@@ -64,19 +68,30 @@ def test_no_hidden_cell_can_be_recovered_exactly(case) -> None:
 def test_a_single_small_cell_takes_a_sibling_along() -> None:
     frame = table_with_totals({("p0",): 3, ("p1",): 40, ("p2",): 25}, [["p0", "p1", "p2"]])
     published = protect(frame, ["prison"], ["n"])
-    assert published.rows() == [("p0", None, True), ("p1", 40, False), ("p2", None, True),
-                                ("all", 68, False)]
+    assert published.rows() == [
+        ("p0", None, True),
+        ("p1", 40, False),
+        ("p2", None, True),
+        ("all", 68, False),
+    ]
 
 
 def test_shares_follow_their_numerator_and_denominator() -> None:
-    frame = pl.DataFrame({
-        "programme": ["mabis"] * 3 + ["exodus"] * 3,
-        "prison": ["a", "b", "all"] * 2,
-        "n_events": [4, 30, 34, 12, 15, 27],
-        "n": [20, 80, 100, 40, 45, 85],
-    }).with_columns((pl.col("n_events") / pl.col("n")).alias("rate"))
-    published = protect(frame, ["prison"], ["n_events", "n"], shares={"rate": ("n_events", "n")},
-                        slice_by=["programme"])
+    frame = pl.DataFrame(
+        {
+            "programme": ["mabis"] * 3 + ["exodus"] * 3,
+            "prison": ["a", "b", "all"] * 2,
+            "n_events": [4, 30, 34, 12, 15, 27],
+            "n": [20, 80, 100, 40, 45, 85],
+        }
+    ).with_columns((pl.col("n_events") / pl.col("n")).alias("rate"))
+    published = protect(
+        frame,
+        ["prison"],
+        ["n_events", "n"],
+        shares={"rate": ("n_events", "n")},
+        slice_by=["programme"],
+    )
     mabis = published.filter(pl.col("programme") == "mabis")
     assert mabis["n_events"].to_list() == [None, None, 34]
     assert mabis["rate"].to_list()[:2] == [None, None]
@@ -88,8 +103,9 @@ def test_shares_follow_their_numerator_and_denominator() -> None:
 def test_hidden_zeros_are_not_given_away_by_a_zero_remainder() -> None:
     # Parts 0 and 0 are hidden; if everything else were shown, total minus the shown parts
     # would be 0, so both hidden zeros would be known. Another (non-zero) cell must go too.
-    frame = table_with_totals({("p0",): 0, ("p1",): 0, ("p2",): 30, ("p3",): 45},
-                              [["p0", "p1", "p2", "p3"]])
+    frame = table_with_totals(
+        {("p0",): 0, ("p1",): 0, ("p2",): 30, ("p3",): 45}, [["p0", "p1", "p2", "p3"]]
+    )
     published = protect(frame, ["prison"], ["n"])
     assert published.filter(pl.col("n").is_null()).height == 3
     assert all(high - low > 0.5 for low, high in attack(published, ["prison"]).values())
@@ -108,9 +124,12 @@ def parent_of(dim: str, value: str, parents: dict[str, dict[str, str]]) -> str |
     return parents.get(dim, {}).get(value, "all")
 
 
-def attack_sums(frame: pl.DataFrame, dims: list[str],
-                parents: dict[str, dict[str, str]] | None = None,
-                partial: tuple[str, ...] = ()) -> dict[int, tuple[float, float]]:
+def attack_sums(
+    frame: pl.DataFrame,
+    dims: list[str],
+    parents: dict[str, dict[str, str]] | None = None,
+    partial: tuple[str, ...] = (),
+) -> dict[int, tuple[float, float]]:
     """The attacker's range of each hidden cell. Along a dimension, the rows whose value has
     parent v add up to v's row where every other dimension is equal: exactly, or, for a
     `partial` dimension, only sum(parts) <= total (the uncovered remainder is unknown)."""
@@ -124,9 +143,12 @@ def attack_sums(frame: pl.DataFrame, dims: list[str],
     a_eq, b_eq, a_ub, b_ub = [], [], [], []
     for i, key in enumerate(keys):
         for d, dim in enumerate(dims):
-            parts = [p for p, k in enumerate(keys)
-                     if parent_of(dim, k[d], parents) == key[d]
-                     and all(k[j] == key[j] for j in range(len(dims)) if j != d)]
+            parts = [
+                p
+                for p, k in enumerate(keys)
+                if parent_of(dim, k[d], parents) == key[d]
+                and all(k[j] == key[j] for j in range(len(dims)) if j != d)
+            ]
             if not parts:
                 continue
             # sum(parts) - total (=, or <= for a partial dimension) 0, moved to known terms.
@@ -146,8 +168,12 @@ def attack_sums(frame: pl.DataFrame, dims: list[str],
                 if row.any():
                     a_eq.append(row)
                     b_eq.append(rhs)
-    constraints = {"A_eq": a_eq or None, "b_eq": b_eq or None,
-                   "A_ub": a_ub or None, "b_ub": b_ub or None}
+    constraints = {
+        "A_eq": a_eq or None,
+        "b_eq": b_eq or None,
+        "A_ub": a_ub or None,
+        "b_ub": b_ub or None,
+    }
     ranges = {}
     for cell, i in index.items():
         c = np.zeros(len(hidden))
@@ -160,9 +186,13 @@ def attack_sums(frame: pl.DataFrame, dims: list[str],
     return ranges
 
 
-def assert_protected(frame: pl.DataFrame, published: pl.DataFrame, dims: list[str],
-                     parents: dict[str, dict[str, str]] | None = None,
-                     partial: tuple[str, ...] = ()) -> None:
+def assert_protected(
+    frame: pl.DataFrame,
+    published: pl.DataFrame,
+    dims: list[str],
+    parents: dict[str, dict[str, str]] | None = None,
+    partial: tuple[str, ...] = (),
+) -> None:
     original = frame["n"].to_list()
     shown = published["n"].to_list()
     assert published.select(dims).rows() == frame.select(dims).rows()
@@ -197,10 +227,13 @@ def hierarchical_tables(draw):
 
     rows = []
     for cohort in [*mapping, *years, "all"]:
-        for flat in ([(s,) for s in [*sexes, "all"]] if sexes else [()]):
-            n = sum(v for (q, *f), v in leaves.items()
-                    if covers(cohort, q) and all(want in (got, "all")
-                                                 for got, want in zip(f, flat, strict=True)))
+        for flat in [(s,) for s in [*sexes, "all"]] if sexes else [()]:
+            n = sum(
+                v
+                for (q, *f), v in leaves.items()
+                if covers(cohort, q)
+                and all(want in (got, "all") for got, want in zip(f, flat, strict=True))
+            )
             rows.append((cohort, *flat, n))
     dims = ["cohort", "sex"] if sexes else ["cohort"]
     frame = pl.DataFrame(shuffled(draw, rows), schema=[*dims, "n"], orient="row")
@@ -233,9 +266,12 @@ def partial_tables(draw):
 
     rows = []
     for partner in [*partners, "all"]:
-        for flat in ([(s,) for s in [*sexes, "all"]] if sexes else [()]):
-            n = sum(v for (p, *f), v in leaves.items()
-                    if partner in (p, "all") and matches(tuple(f), flat))
+        for flat in [(s,) for s in [*sexes, "all"]] if sexes else [()]:
+            n = sum(
+                v
+                for (p, *f), v in leaves.items()
+                if partner in (p, "all") and matches(tuple(f), flat)
+            )
             if partner == "all":
                 n += sum(r for f, r in remainder.items() if matches(f, flat))
             rows.append((partner, *flat, n))
@@ -256,13 +292,23 @@ def hidden_rows(published: pl.DataFrame, dim: str) -> set[str]:
 
 
 def test_a_small_quarter_takes_one_sibling_quarter_and_the_year_stays() -> None:
-    quarters = {"2004Q1": 3, "2004Q2": 20, "2004Q3": 25, "2004Q4": 30,
-                "2005Q1": 15, "2005Q2": 18, "2005Q3": 22, "2005Q4": 40}
+    quarters = {
+        "2004Q1": 3,
+        "2004Q2": 20,
+        "2004Q3": 25,
+        "2004Q4": 30,
+        "2005Q1": 15,
+        "2005Q2": 18,
+        "2005Q3": 22,
+        "2005Q4": 40,
+    }
     mapping = {q: q[:4] for q in quarters}
-    frame = pl.DataFrame({
-        "cohort": [*quarters, "2004", "2005", "all"],
-        "n": [*quarters.values(), 78, 95, 173],
-    })
+    frame = pl.DataFrame(
+        {
+            "cohort": [*quarters, "2004", "2005", "all"],
+            "n": [*quarters.values(), 78, 95, 173],
+        }
+    )
     published = protect(frame, ["cohort"], ["n"], parents={"cohort": mapping})
     hidden = hidden_rows(published, "cohort")
     # 2004Q1 alone would be 2004 minus its three siblings: one more 2004 quarter goes, and
@@ -274,10 +320,12 @@ def test_a_small_quarter_takes_one_sibling_quarter_and_the_year_stays() -> None:
 
 def test_a_small_year_is_not_given_away_by_all_minus_the_other_year() -> None:
     mapping = {"2004Q1": "2004", "2004Q2": "2004", "2005Q1": "2005", "2005Q2": "2005"}
-    frame = pl.DataFrame({
-        "cohort": ["2004Q1", "2004Q2", "2005Q1", "2005Q2", "2004", "2005", "all"],
-        "n": [2, 3, 30, 40, 5, 70, 75],
-    })
+    frame = pl.DataFrame(
+        {
+            "cohort": ["2004Q1", "2004Q2", "2005Q1", "2005Q2", "2004", "2005", "all"],
+            "n": [2, 3, 30, 40, 5, 70, 75],
+        }
+    )
     published = protect(frame, ["cohort"], ["n"], parents={"cohort": mapping})
     hidden = hidden_rows(published, "cohort")
     assert {"2004Q1", "2004Q2", "2004"} <= hidden
@@ -336,13 +384,26 @@ def test_the_cheapest_complement_is_chosen_not_the_first() -> None:
     # Two sums share the small cell a1 (3): along the rows a1 + a2 = a, along the columns
     # a1 + b1 = c1. Protecting a1 needs a cycle of four hidden cells; the cheapest uses the
     # small cells a2 (12), b1 (11) and b2 (13), never a total.
-    cells = {("a", "1"): 3, ("a", "2"): 12, ("b", "1"): 11, ("b", "2"): 13,
-             ("c", "1"): 400, ("c", "2"): 380}
+    cells = {
+        ("a", "1"): 3,
+        ("a", "2"): 12,
+        ("b", "1"): 11,
+        ("b", "2"): 13,
+        ("c", "1"): 400,
+        ("c", "2"): 380,
+    }
     rows = []
     for r in ("a", "b", "c", "all"):
         for c in ("1", "2", "all"):
-            rows.append((r, c, sum(v for (rr, cc), v in cells.items()
-                                   if r in (rr, "all") and c in (cc, "all"))))
+            rows.append(
+                (
+                    r,
+                    c,
+                    sum(
+                        v for (rr, cc), v in cells.items() if r in (rr, "all") and c in (cc, "all")
+                    ),
+                )
+            )
     frame = pl.DataFrame(rows, schema=["row", "col", "n"], orient="row")
     published = protect(frame, ["row", "col"], ["n"])
     hidden = set(published.filter(pl.col("n_suppressed")).select("row", "col").rows())
@@ -362,37 +423,59 @@ def test_totals_and_large_categories_stay_published(built_demo) -> None:
     period: a small year takes another one along. An event count of men can go with a
     primary-suppressed event count of women: with two levels, the other level is the only
     cell that can cover it besides the total.)"""
-    from dashboards import tables
+    from reentry.outputs import tables
 
     con = tables.open_published(built_demo["published"])
     try:
         rates = tables.recidivism_rates(con)
         indicators = tables.indicators(con)
-        rate_keys = ["programme", "cohort", "prison_id", "sex", "age_band", "group",
-                     "window_months", "measure"]
-        indicator_keys = ["programme", "cohort", "prison_id", "partner_id", "sex",
-                          "age_band", "indicator"]
-        rates = rates.join(_originals(con, "recidivism_rates", rate_keys, "n_releases"),
-                           on=rate_keys)
+        rate_keys = [
+            "programme",
+            "cohort",
+            "prison_id",
+            "sex",
+            "age_band",
+            "group",
+            "window_months",
+            "measure",
+        ]
+        indicator_keys = [
+            "programme",
+            "cohort",
+            "prison_id",
+            "partner_id",
+            "sex",
+            "age_band",
+            "indicator",
+        ]
+        rates = rates.join(
+            _originals(con, "recidivism_rates", rate_keys, "n_releases"), on=rate_keys
+        )
         original = con.sql("""select programme, period as cohort, prison_id, partner_id, sex,
                                      age_band, indicator, n_units as original,
                                      least(coalesce(numerator, 1e9), coalesce(denominator, 1e9),
                                            n_units) as smallest
                               from marts.programme_indicators""").pl()
         indicators = indicators.join(original, on=indicator_keys)
-        raw_rates = con.sql("select * from marts.recidivism_rates").pl().rename(
-            {"n_releases": "r", "n_full_follow_up": "f", "n_events": "e"}).select(
-            *rate_keys, pl.min_horizontal("r", "f", "e").alias("smallest"))
+        raw_rates = (
+            con.sql("select * from marts.recidivism_rates")
+            .pl()
+            .rename({"n_releases": "r", "n_full_follow_up": "f", "n_events": "e"})
+            .select(*rate_keys, pl.min_horizontal("r", "f", "e").alias("smallest"))
+        )
         rates = rates.join(raw_rates, on=rate_keys)
     finally:
         con.close()
     for frame, breakdowns, releases in (
-            (rates, ["prison_id", "sex", "age_band"], "n_releases_suppressed"),
-            (indicators, list(tables.BREAKDOWNS), "n_units_suppressed")):
+        (rates, ["prison_id", "sex", "age_band"], "n_releases_suppressed"),
+        (indicators, list(tables.BREAKDOWNS), "n_units_suppressed"),
+    ):
         flags = [c for c in frame.columns if c.endswith("_suppressed")]
         period = frame.filter(pl.col("cohort") == "all")
-        totals = period.filter(pl.all_horizontal([pl.col(b) == "all" for b in breakdowns])
-                               & (pl.col("smallest") >= THRESHOLD))
+        totals = period.filter(
+            pl.all_horizontal([pl.col(b) == "all" for b in breakdowns])
+            & (pl.col("smallest") >= THRESHOLD)
+        )
         assert totals.height > 20
         hidden_totals = totals.filter(pl.any_horizontal(flags))
         assert hidden_totals.is_empty(), hidden_totals.head()
@@ -405,7 +488,7 @@ def test_totals_and_large_categories_stay_published(built_demo) -> None:
 def test_women_are_shown_and_rare_levels_folded(built_demo) -> None:
     """The sex break-down shows women in every programme and group over the period; a level
     too rare to publish (sex x, u) is counted with its neighbour, and the mart says so."""
-    from dashboards import tables
+    from reentry.outputs import tables
 
     con = tables.open_published(built_demo["published"])
     try:
@@ -416,9 +499,12 @@ def test_women_are_shown_and_rare_levels_folded(built_demo) -> None:
                             group by all""").pl()
     finally:
         con.close()
-    women = rates.filter((pl.col("sex") == "f") & (pl.col("cohort") == "all")
-                         & (pl.col("measure") == "reconviction")
-                         & (pl.col("window_months") == 24))
+    women = rates.filter(
+        (pl.col("sex") == "f")
+        & (pl.col("cohort") == "all")
+        & (pl.col("measure") == "reconviction")
+        & (pl.col("window_months") == 24)
+    )
     assert women.height == 4  # two programmes x two groups
     # Every group's women are counted; their rate shows wherever it rests on 10 events or more
     # (in the test demo, 8 women participants of one programme were reconvicted).
@@ -431,16 +517,19 @@ def test_women_are_shown_and_rare_levels_folded(built_demo) -> None:
     assert not folded.is_empty()  # x is rare in the demo
     assert published_sexes.isdisjoint(set(folded["level"].to_list()) - {"m", "f"})
     # A level is folded exactly when a group has fewer than 30 index releases of it.
-    smallest = (counts.group_by("programme", "sex").agg(pl.col("n").min(), pl.len())
-                .with_columns(pl.when(pl.col("len") < 2).then(0).otherwise(pl.col("n"))
-                              .alias("n")))
+    smallest = (
+        counts.group_by("programme", "sex")
+        .agg(pl.col("n").min(), pl.len())
+        .with_columns(pl.when(pl.col("len") < 2).then(0).otherwise(pl.col("n")).alias("n"))
+    )
     expected = smallest.filter(pl.col("sex").is_in(["x", "u"]) & (pl.col("n") < 30))
     assert set(expected.select("programme", "sex").rows()) == set(
-        folded.select("programme", "level").rows())
+        folded.select("programme", "level").rows()
+    )
 
 
 def test_person_time_denominators_are_protected(built_demo) -> None:
-    from dashboards import tables
+    from reentry.outputs import tables
 
     con = tables.open_published(built_demo["published"])
     try:

@@ -16,9 +16,9 @@ import statsmodels.api as sm
 from lifelines import CoxPHFitter
 from sklearn.neighbors import NearestNeighbors
 
-from evaluation.propensity import match
-from evaluation.sensitivity import e_value, e_value_of_interval
-from evaluation.settings import Settings
+from reentry.evaluation.propensity import match
+from reentry.evaluation.sensitivity import e_value, e_value_of_interval
+from reentry.evaluation.settings import Settings
 
 from .conftest import query
 
@@ -28,17 +28,26 @@ KEYS = ["programme", "release_id", "person_key", "cohort", "is_participant"]
 
 @pytest.fixture(scope="module")
 def population(built_demo) -> pd.DataFrame:
-    con_rows = query(built_demo["db"], f"""
+    con_rows = query(
+        built_demo["db"],
+        f"""
         select p.*, r.has_event, r.has_full_follow_up
         from intermediate.int_effect_population p
         join marts.recidivism r using (release_id)
         where p.programme = '{PROGRAMME}' and r.measure = 'reconviction'
           and r.window_months = 24
-        order by p.release_id""")
-    columns = [c for (c,) in query(built_demo["db"], """
+        order by p.release_id""",
+    )
+    columns = [
+        c
+        for (c,) in query(
+            built_demo["db"],
+            """
         select column_name from information_schema.columns
         where table_schema = 'intermediate' and table_name = 'int_effect_population'
-        order by ordinal_position""")] + ["has_event", "has_full_follow_up"]
+        order by ordinal_position""",
+        )
+    ] + ["has_event", "has_full_follow_up"]
     return pd.DataFrame(con_rows, columns=columns)
 
 
@@ -60,17 +69,21 @@ def scored(population) -> pd.DataFrame:
     # first) change the coefficients, not the fitted scores.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = sm.GLM(frame["is_participant"].astype(float), x,
-                     family=sm.families.Binomial()).fit(tol=1e-10, maxiter=200)
+        fit = sm.GLM(frame["is_participant"].astype(float), x, family=sm.families.Binomial()).fit(
+            tol=1e-10, maxiter=200
+        )
     frame["score"] = fit.predict(x)
     return frame
 
 
 def _published(built_demo, estimator: str) -> float:
-    return query(built_demo["db"], f"""
+    return query(
+        built_demo["db"],
+        f"""
         select rate_comparison from marts.programme_effects
         where programme = '{PROGRAMME}' and cohort = 'all' and estimator = '{estimator}'
-          and measure = 'reconviction' and outcome = 'rate' and window_months = 24""")[0][0]
+          and measure = 'reconviction' and outcome = 'rate' and window_months = 24""",
+    )[0][0]
 
 
 def test_the_weighted_comparison_rate_matches_an_independent_fit(built_demo, scored) -> None:
@@ -105,11 +118,14 @@ def test_the_matched_comparison_rate_matches_an_independent_matching(built_demo,
 
 
 def test_the_hazard_ratio_matches_lifelines_robust_fit_per_person(built_demo) -> None:
-    rows = query(built_demo["db"], f"""
+    rows = query(
+        built_demo["db"],
+        f"""
         select t.day, t.is_event, s.is_participant, s.weight_weighted
         from intermediate.int_recidivism_time_to_event t
         join intermediate.int_effect_scores s using (release_id)
-        where s.programme = '{PROGRAMME}' and t.measure = 'reconviction'""")
+        where s.programme = '{PROGRAMME}' and t.measure = 'reconviction'""",
+    )
     frame = pd.DataFrame(rows, columns=["day", "event", "treated", "w"]).astype(float)
     frame = frame[frame["w"] > 0]
     with warnings.catch_warnings():
@@ -117,11 +133,14 @@ def test_the_hazard_ratio_matches_lifelines_robust_fit_per_person(built_demo) ->
         fit = CoxPHFitter().fit(frame, "day", "event", weights_col="w", robust=True)
     hr = math.exp(fit.params_["treated"])
     low, high = np.exp(fit.confidence_intervals_.loc["treated"].to_numpy())
-    published = query(built_demo["db"], f"""
+    published = query(
+        built_demo["db"],
+        f"""
         select distinct hazard_ratio, hazard_ratio_ci_low, hazard_ratio_ci_high
         from marts.effect_survival
         where programme = '{PROGRAMME}' and estimator = 'weighted'
-          and measure = 'reconviction'""")
+          and measure = 'reconviction'""",
+    )
     assert len(published) == 1
     assert published[0][0] == pytest.approx(hr, rel=5e-3)
     assert published[0][1] == pytest.approx(low, rel=2e-2)
@@ -144,8 +163,9 @@ def test_matching_respects_caliper_stratum_and_neighbours() -> None:
     stratum = np.array([0, 0, 0, 0, 0, 1, 0])
     counts = np.ones(7)
     m = match(logit, treated, stratum, counts, Settings(caliper_sd=0.2, neighbours=2))
-    pairs = sorted(zip(m.participant.tolist(), m.comparison.tolist(), m.weight.tolist(),
-                       strict=True))
+    pairs = sorted(
+        zip(m.participant.tolist(), m.comparison.tolist(), m.weight.tolist(), strict=True)
+    )
     # Participant 0 takes its two nearest (6 at 0.01, 1 at 0.05); participant 4 lies beyond the
     # caliper; participant 5 has no comparison in its stratum.
     assert pairs == [(0, 1, 0.5), (0, 6, 0.5)]

@@ -27,21 +27,28 @@ def sha256(path: Path) -> str:
 
 
 def test_definitions_load_with_an_unbroken_lineage(tmp_path, demo_keys) -> None:
-    from orchestration.definitions import JOB_NAME, build_definitions
+    from reentry.defs.definitions import JOB_NAME, build_definitions
 
     defs = build_definitions(warehouse_for(tmp_path, demo_keys))
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"raw/custody_episodes", "ingest/files", "staging/stg_prison__custody_episodes",
-            "intermediate/int_custody_spells_stitched", "marts/recidivism_rates",
-            "published/warehouse"} <= keys
+    assert {
+        "raw/custody_episodes",
+        "ingest/files",
+        "staging/stg_prison__custody_episodes",
+        "intermediate/int_custody_spells_stitched",
+        "marts/recidivism_rates",
+        "published/warehouse",
+    } <= keys
     # Ingestion -> staging -> ... -> marts -> publish, with no gap.
     upstream = graph.get(AssetKey(["marts", "releases"])).parent_keys
     assert AssetKey(["intermediate", "int_releases_joined_to_participation"]) in upstream
     staging_parents = graph.get(AssetKey(["staging", "stg_prison__custody_episodes"])).parent_keys
     assert AssetKey(["raw", "custody_episodes"]) in staging_parents
-    assert AssetKey(["marts", "releases"]) in graph.get(
-        AssetKey(["published", "warehouse"])).parent_keys
+    assert (
+        AssetKey(["marts", "releases"])
+        in graph.get(AssetKey(["published", "warehouse"])).parent_keys
+    )
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert ("marts/recidivism_rates", "great_expectations") in checks
     assert any(name.startswith("unique") for _, name in checks)  # dbt tests as checks
@@ -52,31 +59,41 @@ def test_definitions_load_with_an_unbroken_lineage(tmp_path, demo_keys) -> None:
 
 def test_full_materialisation_of_the_demo_through_dagster(built_demo) -> None:
     first = built_demo["first"]
-    for key in ("raw/inmates", "ingest/files", "staging/stg_partner__participants",
-                "marts/releases", "marts/survival", "published/warehouse"):
+    for key in (
+        "raw/inmates",
+        "ingest/files",
+        "staging/stg_partner__participants",
+        "marts/releases",
+        "marts/survival",
+        "published/warehouse",
+    ):
         assert key in first.materialized, key
     assert not first.failed_checks
-    assert query(built_demo["db"], "select success from ops.validations") == [(True,)]
+    assert query(built_demo["db"], "select success from ledger.validations") == [(True,)]
     assert query(built_demo["published"], "select count(*) from marts.releases") == query(
-        built_demo["db"], "select count(*) from marts.releases")
+        built_demo["db"], "select count(*) from marts.releases"
+    )
     assert any("published" in m for m in built_demo["messages"])
 
 
 def test_published_person_keys_cannot_be_joined_to_the_warehouse(built_demo) -> None:
     internal = {r[0] for r in query(built_demo["db"], "select person_key from marts.releases")}
-    published = {r[0] for r in query(built_demo["published"],
-                                     "select person_key from marts.releases")}
+    published = {
+        r[0] for r in query(built_demo["published"], "select person_key from marts.releases")
+    }
     assert len(published) == len(internal) > 1000
     assert not internal & published
     for column, table in (("release_id", "recidivism"), ("placement_id", "placements")):
         inner = {r[0] for r in query(built_demo["db"], f"select {column} from marts.{table}")}
-        outer = {r[0] for r in query(built_demo["published"],
-                                     f"select {column} from marts.{table}")}
+        outer = {
+            r[0] for r in query(built_demo["published"], f"select {column} from marts.{table}")
+        }
         assert not inner & outer
     # Within the release the re-keyed ids still join.
-    assert query(built_demo["published"],
-                 "select count(*) from marts.recidivism x anti join marts.releases r "
-                 "using (release_id)") == [(0,)]
+    assert query(
+        built_demo["published"],
+        "select count(*) from marts.recidivism x anti join marts.releases r using (release_id)",
+    ) == [(0,)]
 
 
 def test_a_failing_expectation_blocks_publish_and_keeps_the_old_file(
@@ -96,14 +113,26 @@ def test_a_failing_expectation_blocks_publish_and_keeps_the_old_file(
     assert sha256(published) == before
     assert not published.with_name("warehouse.previous.duckdb").exists()
     assert not published.with_name("warehouse.duckdb.new").exists()
-    assert query(copied_demo / "work" / "warehouse.duckdb",
-                 "select success from ops.validations order by validated_at") == [
-        (True,), (False,)]
+    assert query(
+        copied_demo / "work" / "warehouse.duckdb",
+        "select success from ledger.validations order by validated_at",
+    ) == [(True,), (False,)]
     # Through the command line: a non-zero exit, the failing step named.
-    code = main(["run", "--landing", str(copied_demo / "landing"), "--workdir",
-                 str(copied_demo), "--key-file", str(demo_keys["key_file"]),
-                 "--research-key-file", str(demo_keys["research_key_file"]),
-                 "--as-of", "2009-12-29"])
+    code = main(
+        [
+            "run",
+            "--landing",
+            str(copied_demo / "landing"),
+            "--workdir",
+            str(copied_demo),
+            "--key-file",
+            str(demo_keys["key_file"]),
+            "--research-key-file",
+            str(demo_keys["research_key_file"]),
+            "--as-of",
+            "2009-12-29",
+        ]
+    )
     assert code == 1
     assert "great_expectations" in capsys.readouterr().err
     assert sha256(published) == before
@@ -116,24 +145,31 @@ def rows_differing(con: duckdb.DuckDBPyConnection, table: str) -> int:
     columns = con.execute(
         "select column_name, data_type in ('DOUBLE', 'FLOAT') from duckdb_columns() where "
         "database_name = 'full' and schema_name = 'marts' and table_name = ? "
-        "order by column_index", [table]).fetchall()
+        "order by column_index",
+        [table],
+    ).fetchall()
     exact = [f'"{c}"' for c, is_float in columns if not is_float]
     floats = [f'"{c}"' for c, is_float in columns if is_float]
     order = ", ".join([*exact, *(f"round({c}, 6)" for c in floats)])
-    numbered = ("select *, row_number() over (order by {order}) as _n from \"{db}\".marts.{t}")
+    numbered = 'select *, row_number() over (order by {order}) as _n from "{db}".marts.{t}'
     mismatch = " or ".join(
         [f"a.{c} is distinct from b.{c}" for c in exact]
-        + [f"(a.{c} is null) <> (b.{c} is null) or abs(a.{c} - b.{c}) > "
-           f"1e-9 * greatest(1, abs(a.{c}))" for c in floats])
+        + [
+            f"(a.{c} is null) <> (b.{c} is null) or abs(a.{c} - b.{c}) > "
+            f"1e-9 * greatest(1, abs(a.{c}))"
+            for c in floats
+        ]
+    )
     return con.execute(f"""
-        select count(*) from ({numbered.format(order=order, db='full', t=table)}) a
-        full join ({numbered.format(order=order, db='incremental', t=table)}) b using (_n)
+        select count(*) from ({numbered.format(order=order, db="full", t=table)}) a
+        full join ({numbered.format(order=order, db="incremental", t=table)}) b using (_n)
         where a._n is null or b._n is null or {mismatch}
     """).fetchone()[0]
 
 
-def test_one_new_partner_file_rebuilds_only_what_depends_on_it(copied_demo, demo_keys,
-                                                                tmp_path) -> None:
+def test_one_new_partner_file_rebuilds_only_what_depends_on_it(
+    copied_demo, demo_keys, tmp_path
+) -> None:
     """A new placements file rebuilds the models downstream of placements (and the ingestion's
     own), validates only the marts rebuilt, publishes, and leaves every mart exactly as a
     full rebuild would."""
@@ -142,24 +178,42 @@ def test_one_new_partner_file_rebuilds_only_what_depends_on_it(copied_demo, demo
 
     work = copied_demo / "work" / "warehouse.duckdb"
     loaded = "select count(*) from ingest.files where status = 'loaded'"
-    (loaded_before,), = query(work, loaded)
+    ((loaded_before,),) = query(work, loaded)
     add_partner_file(copied_demo / "archive", copied_demo / "landing")
     messages: list[str] = []
     result = run_pipeline(warehouse_for(copied_demo, demo_keys), messages.append)
-    run_results = json.loads((copied_demo / "work" / "dbt" / "target" / "run_results.json")
-                             .read_text(encoding="utf-8"))
-    rebuilt = {r["unique_id"].split(".")[-1] for r in run_results["results"]
-               if r["unique_id"].startswith("model.")}
-    assert {"placements", "placement_funnel", "programme_indicators", "int_indicator_facts",
-            "data_quality_deliveries", "run_metadata"} <= rebuilt
-    assert not rebuilt & {"releases", "recidivism", "recidivism_rates", "survival",
-                          "int_parameters", "int_releases_cohorts"}
+    run_results = json.loads(
+        (copied_demo / "work" / "dbt" / "target" / "run_results.json").read_text(encoding="utf-8")
+    )
+    rebuilt = {
+        r["unique_id"].split(".")[-1]
+        for r in run_results["results"]
+        if r["unique_id"].startswith("model.")
+    }
+    assert {
+        "placements",
+        "placement_funnel",
+        "programme_indicators",
+        "int_indicator_facts",
+        "data_quality_deliveries",
+        "run_metadata",
+    } <= rebuilt
+    assert not rebuilt & {
+        "releases",
+        "recidivism",
+        "recidivism_rates",
+        "survival",
+        "int_parameters",
+        "int_releases_cohorts",
+    }
     # every mart is current (rebuilt or left as it was), so validation and publish ran
-    assert {"marts/releases", "marts/placements", "published/warehouse"} <= set(
-        result.materialized)
+    assert {"marts/releases", "marts/placements", "published/warehouse"} <= set(result.materialized)
     assert any("rebuilding what depends on them" in m for m in messages)
-    assert any(m.startswith("unchanged since the last passed validation: ")
-               and "releases" in m.split(": ", 1)[1].split(", ") for m in messages)
+    assert any(
+        m.startswith("unchanged since the last passed validation: ")
+        and "releases" in m.split(": ", 1)[1].split(", ")
+        for m in messages
+    )
     assert query(work, loaded) == [(loaded_before + 1,)]
     # the same marts as a full rebuild of the same data
     full = tmp_path / "full.duckdb"
@@ -167,17 +221,22 @@ def test_one_new_partner_file_rebuilds_only_what_depends_on_it(copied_demo, demo
     run_dbt("build", full, quiet=True)
     con = duckdb.connect(str(full), read_only=True)
     con.execute(f"attach '{work}' as incremental (read_only)")
-    tables = [r[0] for r in con.execute(
-        "select table_name from duckdb_tables() where database_name = 'full' "
-        "and schema_name = 'marts' and table_name <> 'run_metadata'").fetchall()]
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'full' "
+            "and schema_name = 'marts' and table_name <> 'run_metadata'"
+        ).fetchall()
+    ]
     assert len(tables) > 15
     for t in tables:
         assert rows_differing(con, t) == 0, t
     con.close()
     # the new delivery is in the published numbers
-    assert query(copied_demo / "published" / "warehouse.duckdb",
-                 "select count(*) from marts.data_quality_deliveries") == query(
-        work, "select count(*) from marts.data_quality_deliveries")
+    assert query(
+        copied_demo / "published" / "warehouse.duckdb",
+        "select count(*) from marts.data_quality_deliveries",
+    ) == query(work, "select count(*) from marts.data_quality_deliveries")
 
 
 READER = """
@@ -209,8 +268,9 @@ def test_a_reader_holding_the_published_file_never_blocks_a_run(
                 break
             time.sleep(0.05)
         # A new as-of date: the models are rebuilt and published while the reader reads.
-        result = run_pipeline(warehouse_for(copied_demo, demo_keys, as_of="2008-12-31"),
-                              lambda _m: None)
+        result = run_pipeline(
+            warehouse_for(copied_demo, demo_keys, as_of="2008-12-31"), lambda _m: None
+        )
         assert "published/warehouse" in result.materialized
     finally:
         stop.touch()
@@ -220,13 +280,25 @@ def test_a_reader_holding_the_published_file_never_blocks_a_run(
     assert sha256(published) != before
     assert sha256(published.with_name("warehouse.previous.duckdb")) == before
     assert query(published, "select as_of_date::varchar from marts.run_metadata") == [
-        ("2008-12-31",)]
+        ("2008-12-31",)
+    ]
 
 
 def test_sql_reads_the_marts_and_nothing_outside(built_demo, capsys) -> None:
     workdir = str(built_demo["root"])
-    assert main(["sql", "select count(*) as n from marts.releases", "--workdir", workdir,
-                 "--format", "csv"]) == 0
+    assert (
+        main(
+            [
+                "sql",
+                "select count(*) as n from marts.releases",
+                "--workdir",
+                workdir,
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
     (n,) = query(built_demo["published"], "select count(*) from marts.releases")[0]
     assert capsys.readouterr().out.splitlines() == ["n", str(n)]
     for escape in (
@@ -248,8 +320,14 @@ def test_shell_answers_statements_from_stdin(built_demo) -> None:
 
     out = io.StringIO()
     con = open_research(built_demo["published"])
-    shell(con, io.StringIO(".tables\nselect count(*)\n  as n from marts.survival;\n"
-                           "select * from read_csv('/etc/passwd');\n.quit\n"), out)
+    shell(
+        con,
+        io.StringIO(
+            ".tables\nselect count(*)\n  as n from marts.survival;\n"
+            "select * from read_csv('/etc/passwd');\n.quit\n"
+        ),
+        out,
+    )
     text = out.getvalue()
     assert "recidivism_rates" in text and "data_dictionary" in text
     assert "│ n" in text or "n\n" in text

@@ -13,12 +13,12 @@ from xml.etree import ElementTree
 import polars as pl
 import pytest
 
-from dashboards.disclosure import THRESHOLD
-from dashboards.outputs import render_packs
-from dashboards.pack import EFFECT_COLUMNS, HEADLINE, build_pack
-from dashboards.site import EFFECT_HEADLINE, load_messages
 from reentry.cli import main
-from reentry.workdir import Workdir
+from reentry.outputs.disclosure import THRESHOLD
+from reentry.outputs.pack import EFFECT_COLUMNS, HEADLINE, build_pack
+from reentry.outputs.render import render_packs
+from reentry.outputs.site import EFFECT_HEADLINE, load_messages
+from reentry.settings import Workdir
 from tests.browser import CHROMIUM_ARGS, ensure_chromium
 from tests.conftest import query
 
@@ -37,8 +37,12 @@ def pack(built_demo):
     root = built_demo["root"]
     assert main(["report", "--period", "2004Q2", "--workdir", str(root)]) == 0
     folder = root / "reports" / "2004Q2"
-    return {"folder": folder, "workbook": folder / "reentry-pack-2004Q2-en.xlsx",
-            "published": built_demo["published"], "root": root}
+    return {
+        "folder": folder,
+        "workbook": folder / "reentry-pack-2004Q2-en.xlsx",
+        "published": built_demo["published"],
+        "root": root,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +53,15 @@ def german(pack):
 
 def sheet(workbook, name: str) -> pl.DataFrame:
     """A sheet's cells as text, no header (the wide sheets have two header rows)."""
-    return pl.read_excel(workbook, sheet_name=name, engine="calamine", has_header=False,
-                         infer_schema_length=0)
+    return pl.read_excel(
+        workbook, sheet_name=name, engine="calamine", has_header=False, infer_schema_length=0
+    )
 
 
 def long_sheet(workbook) -> pl.DataFrame:
-    return pl.read_excel(workbook, sheet_name=EN["pack.long"], engine="calamine",
-                         infer_schema_length=0)
+    return pl.read_excel(
+        workbook, sheet_name=EN["pack.long"], engine="calamine", infer_schema_length=0
+    )
 
 
 def read_csv(path, separator: str = ",") -> pl.DataFrame:
@@ -100,9 +106,12 @@ def wide_columns(book: pl.DataFrame) -> list[tuple[str | None, str]]:
 def test_the_job_wrote_the_newest_quarter_and_year(built_demo) -> None:
     reports = built_demo["root"] / "reports"
     periods = sorted(p.name for p in reports.iterdir() if p.is_dir())
-    newest = query(built_demo["published"], "select max(period) filter (where period like "
-                   "'%Q%'), max(period) filter (where period not like '%Q%' and period <> "
-                   "'all') from marts.programme_indicators")[0]
+    newest = query(
+        built_demo["published"],
+        "select max(period) filter (where period like "
+        "'%Q%'), max(period) filter (where period not like '%Q%' and period <> "
+        "'all') from marts.programme_indicators",
+    )[0]
     assert set(newest) <= set(periods)
     for period in newest:
         assert (reports / period / f"reentry-pack-{period}-en.xlsx").exists()
@@ -112,13 +121,28 @@ def test_the_job_wrote_the_newest_quarter_and_year(built_demo) -> None:
 def marts_indicators(published) -> pl.DataFrame:
     """The unprotected figures of the quarter and its year (a quarter's prisons and partners
     are published for its year)."""
-    return pl.DataFrame(query(published, """
+    return pl.DataFrame(
+        query(
+            published,
+            """
         select period, programme, prison_id, partner_id, indicator, kind, numerator,
                denominator, value
         from marts.programme_indicators
-        where period in ('2004Q2', '2004') and sex = 'all' and age_band = 'all'"""),
-        schema=["cohort", "programme", "prison_id", "partner_id", "indicator", "kind",
-                "numerator", "denominator", "value"], orient="row")
+        where period in ('2004Q2', '2004') and sex = 'all' and age_band = 'all'""",
+        ),
+        schema=[
+            "cohort",
+            "programme",
+            "prison_id",
+            "partner_id",
+            "indicator",
+            "kind",
+            "numerator",
+            "denominator",
+            "value",
+        ],
+        orient="row",
+    )
 
 
 def test_long_sheet_figures_are_the_marts_figures_or_suppressed(pack) -> None:
@@ -134,9 +158,12 @@ def test_long_sheet_figures_are_the_marts_figures_or_suppressed(pack) -> None:
         # The programme for the quarter; prisons and partners for its year.
         assert row["Cohort"] == ("2004Q2" if unit == "all" else "2004"), row
         want = marts.filter(
-            pl.col("cohort") == row["Cohort"], pl.col("programme") == row["Programme"],
+            pl.col("cohort") == row["Cohort"],
+            pl.col("programme") == row["Programme"],
             pl.col("indicator") == row["Indicator code"],
-            pl.col("prison_id") == prison, pl.col("partner_id") == partner)
+            pl.col("prison_id") == prison,
+            pl.col("partner_id") == partner,
+        )
         assert want.height == 1, row
         truth = want.row(0, named=True)
         for column, label in (("numerator", "Numerator"), ("denominator", "Denominator")):
@@ -162,8 +189,10 @@ def test_long_sheet_figures_are_the_marts_figures_or_suppressed(pack) -> None:
 def test_wide_sheets_one_row_per_unit_with_the_marts_figures(pack) -> None:
     """Units in rows, indicators in columns (a share's value and its n side by side)."""
     marts = marts_indicators(pack["published"])
-    names = {r[0]: r[1] for r in query(pack["published"],
-                                       "select programme, programme_name from marts.programmes")}
+    names = {
+        r[0]: r[1]
+        for r in query(pack["published"], "select programme, programme_name from marts.programmes")
+    }
     checked = hidden = 0
     for name, by in WIDE.items():
         book = sheet(pack["workbook"], name)
@@ -176,28 +205,33 @@ def test_wide_sheets_one_row_per_unit_with_the_marts_figures(pack) -> None:
             units = [(next(p for p, n in names.items() if n == r[0]), "all") for r in rows.rows()]
         else:
             assert labels[:4] == ("Name", "Code", "Programme", "Cohort")
-            units = [(next(p for p, n in names.items() if n == r[2]), r[1])
-                     for r in rows.rows()]
+            units = [(next(p for p, n in names.items() if n == r[2]), r[1]) for r in rows.rows()]
         # The quarter for the programmes; its year for prisons and partners (quarters are
         # published without break-downs).
         cohort = "2004Q2" if by is None else "2004"
         assert set(rows.to_series(labels.index("Cohort")).to_list()) == {cohort}, name
         # One row per unit: every unit of the period once.
-        want_units = marts.filter(
-            pl.col(by) != "all", *(pl.col(d) == "all" for d in WIDE.values()
-                                  if d and d != by)) if by else marts.filter(
-            pl.col("prison_id") == "all", pl.col("partner_id") == "all")
+        want_units = (
+            marts.filter(
+                pl.col(by) != "all", *(pl.col(d) == "all" for d in WIDE.values() if d and d != by)
+            )
+            if by
+            else marts.filter(pl.col("prison_id") == "all", pl.col("partner_id") == "all")
+        )
         want_units = want_units.filter(pl.col("cohort") == cohort)
         want_units = want_units.filter(pl.col("indicator").is_in(HEADLINE))
-        assert sorted(units) == sorted(set(want_units.select(
-            "programme", pl.lit("all") if by is None else pl.col(by)).rows())), name
+        assert sorted(units) == sorted(
+            set(want_units.select("programme", pl.lit("all") if by is None else pl.col(by)).rows())
+        ), name
         for (programme, unit), cells in zip(units, rows.rows(), strict=True):
             for (code, field), shown in zip(columns, cells, strict=True):
                 if code is None:
                     continue
                 truth = want_units.filter(
-                    pl.col("programme") == programme, pl.col("indicator") == code,
-                    pl.lit(True) if by is None else pl.col(by) == unit)
+                    pl.col("programme") == programme,
+                    pl.col("indicator") == code,
+                    pl.lit(True) if by is None else pl.col(by) == unit,
+                )
                 if truth.height == 0:  # no such figure for this unit
                     assert shown == MISSING, (name, programme, unit, code)
                     continue
@@ -233,11 +267,13 @@ def test_wide_sheets_have_autofilter_frozen_panes_and_fitting_widths(pack) -> No
         book = sheet(pack["workbook"], name)
         labels = book.row(header - 1)
         for i, column in enumerate(book.columns):
-            width = next(w for start, w in sorted(widths.items(), reverse=True)
-                         if start <= i + 1)
+            width = next(w for start, w in sorted(widths.items(), reverse=True) if start <= i + 1)
             # Text (names, the word for suppressed) fits; long text wraps in a wide column.
-            texts = [v for v in book[column].slice(header).drop_nulls().to_list()
-                     if not re.fullmatch(r"-?[\d.e+-]+", v)]
+            texts = [
+                v
+                for v in book[column].slice(header).drop_nulls().to_list()
+                if not re.fullmatch(r"-?[\d.e+-]+", v)
+            ]
             longest = max(map(len, texts), default=0)
             assert width >= longest + 1 or width >= 60, (name, column, longest, width)
             # A header wraps between words, never inside one; numbers get room.
@@ -251,8 +287,11 @@ def test_counts_are_integers_and_shares_percentages(pack) -> None:
         root, formats = sheet_xml(pack["workbook"], name)
         assert not any(".##" in f for f in formats)
         book = sheet(pack["workbook"], name)
-        start = 1 if name in WIDE else next(
-            i for i, r in enumerate(book.rows()) if r[0] == EN["pack.col.programme"])
+        start = (
+            1
+            if name in WIDE
+            else next(i for i, r in enumerate(book.rows()) if r[0] == EN["pack.col.programme"])
+        )
         labels = book.row(start)
         seen = set()
         for cell in root.iter(f"{MAIN}c"):
@@ -261,17 +300,21 @@ def test_counts_are_integers_and_shares_percentages(pack) -> None:
             column, row = re.fullmatch(r"([A-Z]+)(\d+)", cell.get("r")).groups()
             if int(row) <= start + 1:
                 continue  # above the table (the summary's as-of date)
-            index = sum((ord(ch) - 64) * 26 ** i for i, ch in enumerate(reversed(column))) - 1
+            index = sum((ord(ch) - 64) * 26**i for i, ch in enumerate(reversed(column))) - 1
             label = labels[index]
             fmt = formats[int(cell.get("s", 0))]
             value = float(cell.find(f"{MAIN}v").text)
-            if label in ("n", EN["pack.col.n_participants"], EN["pack.col.n_comparison"],
-                         EN["pack.col.numerator"], EN["pack.col.denominator"],
-                         EN["pack.col.window_months"]):
+            if label in (
+                "n",
+                EN["pack.col.n_participants"],
+                EN["pack.col.n_comparison"],
+                EN["pack.col.numerator"],
+                EN["pack.col.denominator"],
+                EN["pack.col.window_months"],
+            ):
                 assert fmt == "#,##0" and value.is_integer(), (name, label, fmt, value)
                 seen.add("count")
-            elif label in ("%", EN["pack.col.rate_participants"],
-                           EN["pack.col.rate_comparison"]):
+            elif label in ("%", EN["pack.col.rate_participants"], EN["pack.col.rate_comparison"]):
                 assert fmt == "0.0%", (name, label, fmt)
                 seen.add("share")
             elif label in (EN["pack.col.risk_ratio"], EN["pack.col.e_value"]):
@@ -293,24 +336,41 @@ def test_summary_sheet_first_with_each_programmes_headline_effect(pack) -> None:
     assert cells[EN["pack.as_of"]].startswith(as_of)  # a date cell
     assert cells[EN["pack.period"]] == "2004Q2"
     where = " and ".join(f"e.{k} = '{v}'" for k, v in EFFECT_HEADLINE.items())
-    truth = {r[0]: r[1:] for r in query(pack["published"], f"""
+    truth = {
+        r[0]: r[1:]
+        for r in query(
+            pack["published"],
+            f"""
         select p.programme_name, e.n_participants, e.n_comparison, e.rate_participants,
                e.rate_comparison, e.difference, e.difference_ci_low, e.difference_ci_high,
                map_entries(e.verdict_texts), p.languages
         from marts.programme_effects e join marts.programmes p using (programme)
-        where e.outcome = 'rate' and {where}""")}
+        where e.outcome = 'rate' and {where}""",
+        )
+    }
     assert truth
     start = next(i for i, r in enumerate(book.rows()) if r[0] == EN["pack.col.programme"])
     header = book.row(start)
-    rows = [dict(zip(header, r, strict=True)) for r in book.slice(start + 1).rows()
-            if r[0] in truth]
+    rows = [
+        dict(zip(header, r, strict=True)) for r in book.slice(start + 1).rows() if r[0] in truth
+    ]
     # One line per programme: participants against comparison.
     assert sorted(r[header[0]] for r in rows) == sorted(truth)
     for row in rows:
         *numbers, texts, languages = truth[row[header[0]]]
-        for key, value in zip(("n_participants", "n_comparison", "rate_participants",
-                               "rate_comparison", "difference", "difference_ci_low",
-                               "difference_ci_high"), numbers, strict=True):
+        for key, value in zip(
+            (
+                "n_participants",
+                "n_comparison",
+                "rate_participants",
+                "rate_comparison",
+                "difference",
+                "difference_ci_low",
+                "difference_ci_high",
+            ),
+            numbers,
+            strict=True,
+        ):
             shown = row[EN[f"pack.col.{key}"]]
             if shown == SUPPRESSED:
                 continue
@@ -326,8 +386,7 @@ def test_summary_sheet_first_with_each_programmes_headline_effect(pack) -> None:
 
 
 def test_the_about_sheet_names_version_as_of_and_the_rules(pack) -> None:
-    about = pl.read_excel(pack["workbook"], sheet_name="About", engine="calamine",
-                          has_header=False)
+    about = pl.read_excel(pack["workbook"], sheet_name="About", engine="calamine", has_header=False)
     text = "\n".join(" ".join(str(v) for v in r if v is not None) for r in about.rows())
     version = hashlib.sha256(pack["published"].read_bytes()).hexdigest()
     as_of = str(query(pack["published"], "select as_of_date from marts.run_metadata")[0][0])
@@ -338,10 +397,14 @@ def test_the_about_sheet_names_version_as_of_and_the_rules(pack) -> None:
 
 
 def test_source_text_never_becomes_a_formula(pack, tmp_path) -> None:
-    prisons = [r[0] for r in query(pack["published"],
-                                   "select distinct prison_id from marts.releases")]
-    evil = {prisons[0]: '=HYPERLINK("http://example.invalid","x")', prisons[1]: "+1+1",
-            prisons[2]: "@SUM(A1)"}
+    prisons = [
+        r[0] for r in query(pack["published"], "select distinct prison_id from marts.releases")
+    ]
+    evil = {
+        prisons[0]: '=HYPERLINK("http://example.invalid","x")',
+        prisons[1]: "+1+1",
+        prisons[2]: "@SUM(A1)",
+    }
     made = build_pack(pack["published"], tmp_path, "2004", "v", evil)
     with zipfile.ZipFile(made.workbook) as book:
         for name in book.namelist():
@@ -356,8 +419,11 @@ def test_source_text_never_becomes_a_formula(pack, tmp_path) -> None:
 
 def test_a_pack_in_german_and_the_same_cells(pack, german) -> None:
     with zipfile.ZipFile(german.workbook) as book:
-        assert any("Justizvollzugsanst" in book.read(n).decode("utf-8")
-                   for n in book.namelist() if n.endswith("workbook.xml"))
+        assert any(
+            "Justizvollzugsanst" in book.read(n).decode("utf-8")
+            for n in book.namelist()
+            if n.endswith("workbook.xml")
+        )
     english = read_csv(pack["folder"] / "reentry-pack-2004Q2-en-prisons.csv")
     again = read_csv(next(p for p in german.csvs if p.name.endswith("-prisons.csv")), ";")
     assert english.shape == again.shape
@@ -372,11 +438,15 @@ def test_csvs_follow_the_language(pack, german) -> None:
     version in the `#` comment line; EN: `,` and decimal point. Counts never as '256.0'."""
     version = hashlib.sha256(pack["published"].read_bytes()).hexdigest()
     as_of = query(pack["published"], "select as_of_date from marts.run_metadata")[0][0]
-    for made, lang, sep in ((german, "de", ";"),
-                            (None, "en", ",")):
+    for made, lang, sep in ((german, "de", ";"), (None, "en", ",")):
         paths = made.csvs if made else sorted(pack["folder"].glob("reentry-pack-2004Q2-en-*.csv"))
         assert {p.name.rsplit("-", 1)[1] for p in paths} >= {
-            "summary.csv", "programmes.csv", "prisons.csv", "partners.csv", "effects.csv"}
+            "summary.csv",
+            "programmes.csv",
+            "prisons.csv",
+            "partners.csv",
+            "effects.csv",
+        }
         messages = load_messages()[lang]
         decimal, other = (",", ".") if lang == "de" else (".", ",")
         for path in paths:
@@ -388,19 +458,31 @@ def test_csvs_follow_the_language(pack, german) -> None:
             frame = read_csv(path, sep)
             assert frame.width > 3, path  # the delimiter split the header
             for column in frame.columns:
-                values = [v for v in frame[column].to_list()
-                          if v not in (None, "", messages["chart.suppressed"])]
+                values = [
+                    v
+                    for v in frame[column].to_list()
+                    if v not in (None, "", messages["chart.suppressed"])
+                ]
                 if column.endswith("(n)") or column in (
-                        messages["pack.col.n_participants"], messages["pack.col.n_comparison"],
-                        messages["pack.col.numerator"], messages["pack.col.denominator"]):
+                    messages["pack.col.n_participants"],
+                    messages["pack.col.n_comparison"],
+                    messages["pack.col.numerator"],
+                    messages["pack.col.denominator"],
+                ):
                     assert all(re.fullmatch(r"\d+", v) for v in values), (path, column)
                 if column.endswith(" (%)"):
-                    assert all(re.fullmatch(rf"-?\d+\{decimal}\d", v) for v in values), \
-                        (path, column, values[:5])
+                    assert all(re.fullmatch(rf"-?\d+\{decimal}\d", v) for v in values), (
+                        path,
+                        column,
+                        values[:5],
+                    )
                     assert not any(other in v for v in values)
         headers = read_csv(next(p for p in paths if p.name.endswith("-prisons.csv")), sep).columns
-        assert headers[:3] == [messages["pack.col.unit_name"], messages["pack.col.code"],
-                               messages["pack.col.programme"]]
+        assert headers[:3] == [
+            messages["pack.col.unit_name"],
+            messages["pack.col.code"],
+            messages["pack.col.programme"],
+        ]
         assert f"{messages['indicator.participation']} (%)" in headers
         assert f"{messages['indicator.releases']} (n)" in headers
 
@@ -414,11 +496,27 @@ def test_bad_periods_get_a_clear_message(pack, capsys) -> None:
     assert "no releases in period 1999" in err and "2002" in err
 
 
-EFFECT_NUMBERS = ("n_participants", "n_comparison", "rate_participants", "rate_comparison",
-                  "difference", "difference_ci_low", "difference_ci_high", "risk_ratio",
-                  "risk_ratio_ci_low", "risk_ratio_ci_high", "e_value", "e_value_ci")
-PERCENT = ("rate_participants", "rate_comparison", "difference", "difference_ci_low",
-           "difference_ci_high")
+EFFECT_NUMBERS = (
+    "n_participants",
+    "n_comparison",
+    "rate_participants",
+    "rate_comparison",
+    "difference",
+    "difference_ci_low",
+    "difference_ci_high",
+    "risk_ratio",
+    "risk_ratio_ci_low",
+    "risk_ratio_ci_high",
+    "e_value",
+    "e_value_ci",
+)
+PERCENT = (
+    "rate_participants",
+    "rate_comparison",
+    "difference",
+    "difference_ci_low",
+    "difference_ci_high",
+)
 
 
 def effects_csv(path, separator: str = ",") -> pl.DataFrame:
@@ -433,24 +531,34 @@ def test_the_effects_sheet_is_programme_effects(pack) -> None:
     path = pack["folder"] / "reentry-pack-2004Q2-en-effects.csv"
     headers = read_csv(path).columns
     assert headers[0] == EN["pack.col.programme"]
-    assert headers[EFFECT_COLUMNS.index("rate_participants")] == \
-        f"{EN['pack.col.rate_participants']} (%)"
+    assert (
+        headers[EFFECT_COLUMNS.index("rate_participants")]
+        == f"{EN['pack.col.rate_participants']} (%)"
+    )
     csv = effects_csv(path)
     assert book.height - 1 == csv.height
-    marts = query(pack["published"], f"""
+    marts = query(
+        pack["published"],
+        f"""
         select e.programme, cohort, estimator, measure, window_months,
-               {', '.join('e.' + c for c in EFFECT_NUMBERS)}, verdict,
+               {", ".join("e." + c for c in EFFECT_NUMBERS)}, verdict,
                map_entries(verdict_texts),
                p.programme_name, p.languages
         from marts.programme_effects e join marts.programmes p using (programme)
         where outcome = 'rate' and estimator in ('matched', 'weighted')
-          and cohort in ('all', '2004')""")
+          and cohort in ('all', '2004')""",
+    )
     truth = {r[:5]: r[5:] for r in marts}
     seen = set()
     checked = 0
     for row in csv.iter_rows(named=True):
-        key = (row["programme"], row["cohort"], row["estimator"], row["measure"],
-               int(row["window_months"]))
+        key = (
+            row["programme"],
+            row["cohort"],
+            row["estimator"],
+            row["measure"],
+            int(row["window_months"]),
+        )
         assert key in truth, key
         seen.add(key)
         *numbers, verdict, texts, name, languages = truth[key]
@@ -488,16 +596,20 @@ def test_the_effects_sheet_is_programme_effects(pack) -> None:
                 scale = 100 if column in PERCENT else 1
                 assert float(x) * scale == pytest.approx(float(y), abs=0.051), column
     report = (pack["folder"] / "reentry-pack-2004Q2-en.html").read_text(encoding="utf-8")
-    headline = next(r for r in csv.iter_rows(named=True)
-                    if r["cohort"] == "all" and r["estimator"] == "matched"
-                    and r["measure"] == "reconviction" and r["window_months"] == "24")
+    headline = next(
+        r
+        for r in csv.iter_rows(named=True)
+        if r["cohort"] == "all"
+        and r["estimator"] == "matched"
+        and r["measure"] == "reconviction"
+        and r["window_months"] == "24"
+    )
     assert html.escape(headline["verdict_text"]) in report
 
 
 def test_a_german_pack_falls_back_to_english_or_the_main_language(pack, german) -> None:
     effects = effects_csv(next(p for p in german.csvs if p.name.endswith("-effects.csv")), ";")
-    languages = dict(query(pack["published"], "select programme, languages from "
-                                              "marts.programmes"))
+    languages = dict(query(pack["published"], "select programme, languages from marts.programmes"))
     for row in effects.iter_rows(named=True):
         if row["verdict_text"] in (None, "", "unterdrückt"):
             continue
@@ -521,9 +633,13 @@ def test_the_quarter_report_prints_to_at_most_10_a4_pages(pack, german, tmp_path
     chromium = ensure_chromium()
     for report in (german.report, pack["folder"] / "reentry-pack-2004Q2-en.html"):
         pdf = tmp_path / f"{report.stem}.pdf"
-        subprocess.run([chromium, *CHROMIUM_ARGS, f"--print-to-pdf={pdf}",
-                        report.resolve().as_uri()], check=True, timeout=180,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [chromium, *CHROMIUM_ARGS, f"--print-to-pdf={pdf}", report.resolve().as_uri()],
+            check=True,
+            timeout=180,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         data = pdf.read_bytes()
         pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
         assert 1 <= pages <= 10, (report.name, pages)
@@ -531,4 +647,3 @@ def test_the_quarter_report_prints_to_at_most_10_a4_pages(pack, german, tmp_path
         for box in re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data):
             size = sorted(round(float(v)) for v in box)
             assert size == [595, 842], box
-

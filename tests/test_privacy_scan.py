@@ -21,7 +21,8 @@ def test_scanner_finds_names_in_compressed_duckdb_tables_and_in_text(tmp_path) -
     (tmp_path / "clean.log").write_text("nothing to see\n", encoding="utf-8")
     # Compressed containers: a Parquet file and a workbook (a zip of XML parts).
     pl.DataFrame({"n": list(range(5000)), "who": ["x"] * 4999 + ["Roswitha"]}).write_parquet(
-        tmp_path / "cache.parquet")
+        tmp_path / "cache.parquet"
+    )
     with xlsxwriter.Workbook(str(tmp_path / "pack.xlsx")) as book:
         book.add_worksheet().write_string(0, 0, "born 03.02.1971")
     leaks = scan_tree(tmp_path, ids)

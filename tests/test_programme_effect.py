@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.load import ingest
-from reentry.simulation import generate_demo
+from reentry.ingest.load import ingest
 from reentry.transform import run_dbt
+from simulation import generate_demo
 
 from .conftest import TEST_KEY, query
 
@@ -38,32 +38,47 @@ EVALUATION = "+programme_effects"
 def evaluate(root: Path, seed: int, **simulation) -> dict:
     """Simulate, ingest and build the evaluation; the estimates (cohort 'all', rate) of every
     programme x estimator x measure x window with the planted truth beside them."""
-    generate_demo(root / "landing", root / "truth", persons=PERSONS, seed=seed, defect_rate=0.0,
-                  **simulation)
+    generate_demo(
+        root / "landing", root / "truth", persons=PERSONS, seed=seed, defect_rate=0.0, **simulation
+    )
     work_db = root / "work" / "warehouse.duckdb"
     work_db.parent.mkdir(parents=True, exist_ok=True)
     ingest(root / "landing", work_db, TEST_KEY)
-    run_dbt("build", work_db, extra=["--select", EVALUATION, "--indirect-selection", "cautious"],
-            quiet=True)
+    run_dbt(
+        "build",
+        work_db,
+        extra=["--select", EVALUATION, "--indirect-selection", "cautious"],
+        quiet=True,
+    )
     truth = json.loads((root / "truth" / "planted_truth.json").read_text(encoding="utf-8"))
-    rows = query(work_db, """
+    rows = query(
+        work_db,
+        """
         select programme, estimator, measure, window_months, difference, difference_ci_low,
                difference_ci_high, is_estimated
-        from marts.programme_effects where cohort = 'all' and outcome = 'rate'""")
+        from marts.programme_effects where cohort = 'all' and outcome = 'rate'""",
+    )
     out = {}
     for programme, estimator, measure, window, diff, low, high, estimated in rows:
         planted = truth["programmes"][programme]["measures"][measure]["windows_months"][
-            str(window)]["effect_on_participants"]
+            str(window)
+        ]["effect_on_participants"]
         out[(programme, estimator, measure, window)] = {
-            "difference": diff, "low": low, "high": high, "estimated": estimated,
-            "truth": planted}
+            "difference": diff,
+            "low": low,
+            "high": high,
+            "estimated": estimated,
+            "truth": planted,
+        }
     return out
 
 
 @pytest.fixture(scope="module")
 def recovery(tmp_path_factory) -> dict[int, dict]:
-    return {seed: evaluate(tmp_path_factory.mktemp(f"recovery_{seed}"), seed,
-                           hidden_confounding=0.0) for seed in SEEDS}
+    return {
+        seed: evaluate(tmp_path_factory.mktemp(f"recovery_{seed}"), seed, hidden_confounding=0.0)
+        for seed in SEEDS
+    }
 
 
 def _cells(runs: dict[int, dict], measure: str = "reconviction") -> list[dict]:
@@ -79,14 +94,20 @@ def _cells(runs: dict[int, dict], measure: str = "reconviction") -> list[dict]:
 
 
 def _table(cells: list[dict]) -> str:
-    lines = [f"{'seed':>5} {'programme':<9} {'truth':>7} {'raw':>7} "
-             f"{'matched [95 % interval]':>26} {'weighted [95 % interval]':>26}"]
+    lines = [
+        f"{'seed':>5} {'programme':<9} {'truth':>7} {'raw':>7} "
+        f"{'matched [95 % interval]':>26} {'weighted [95 % interval]':>26}"
+    ]
     for c in cells:
+
         def fmt(e):
             return f"{e['difference']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
-        lines.append(f"{c['seed']:>5} {c['programme']:<9} {c['truth']:+.3f} "
-                     f"{c['raw']['difference']:+.3f} {fmt(c['matched']):>26} "
-                     f"{fmt(c['weighted']):>26}")
+
+        lines.append(
+            f"{c['seed']:>5} {c['programme']:<9} {c['truth']:+.3f} "
+            f"{c['raw']['difference']:+.3f} {fmt(c['matched']):>26} "
+            f"{fmt(c['weighted']):>26}"
+        )
     return "\n".join(lines)
 
 
@@ -115,8 +136,12 @@ def test_recovery_holds_for_every_measure_on_average(recovery) -> None:
     """Not only reconviction: across all measures and windows the intervals cover the truth
     about as often as a 95 % interval should (at least 85 % of the cells)."""
     for estimator in ("matched", "weighted"):
-        hits = [_covers(e, e["truth"]) for result in recovery.values()
-                for (p, est, m, w), e in result.items() if est == estimator]
+        hits = [
+            _covers(e, e["truth"])
+            for result in recovery.values()
+            for (p, est, m, w), e in result.items()
+            if est == estimator
+        ]
         assert sum(hits) >= 0.85 * len(hits), (estimator, sum(hits), len(hits))
 
 
@@ -143,14 +168,16 @@ def test_random_participation_agrees_with_the_raw_difference(tmp_path) -> None:
 
 
 def test_e_values_are_finite_and_the_verdict_names_unmeasured_factors(built_demo) -> None:
-    rows = query(built_demo["db"], """
+    rows = query(
+        built_demo["db"],
+        """
         select programme, estimator, measure, window_months, e_value, e_value_ci, verdict,
                verdict_texts['en'], map_keys(verdict_texts), verdict_text
         from marts.programme_effects
-        where cohort = 'all' and estimator in ('matched', 'weighted') and is_estimated""")
+        where cohort = 'all' and estimator in ('matched', 'weighted') and is_estimated""",
+    )
     assert rows
-    languages = dict(query(built_demo["db"],
-                           "select programme, languages from marts.programmes"))
+    languages = dict(query(built_demo["db"], "select programme, languages from marts.programmes"))
     for programme, estimator, measure, _window, e, e_ci, _verdict, en, keys, main in rows:
         assert e is not None and math.isfinite(e) and e > 1, (programme, estimator, measure)
         assert e_ci is not None and 1 <= e_ci <= e
@@ -162,9 +189,12 @@ def test_e_values_are_finite_and_the_verdict_names_unmeasured_factors(built_demo
 
 
 def test_the_verdict_follows_the_interval(built_demo) -> None:
-    rows = query(built_demo["db"], """
+    rows = query(
+        built_demo["db"],
+        """
         select estimator, is_estimated, difference_ci_low, difference_ci_high, verdict
-        from marts.programme_effects""")
+        from marts.programme_effects""",
+    )
     for estimator, estimated, low, high, verdict in rows:
         if estimator == "raw":
             assert verdict == "descriptive"
@@ -179,20 +209,29 @@ def test_the_verdict_follows_the_interval(built_demo) -> None:
 
 
 def test_every_covariate_is_balanced_after_matching_and_weighting(built_demo) -> None:
-    rows = query(built_demo["db"], """
+    rows = query(
+        built_demo["db"],
+        """
         select programme, stage, covariate, level, smd from marts.covariate_balance
-        where stage in ('matched', 'weighted') and (smd is null or abs(smd) >= 0.1)""")
+        where stage in ('matched', 'weighted') and (smd is null or abs(smd) >= 0.1)""",
+    )
     assert not rows, rows
-    before = query(built_demo["db"], """
-        select count(*) from marts.covariate_balance where stage = 'before' and abs(smd) > 0.1""")
+    before = query(
+        built_demo["db"],
+        """
+        select count(*) from marts.covariate_balance where stage = 'before' and abs(smd) > 0.1""",
+    )
     assert before[0][0] > 0, "participants are selected: some covariate differs before"
 
 
 def test_small_cohorts_are_not_estimated_and_say_why(built_demo) -> None:
-    rows = query(built_demo["db"], """
+    rows = query(
+        built_demo["db"],
+        """
         select n_participants, is_estimated, verdict, difference, verdict_text
         from marts.programme_effects
-        where estimator <> 'raw' and n_participants < 60""")
+        where estimator <> 'raw' and n_participants < 60""",
+    )
     for n, estimated, verdict, difference, text in rows:
         assert not estimated and verdict == "not_estimated_few_participants"
         assert difference is None and str(n) in text

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import yaml
 
-from reentry.headline import evaluation_lines
+from reentry.outputs.headline import evaluation_lines
 from reentry.pipeline import run_pipeline
-from reentry.simulation import generate_demo
+from simulation import generate_demo
 
 from .conftest import query, warehouse_for
 from .test_simulation import THIRD_PROGRAMME, THIRD_REGISTER, _scenario_with
 
-CODE_FOLDERS = ("ingestion", "evaluation", "orchestration", "dashboards", "reentry",
-                "dbt_project/models", "dbt_project/macros")
+CODE_FOLDERS = ("reentry", "dbt_project/models", "dbt_project/macros")
 CODE_SUFFIXES = {".py", ".sql", ".js", ".yml", ".yaml"}
 
 
@@ -31,29 +30,49 @@ def _run(root: Path, keys: dict) -> list[str]:
 
 def test_a_registry_only_programme_of_the_1970s_runs_end_to_end(tmp_path, demo_keys) -> None:
     scenario = _scenario_with(tmp_path / "scenario.yml", THIRD_PROGRAMME, THIRD_REGISTER)
-    generate_demo(tmp_path / "landing", tmp_path / "truth", persons=4000, seed=5,
-                  defect_rate=0.0, scenario=scenario)
+    generate_demo(
+        tmp_path / "landing",
+        tmp_path / "truth",
+        persons=4000,
+        seed=5,
+        defect_rate=0.0,
+        scenario=scenario,
+    )
     _run(tmp_path, demo_keys)
     published = tmp_path / "published" / "warehouse.duckdb"
-    assert query(published, "select programme, period_start_date::varchar, country "
-                            "from marts.programmes where programme = 'pilot70'") == [
-        ("pilot70", "1972-01-01", "GB")]
-    effects = query(published, """
+    assert query(
+        published,
+        "select programme, period_start_date::varchar, country "
+        "from marts.programmes where programme = 'pilot70'",
+    ) == [("pilot70", "1972-01-01", "GB")]
+    effects = query(
+        published,
+        """
         select estimator, is_estimated, difference, verdict, verdict_texts['en']
         from marts.programme_effects
         where programme = 'pilot70' and cohort = 'all' and measure = 'reconviction'
-          and outcome = 'rate' and window_months = 24""")
+          and outcome = 'rate' and window_months = 24""",
+    )
     assert {e[0] for e in effects} == {"matched", "weighted", "raw"}
     for estimator, estimated, difference, verdict, text in effects:
         assert estimated and difference is not None, (estimator, verdict)
         assert text
-    assert query(published, "select count(*) from marts.placements p join marts.releases r "
-                            "using (release_id) where r.programme = 'pilot70'") == [(0,)]
-    assert query(published, "select count(*) from marts.covariate_balance "
-                            "where programme = 'pilot70'")[0][0] > 10
+    assert query(
+        published,
+        "select count(*) from marts.placements p join marts.releases r "
+        "using (release_id) where r.programme = 'pilot70'",
+    ) == [(0,)]
+    assert (
+        query(
+            published, "select count(*) from marts.covariate_balance where programme = 'pilot70'"
+        )[0][0]
+        > 10
+    )
     lines = evaluation_lines(published)
-    assert any(line.startswith("programme effect, Pilot 1970s (England) (pilot70): Within 24")
-               for line in lines), lines
+    assert any(
+        line.startswith("programme effect, Pilot 1970s (England) (pilot70): Within 24")
+        for line in lines
+    ), lines
 
 
 def test_a_programme_without_placements_publishes_everything_else(tmp_path, demo_keys) -> None:
@@ -62,23 +81,32 @@ def test_a_programme_without_placements_publishes_everything_else(tmp_path, demo
         doc["registers"] = [yaml.safe_load(THIRD_REGISTER)]
 
     scenario = _scenario_with(tmp_path / "scenario.yml", edit=only_the_pilot)
-    generate_demo(tmp_path / "landing", tmp_path / "truth", persons=2500, seed=8,
-                  defect_rate=0.0, scenario=scenario)
+    generate_demo(
+        tmp_path / "landing",
+        tmp_path / "truth",
+        persons=2500,
+        seed=8,
+        defect_rate=0.0,
+        scenario=scenario,
+    )
     _run(tmp_path, demo_keys)
     published = tmp_path / "published" / "warehouse.duckdb"
-    counts = dict(query(published, """
+    counts = dict(
+        query(
+            published,
+            """
         select 'placements', count(*) from marts.placements
         union all select 'dropout_rates', count(*) from marts.dropout_rates
         union all select 'releases', count(*) from marts.releases
-        union all select 'programme_effects', count(*) from marts.programme_effects"""))
+        union all select 'programme_effects', count(*) from marts.programme_effects""",
+        )
+    )
     assert counts["placements"] == 0 and counts["dropout_rates"] == 0
     assert counts["releases"] > 0 and counts["programme_effects"] > 0
 
 
-def test_releases_outside_every_period_publish_the_descriptive_marts(tmp_path, demo_keys
-                                                                     ) -> None:
-    generate_demo(tmp_path / "landing", tmp_path / "truth", persons=2000, seed=9,
-                  defect_rate=0.0)
+def test_releases_outside_every_period_publish_the_descriptive_marts(tmp_path, demo_keys) -> None:
+    generate_demo(tmp_path / "landing", tmp_path / "truth", persons=2000, seed=9, defect_rate=0.0)
     registry_path = tmp_path / "landing" / "sources.yml"
     registry = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
     # Persons of the demo are born from 1938 on and enter custody at 16 at the earliest.
@@ -93,7 +121,8 @@ def test_releases_outside_every_period_publish_the_descriptive_marts(tmp_path, d
     assert query(published, "select count(*) from marts.placements")[0][0] > 0
     assert evaluation_lines(published) == [
         "programme effect: no release lies in a programme period (see the periods in the "
-        "source registry); only the descriptive marts carry numbers"]
+        "source registry); only the descriptive marts carry numbers"
+    ]
 
 
 def test_no_programme_id_or_period_in_code() -> None:

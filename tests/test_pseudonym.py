@@ -8,7 +8,7 @@ import hmac
 import duckdb
 import pytest
 
-from ingestion.pseudonym import (
+from reentry.pseudonym import (
     KEY_ENV,
     KeyError_,
     PseudonymKey,
@@ -74,8 +74,12 @@ def test_sql_hmac_equals_reference_hmac() -> None:
 
 
 def test_a_changed_key_changes_every_pseudonym() -> None:
-    people = [("Müller", "Hans", "1980-01-01"), ("de Vries", "Jan", "1975-06-30"),
-              ("Yılmaz", "Ayşe", "1990-12-31"), ("Nowak", "Piotr", "1966-02-28")]
+    people = [
+        ("Müller", "Hans", "1980-01-01"),
+        ("de Vries", "Jan", "1975-06-30"),
+        ("Yılmaz", "Ayşe", "1990-12-31"),
+        ("Nowak", "Piotr", "1966-02-28"),
+    ]
     other = PseudonymKey(b"another-key-" + b"z" * 32)
     before = {pseudonym(*p) for p in people}
     after = {pseudonym(*p, key=other) for p in people}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestration.resources import WarehouseResource
+from reentry.defs.resources import WarehouseResource
 
 
 def test_relative_paths_are_resolved_before_dbt_changes_folder(tmp_path, monkeypatch) -> None:
@@ -11,4 +11,3 @@ def test_relative_paths_are_resolved_before_dbt_changes_folder(tmp_path, monkeyp
     assert warehouse.paths.work_db == tmp_path / "demo" / "work" / "warehouse.duckdb"
     assert warehouse.landing_path == tmp_path / "demo" / "landing"
     assert warehouse.paths.work_db.is_absolute()
-

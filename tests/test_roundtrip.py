@@ -10,15 +10,15 @@ import polars as pl
 import pytest
 import yaml
 
-from ingestion.contract import ENTITIES
-from ingestion.layouts import load_layout
-from ingestion.load import ingest
-from reentry.simulation import write_export
+from reentry.contract import ENTITIES
+from reentry.ingest.layouts import load_layout
+from reentry.ingest.load import ingest
+from simulation import write_export
 
 from .conftest import TEST_KEY, TEST_PROGRAMMES, query
 from .test_pseudonym import pseudonym
 
-LAYOUTS = Path(__file__).parents[1] / "reentry" / "simulation" / "layouts"
+LAYOUTS = Path(__file__).parents[1] / "simulation" / "layouts"
 KINDS = {"de-justiz": "prison", "nl-exodus": "partner", "xlsx-zeitarbeit": "partner"}
 TEXTS = ["A-1", "Wert; mit Semikolon", 'Zitat "x" drin', "Ærø, Ødegård", "plain"]
 FAMILY = ["Müller-Lüdenscheidt", "Groß; genannt Klein", "van der Berg", "Özdemir", "Nowak"]
@@ -71,28 +71,47 @@ def test_mapped_format_round_trips(tmp_path, layout_name: str, entity_name: str)
     landing = tmp_path / "landing"
     shutil.copytree(LAYOUTS, landing / "layouts")
     extra = {"partner_type": "temp_agency"} if KINDS[layout_name] == "partner" else {}
-    (landing / "sources.yml").write_text(yaml.safe_dump({
-        "programmes": [dict(TEST_PROGRAMMES[0])], "sources": [{
-        "id": "src", "kind": KINDS[layout_name], "programme": "mabis", "name": "S",
-        "layout": layout_name, **extra}]}), encoding="utf-8")
+    (landing / "sources.yml").write_text(
+        yaml.safe_dump(
+            {
+                "programmes": [dict(TEST_PROGRAMMES[0])],
+                "sources": [
+                    {
+                        "id": "src",
+                        "kind": KINDS[layout_name],
+                        "programme": "mabis",
+                        "name": "S",
+                        "layout": layout_name,
+                        **extra,
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     ext = "xlsx" if layout.format == "xlsx" else "csv"
     write_export(frame, entity_name, layout, landing / "src" / f"{entity_name}.2009-12-31.{ext}")
     db = tmp_path / "wh.duckdb"
     report = ingest(landing, db, TEST_KEY)
-    assert [(f.status, f.n_loaded, f.n_quarantined) for f in report.files] == [
-        ("loaded", n, 0)]
+    assert [(f.status, f.n_loaded, f.n_quarantined) for f in report.files] == [("loaded", n, 0)]
 
     stored = [c for c in entity.columns if not c.identifying]
-    got = query(db, f"select {', '.join(c.name + '::varchar' for c in stored)} "
-                    f"from raw.{entity_name} order by _line")
+    got = query(
+        db,
+        f"select {', '.join(c.name + '::varchar' for c in stored)} "
+        f"from raw.{entity_name} order by _line",
+    )
     expected = [
-        tuple(None if v is None else (str(float(v)) if c.type == "decimal" else v)
-              for c, v in zip(stored, row, strict=True))
+        tuple(
+            None if v is None else (str(float(v)) if c.type == "decimal" else v)
+            for c, v in zip(stored, row, strict=True)
+        )
         for row in frame.select([c.name for c in stored]).iter_rows()
     ]
     assert got == expected
     if entity.has_person:
-        keys = [r[0] for r in query(db, f"select person_key from raw.{entity_name} "
-                                        "order by _line")]
-        assert keys == [pseudonym(f, g, b) for f, g, b in frame.select(
-            "family_name", "given_name", "birth_date").iter_rows()]
+        keys = [r[0] for r in query(db, f"select person_key from raw.{entity_name} order by _line")]
+        assert keys == [
+            pseudonym(f, g, b)
+            for f, g, b in frame.select("family_name", "given_name", "birth_date").iter_rows()
+        ]

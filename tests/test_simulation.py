@@ -21,12 +21,12 @@ import pytest
 import statsmodels.api as sm
 import yaml
 
-from ingestion.config import ConfigError
-from ingestion.contract import ENTITIES, OFFENCE_GROUPS, PARTNER_TYPES, QUARANTINE_REASONS
-from ingestion.layouts import REFERENCE_LAYOUT, Layout, load_layout
-from ingestion.registry import load_registry
 from reentry.cli import build_parser
-from reentry.simulation import (
+from reentry.contract import ENTITIES, OFFENCE_GROUPS, PARTNER_TYPES, QUARANTINE_REASONS
+from reentry.ingest.config import ConfigError
+from reentry.ingest.layouts import REFERENCE_LAYOUT, Layout, load_layout
+from reentry.ingest.registry import load_registry
+from simulation import (
     DEFAULT_HIDDEN_CONFOUNDING,
     DEFAULT_SCENARIO,
     generate_demo,
@@ -34,10 +34,10 @@ from reentry.simulation import (
     simulate,
     write_export,
 )
-from reentry.simulation.dates import year_of
-from reentry.simulation.names import FAMILY, GIVEN, STYLES, normalise, spell
-from reentry.simulation.selection import KAPPA, conviction_category, observable_index
-from reentry.simulation.truth import MEASURES, WINDOWS, planted_truth
+from simulation.dates import year_of
+from simulation.names import FAMILY, GIVEN, STYLES, normalise, spell
+from simulation.selection import KAPPA, conviction_category, observable_index
+from simulation.truth import MEASURES, WINDOWS, planted_truth
 
 SMALL = 2000
 _FILE = re.compile(r"^(?P<entity>[a-z_]+)\.(?P<date>\d{4}-\d{2}-\d{2})\.(?P<ext>csv|xlsx)$")
@@ -200,7 +200,7 @@ def test_registry_validates_and_covers_sources(demo):
 
 
 def test_layouts_map_every_code_they_write():
-    for path in sorted((Path(__file__).parents[1] / "reentry/simulation/layouts").glob("*.yml")):
+    for path in sorted((Path(__file__).parents[1] / "simulation/layouts").glob("*.yml")):
         layout = load_layout(path)
         for entity in layout.entities:
             ent = ENTITIES[entity]
@@ -376,7 +376,7 @@ def test_full_snapshots_and_increments(demo):
 
 
 def test_write_export_round_trips(tmp_path):
-    layouts_dir = Path(__file__).parents[1] / "reentry/simulation/layouts"
+    layouts_dir = Path(__file__).parents[1] / "simulation/layouts"
     cases = {
         "de-justiz": "custody_episodes",
         "nl-exodus": "placements",
@@ -502,8 +502,9 @@ export_dates: [1973-12-31, 1975-12-31, 1977-12-31, 1980-12-31, 1990-12-31, 2000-
 PILOT_SOURCES = ("hmp-alpha", "hmp-beta", "fresh-start-aftercare", "cro")
 
 
-def _scenario_with(path: Path, programme: str | None = None, register: str | None = None,
-                   edit=None) -> Path:
+def _scenario_with(
+    path: Path, programme: str | None = None, register: str | None = None, edit=None
+) -> Path:
     """The package's scenario plus a programme / register, written to `path`."""
     doc = yaml.safe_load(DEFAULT_SCENARIO.read_text(encoding="utf-8"))
     if programme:
@@ -526,7 +527,11 @@ def test_third_programme_only_in_the_scenario_file(tmp_path):
     assert list(reg.programmes) == ["mabis", "exodus", "pilot70"]
     pilot = reg.programmes["pilot70"]
     assert (pilot.country, pilot.start, pilot.end, pilot.languages) == (
-        "GB", dt.date(1972, 1, 1), dt.date(1974, 12, 31), ["en"])
+        "GB",
+        dt.date(1972, 1, 1),
+        dt.date(1974, 12, 31),
+        ["en"],
+    )
     assert reg.sources["fresh-start-aftercare"].delivery == {"participants": "full"}
     assert reg.sources["cro"].programme == ["pilot70"]
     for sid in PILOT_SOURCES:
@@ -536,9 +541,13 @@ def test_third_programme_only_in_the_scenario_file(tmp_path):
         entities = {_FILE.match(f.name)["entity"] for f in files}
         assert entities <= set(reg.sources[sid].delivery), (sid, entities)
     assert {_FILE.match(f.name)["entity"] for f in (landing / "hmp-alpha").glob("*")} == {
-        "inmates", "custody_episodes", "prison_measures"}
-    assert {_FILE.match(f.name)["entity"] for f in (landing / "fresh-start-aftercare").glob("*")
-            } == {"participants"}
+        "inmates",
+        "custody_episodes",
+        "prison_measures",
+    }
+    assert {
+        _FILE.match(f.name)["entity"] for f in (landing / "fresh-start-aftercare").glob("*")
+    } == {"participants"}
     # Every file of the pilot passes the plausibility checks: no defect was injected, so an
     # independent re-reading finds nothing to quarantine (no date before 1900 or after the
     # file's export date).
@@ -547,8 +556,9 @@ def test_third_programme_only_in_the_scenario_file(tmp_path):
         layout = reg.layout_of(sid)
         for path in sorted((landing / sid).glob("*.csv")):
             m = _FILE.match(path.name)
-            found, blanks, n = _problems(path, m["entity"], layout,
-                                         dt.date.fromisoformat(m["date"]))
+            found, blanks, n = _problems(
+                path, m["entity"], layout, dt.date.fromisoformat(m["date"])
+            )
             assert not found and not blanks and n > 0, (path.name, dict(found))
             if m["entity"] == "inmates":
                 births += [r["birth_date"] for _, r in _read_rows(path, "inmates", layout)[1]]
@@ -603,9 +613,13 @@ def test_prior_spells_end_before_the_programme_start():
     person's first release to liberty in the period; participation belongs to it."""
     sim = simulate(6000, seed=4)
     pop, cust = sim.pop, sim.cust
-    start = pl.DataFrame({"pid": np.arange(pop.n), "start": pop.period_start.astype(np.int32),
-                          "end": pop.period_end.astype(np.int32)}).with_columns(
-        pl.col("start").cast(pl.Date), pl.col("end").cast(pl.Date))
+    start = pl.DataFrame(
+        {
+            "pid": np.arange(pop.n),
+            "start": pop.period_start.astype(np.int32),
+            "end": pop.period_end.astype(np.int32),
+        }
+    ).with_columns(pl.col("start").cast(pl.Date), pl.col("end").cast(pl.Date))
     episodes = pl.concat([cust.episodes, sim.off.reincarceration_episodes]).join(start, on="pid")
     prior = episodes.filter(pl.col("kind") == "prior")
     assert prior.height > 1000
@@ -655,8 +669,11 @@ def _warehouse_design(sim, rows: np.ndarray) -> dict[str, np.ndarray]:
     pop, cust, hist = sim.pop, sim.cust, sim.hist
     age = (year_of(cust.release) - year_of(pop.birth))[rows].astype(float)
     home = sim.cat.home_nationality[pop.programme[rows]]
-    nat = np.where(pop.nationality[rows] == home, 0,
-                   np.where(np.asarray(sim.cat.nationalities)[pop.nationality[rows]] == "", 2, 1))
+    nat = np.where(
+        pop.nationality[rows] == home,
+        0,
+        np.where(np.asarray(sim.cat.nationalities)[pop.nationality[rows]] == "", 2, 1),
+    )
     since = (cust.release - hist.first_conviction)[rows] / 365.25
     cols = {"age": age}
     cols |= _bands(age, [21, 25, 30, 40], "ageband")
@@ -717,8 +734,18 @@ def test_naive_bias_at_h0_is_about_ten_points(selection_at_h0):
     """Strong selection on observables that go with risk: the naive participant-minus-
     comparison difference in 24-month reconviction overstates the effect by ~8-12 points."""
     sim = selection_at_h0
-    t = planted_truth(sim.pop, sim.cust, sim.hist, sim.cat, sim.sel.treated,
-                      sim.participation.model, sim.off, 0.7, 21, sim.cat.as_of)
+    t = planted_truth(
+        sim.pop,
+        sim.cust,
+        sim.hist,
+        sim.cat,
+        sim.sel.treated,
+        sim.participation.model,
+        sim.off,
+        0.7,
+        21,
+        sim.cat.as_of,
+    )
     for name in ("mabis", "exodus"):
         win = t["programmes"][name]["windows_months"]["24"]
         bias = win["naive_difference"] - win["effect_on_participants"]
@@ -734,10 +761,25 @@ def test_random_participation_is_independent_of_risk(tmp_path):
         assert 0.185 < treated.mean() < 0.215
         risk = sim.pop.risk[rows]
         assert abs(risk[treated].mean() - risk[~treated].mean()) < 0.05
-        assert abs(sim.hist.convictions[rows][treated].mean()
-                   - sim.hist.convictions[rows][~treated].mean()) < 0.1
-    t = planted_truth(sim.pop, sim.cust, sim.hist, sim.cat, sim.sel.treated,
-                      sim.participation.model, sim.off, 0.7, 8, sim.cat.as_of)
+        assert (
+            abs(
+                sim.hist.convictions[rows][treated].mean()
+                - sim.hist.convictions[rows][~treated].mean()
+            )
+            < 0.1
+        )
+    t = planted_truth(
+        sim.pop,
+        sim.cust,
+        sim.hist,
+        sim.cat,
+        sim.sel.treated,
+        sim.participation.model,
+        sim.off,
+        0.7,
+        8,
+        sim.cat.as_of,
+    )
     assert t["random_participation"] is True
     for name in ("mabis", "exodus"):
         win = t["programmes"][name]["windows_months"]["24"]
@@ -774,9 +816,15 @@ def test_truth_of_every_measure_and_window(demo):
     assert t["hidden_confounding"] == DEFAULT_HIDDEN_CONFOUNDING
     assert t["random_participation"] is False
     assert t["as_of_date"] == "2009-12-31"
-    keys = {"effect_on_participants", "rate_participants_treated",
-            "rate_participants_untreated", "naive_rate_participants",
-            "naive_rate_non_participants", "naive_difference", "n_participants"}
+    keys = {
+        "effect_on_participants",
+        "rate_participants_treated",
+        "rate_participants_untreated",
+        "naive_rate_participants",
+        "naive_rate_non_participants",
+        "naive_difference",
+        "n_participants",
+    }
     reg = load_registry(landing / "sources.yml")
     assert set(t["programmes"]) == set(reg.programmes)
     model = t["selection_model"]
@@ -793,8 +841,10 @@ def test_truth_of_every_measure_and_window(demo):
                 # common random numbers: the treated world is never worse for a person
                 assert win["rate_participants_treated"] <= win["rate_participants_untreated"]
                 assert win["naive_rate_participants"] == win["rate_participants_treated"]
-            rates = [prog["measures"][m]["windows_months"][str(w)]["rate_participants_untreated"]
-                     for w in WINDOWS]
+            rates = [
+                prog["measures"][m]["windows_months"][str(w)]["rate_participants_untreated"]
+                for w in WINDOWS
+            ]
             assert rates == sorted(rates)  # a longer window holds more events
         assert prog["measures"]["reconviction"]["windows_months"] == prog["windows_months"]
         for w in WINDOWS:
@@ -810,30 +860,58 @@ def test_observed_register_matches_the_truth():
     rates."""
     sim = simulate(8000, seed=9)
     as_of = sim.cat.as_of
-    t = planted_truth(sim.pop, sim.cust, sim.hist, sim.cat, sim.sel.treated,
-                      sim.participation.model, sim.off, 0.7, 9, as_of)
+    t = planted_truth(
+        sim.pop,
+        sim.cust,
+        sim.hist,
+        sim.cat,
+        sim.sel.treated,
+        sim.participation.model,
+        sim.off,
+        0.7,
+        9,
+        as_of,
+    )
     reg = sim.off.register.with_columns(
-        pl.col("offence").cast(pl.Int32).alias("o"), pl.col("decision").cast(pl.Int32).alias("d"))
-    release = pl.DataFrame({"pid": np.arange(sim.pop.n), "r": sim.cust.release.astype(np.int32),
-                            "treated": sim.sel.treated, "eligible": sim.cust.released,
-                            "programme": sim.pop.programme.astype(np.int32)})
+        pl.col("offence").cast(pl.Int32).alias("o"), pl.col("decision").cast(pl.Int32).alias("d")
+    )
+    release = pl.DataFrame(
+        {
+            "pid": np.arange(sim.pop.n),
+            "r": sim.cust.release.astype(np.int32),
+            "treated": sim.sel.treated,
+            "eligible": sim.cust.released,
+            "programme": sim.pop.programme.astype(np.int32),
+        }
+    )
     release = release.with_columns(
-        pl.col("r").cast(pl.Date).dt.offset_by("24mo").cast(pl.Int32).alias("end"))
+        pl.col("r").cast(pl.Date).dt.offset_by("24mo").cast(pl.Int32).alias("end")
+    )
     events = (
         reg.join(release, on="pid")
-        .filter(pl.col("eligible"), pl.col("decision_type") == "conviction",
-                pl.col("o") >= pl.col("r"), pl.col("o") <= pl.col("end"), pl.col("d") <= as_of)
-        .select("pid").unique()
+        .filter(
+            pl.col("eligible"),
+            pl.col("decision_type") == "conviction",
+            pl.col("o") >= pl.col("r"),
+            pl.col("o") <= pl.col("end"),
+            pl.col("d") <= as_of,
+        )
+        .select("pid")
+        .unique()
     )
     flags = release.filter(pl.col("eligible")).with_columns(
-        pl.col("pid").is_in(events["pid"].implode()).alias("y"))
+        pl.col("pid").is_in(events["pid"].implode()).alias("y")
+    )
     for p, name in enumerate(sim.cat.ids):
         mine = flags.filter(pl.col("programme") == p)
         win = t["programmes"][name]["windows_months"]["24"]
-        assert round(mine.filter(pl.col("treated"))["y"].mean(), 6) == win[
-            "naive_rate_participants"]
-        assert round(mine.filter(~pl.col("treated"))["y"].mean(), 6) == win[
-            "naive_rate_non_participants"]
+        assert (
+            round(mine.filter(pl.col("treated"))["y"].mean(), 6) == win["naive_rate_participants"]
+        )
+        assert (
+            round(mine.filter(~pl.col("treated"))["y"].mean(), 6)
+            == win["naive_rate_non_participants"]
+        )
 
 
 def test_offence_group_and_history_trace_the_risk():

@@ -1,4 +1,4 @@
-"""The Great Expectations validation of the marts (orchestration.validation): the demo passes,
+"""The Great Expectations validation of the marts (reentry.validation): the demo passes,
 tampered copies fail with the right expectations named, row counts are held against the
 previous publish, and no report carries a value of a person-level row."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.validation import TABLES, TOLERANCE, validate_marts, write_report
+from reentry.validation.suites import TABLES, TOLERANCE, validate_marts, write_report
 
 PERSON_TABLES = ["releases", "placements", "recidivism"]
 
@@ -37,7 +37,7 @@ def failed_names(report, table: str | None = None) -> set[str]:
 @pytest.fixture(scope="module")
 def clean_report(built_demo):
     """The whole suite on the work database, held against the published one (as the
-    orchestration runs it)."""
+    job runs it)."""
     started = time.perf_counter()
     report = validate_marts(built_demo["db"], previous=built_demo["published"])
     report.elapsed = time.perf_counter() - started  # for the timing test only
@@ -56,8 +56,10 @@ def test_demo_marts_pass_every_expectation(clean_report, built_demo):
         if table != "run_metadata":
             assert any(t == table and n.startswith("row count within") for t, n in names), table
     # the whole validation takes a few seconds
-    print(f"validation of all marts: {clean_report.elapsed:.1f} s, "
-          f"{len(clean_report.outcomes)} expectations")
+    print(
+        f"validation of all marts: {clean_report.elapsed:.1f} s, "
+        f"{len(clean_report.outcomes)} expectations"
+    )
     assert clean_report.elapsed < 30
     # the published database passes too
     published = validate_marts(built_demo["published"])
@@ -66,15 +68,20 @@ def test_demo_marts_pass_every_expectation(clean_report, built_demo):
 
 
 def test_rate_out_of_range_fails_bounds_and_interval_only(built_demo, tmp_path):
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         update marts.recidivism_rates set rate = 1.5
         where rowid = (select min(rowid) from marts.recidivism_rates
                        where ci_high < 1 and cohort <> 'all')
-    """)
+    """,
+    )
     report = validate_marts(db, tables=["recidivism_rates"])
     assert not report.success
     assert failed_names(report) == {
-        "rate in [0, 1]", f"rate <= ci_high (tolerance {TOLERANCE:g})",
+        "rate in [0, 1]",
+        f"rate <= ci_high (tolerance {TOLERANCE:g})",
     }
     assert report.by_table() == {"recidivism_rates": False}
     bounds = next(o for o in report.failures() if o.expectation == "rate in [0, 1]")
@@ -83,10 +90,14 @@ def test_rate_out_of_range_fails_bounds_and_interval_only(built_demo, tmp_path):
 
 
 def test_duplicated_release_fails_key_uniqueness(built_demo, tmp_path):
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         insert into marts.releases
         select * from marts.releases where not is_index_year limit 1
-    """)
+    """,
+    )
     report = validate_marts(db, tables=PERSON_TABLES)
     assert failed_names(report) == {"release_id is unique"}
     assert report.by_table() == {"releases": False, "placements": True, "recidivism": True}
@@ -95,7 +106,10 @@ def test_duplicated_release_fails_key_uniqueness(built_demo, tmp_path):
 
 
 def test_rising_survival_curve_fails_non_increasing(built_demo, tmp_path):
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         create temp table target as
         select rowid as id, prev + 0.01 as new_survival
         from (select rowid, survival,
@@ -104,11 +118,13 @@ def test_rising_survival_curve_fails_non_increasing(built_demo, tmp_path):
               from marts.survival)
         where prev < 0.9 and survival < prev
         order by rowid limit 1
-    """, """
+    """,
+        """
         update marts.survival s set survival = t.new_survival,
             ci_low = t.new_survival - 0.02, ci_high = t.new_survival + 0.02
         from target t where s.rowid = t.id
-    """)
+    """,
+    )
     report = validate_marts(db, tables=["survival"])
     assert failed_names(report) == {
         "survival non-increasing within each curve (programme, cohort, group, measure; "
@@ -117,12 +133,16 @@ def test_rising_survival_curve_fails_non_increasing(built_demo, tmp_path):
 
 
 def test_changed_total_fails_sum_of_parts(built_demo, tmp_path):
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         update marts.recidivism_rates set n_releases = n_releases + 1
         where rowid = (select min(rowid) from marts.recidivism_rates
                        where cohort = 'all' and prison_id = 'all' and sex = 'all'
                          and age_band = 'all')
-    """)
+    """,
+    )
     report = validate_marts(db, tables=["recidivism_rates"])
     names = failed_names(report)
     assert "n_releases of cohort 'all' = sum over cohorts" in names
@@ -131,22 +151,30 @@ def test_changed_total_fails_sum_of_parts(built_demo, tmp_path):
 
 
 def test_employment_status_total_fails_sum_over_cohorts(built_demo, tmp_path):
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         update marts.employment_status set n_in_work = n_in_work - 1
         where rowid = (select min(rowid) from marts.employment_status
                        where cohort = 'all' and n_in_work > 0)
-    """)
+    """,
+    )
     report = validate_marts(db, tables=["employment_status"])
     assert failed_names(report) == {"n_in_work of cohort 'all' = sum over cohorts"}
 
 
 def test_programme_indicator_releases_fail_sum_over_prisons(built_demo, tmp_path):
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         update marts.programme_indicators set numerator = numerator + 5, value = value + 5
         where rowid = (select min(rowid) from marts.programme_indicators
                        where indicator = 'releases' and prison_id = 'all'
                          and partner_id = 'all' and sex = 'all' and age_band = 'all')
-    """)
+    """,
+    )
     report = validate_marts(db, tables=["programme_indicators"])
     names = failed_names(report)
     assert "value of prison_id 'all' = sum over prisons (count indicators)" in names
@@ -164,40 +192,52 @@ def test_row_counts_held_against_previous_publish(built_demo, tmp_path):
                        select e.* from pub.marts.employment_status e, range(10)""")
     finally:
         con.close()
-    report = validate_marts(built_demo["published"], previous=previous,
-                            tables=["employment_status", "dropout_rates"])
+    report = validate_marts(
+        built_demo["published"], previous=previous, tables=["employment_status", "dropout_rates"]
+    )
     failures = report.failures()
     assert [(o.table, o.expectation_type) for o in failures] == [
         ("employment_status", "expect_table_row_count_to_be_between"),
     ]
     assert failures[0].expectation.startswith("row count within 0.5x-2x of the previous publish")
     # a table absent from the previous publish is not compared
-    assert not any(o.table == "dropout_rates" and o.expectation.startswith("row count within")
-                   for o in report.outcomes)
+    assert not any(
+        o.table == "dropout_rates" and o.expectation.startswith("row count within")
+        for o in report.outcomes
+    )
     # a missing previous database is no previous publish at all
-    missing = validate_marts(built_demo["published"], previous=tmp_path / "nothing.duckdb",
-                             tables=["employment_status"])
+    missing = validate_marts(
+        built_demo["published"], previous=tmp_path / "nothing.duckdb", tables=["employment_status"]
+    )
     assert missing.success and not missing.previous_used
 
 
 def test_reports_carry_no_person_level_values(built_demo, tmp_path):
     # Failing values that SUMMARY would copy into results: ids in code columns, duplicates,
     # nulls.
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         update marts.releases set release_type = release_id, sex = person_key
         where rowid in (select rowid from marts.releases order by rowid limit 50)
-    """, """
+    """,
+        """
         insert into marts.releases select * from marts.releases order by rowid limit 20
-    """, """
+    """,
+        """
         update marts.placements set sector = person_key, placement_type = placement_id,
             end_reason = release_id
         where rowid in (select rowid from marts.placements order by rowid limit 50)
-    """, """
+    """,
+        """
         insert into marts.placements select * from marts.placements order by rowid limit 20
-    """, """
+    """,
+        """
         update marts.recidivism set measure = release_id, days_to_event = -1
         where rowid in (select rowid from marts.recidivism order by rowid limit 50)
-    """)
+    """,
+    )
     report = validate_marts(db, tables=PERSON_TABLES)
     assert not report.success
     assert {o.table for o in report.failures()} == set(PERSON_TABLES)
@@ -212,12 +252,15 @@ def test_reports_carry_no_person_level_values(built_demo, tmp_path):
     }
     con = duckdb.connect(str(db), read_only=True)
     try:
-        ids = [v for (v,) in con.execute("""
+        ids = [
+            v
+            for (v,) in con.execute("""
             (select person_key from marts.releases order by rowid limit 300)
             union (select release_id from marts.releases order by rowid limit 300)
             union (select placement_id from marts.placements order by rowid limit 300)
             union (select person_key from marts.placements order by rowid limit 100)
-        """).fetchall()]
+        """).fetchall()
+        ]
     finally:
         con.close()
     assert len(ids) > 600
@@ -239,18 +282,24 @@ def test_html_report_is_readable(clean_report, built_demo, tmp_path):
     for table in TABLES:
         assert table in page
     assert "Validation PASSED" in page and "pass" in page
-    assert (f"{totals['expectations']} expectations on {totals['tables']} tables, "
-            f"{totals['passed']} passed, 0 failed") in page
+    assert (
+        f"{totals['expectations']} expectations on {totals['tables']} tables, "
+        f"{totals['passed']} passed, 0 failed"
+    ) in page
     assert "release_id is unique" in page
     # self-contained: no external assets
     for needle in ("http://", "https://", "<script", "<link", "<img", "@import"):
         assert needle not in page
 
     # a failing report says so at the top and marks the failed expectation
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         update marts.dropout_rates set dropout_share = -0.5
         where rowid = (select min(rowid) from marts.dropout_rates)
-    """)
+    """,
+    )
     failing = validate_marts(db, tables=["dropout_rates", "placement_funnel"])
     page = write_report(failing, folder).read_text(encoding="utf-8")
     assert page == (folder / "latest.html").read_text(encoding="utf-8")
@@ -264,21 +313,28 @@ def test_chunked_validation_judges_like_the_whole_frame(built_demo, tmp_path):
     """Frames above chunk_rows are streamed in chunks (national scale). A duplicate key and
     one out-of-range value far apart, plus rates out of range, fail in chunks exactly as they
     fail on the whole frame, and the counts of a non-person table add up over chunks."""
-    db = tampered(built_demo, tmp_path, """
+    db = tampered(
+        built_demo,
+        tmp_path,
+        """
         insert into marts.releases
         select * from marts.releases where not is_index_year order by release_id limit 1
-    """, """
+    """,
+        """
         update marts.recidivism set days_to_event = 5000
         where rowid = (select max(rowid) from marts.recidivism where has_event)
-    """, """
+    """,
+        """
         update marts.recidivism_rates set rate = 1.5
         where rowid in (select rowid from marts.recidivism_rates
                         where ci_high < 1 and cohort <> 'all' order by rowid desc limit 2)
-    """)
+    """,
+    )
     con = duckdb.connect(str(db), read_only=True)
     n_releases, n_rates = (
         con.execute(f"select count(*) from marts.{t}").fetchone()[0]
-        for t in ("releases", "recidivism_rates"))
+        for t in ("releases", "recidivism_rates")
+    )
     con.close()
 
     def judged(report):
@@ -296,6 +352,7 @@ def test_chunked_validation_judges_like_the_whole_frame(built_demo, tmp_path):
     bounds = next(o for o in rates.failures() if o.expectation == "rate in [0, 1]")
     assert bounds.counts["unexpected_count"] == 2
     assert bounds.counts["element_count"] == n_rates
-    clean = validate_marts(built_demo["published"], tables=PERSON_TABLES,
-                           chunk_rows=n_releases // 2 + 1)
+    clean = validate_marts(
+        built_demo["published"], tables=PERSON_TABLES, chunk_rows=n_releases // 2 + 1
+    )
     assert clean.success, [(o.table, o.expectation) for o in clean.failures()]

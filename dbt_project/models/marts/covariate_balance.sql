@@ -3,7 +3,7 @@
 -- both groups and the standardised mean difference, flagged above the threshold. A
 -- categorical covariate has one row per level (the share with that level); a continuous one
 -- one row with an empty level. The SMD's denominator is always the pooled standard deviation
--- before adjustment (evaluation/balance.py).
+-- before adjustment (reentry/evaluation/balance.py).
 with balance as (select * from {{ ref('int_covariate_balance') }})
 
 select

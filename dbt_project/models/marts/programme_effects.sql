@@ -1,7 +1,7 @@
 -- The programme's effect on its participants (indicators.md, Programme effect): per
 -- programme x cohort ('all' and release years) x estimator (matched, weighted, raw) x measure
 -- x outcome (rate, frequency) x window. Estimates and bootstrap intervals come from
--- int_effect_estimates (evaluation/effects.py); here they get a verdict code from fixed rules
+-- int_effect_estimates (reentry/evaluation/effects.py); here they get a verdict code from fixed rules
 -- and the verdict in words in each of the programme's languages (seed verdict_phrases).
 -- Verdict rules: raw rows are descriptive; an effect below the minimum n or without any
 -- comparable non-participant is not estimated; otherwise the 95 % interval of the

@@ -1,7 +1,7 @@
 """Standardised mean differences of every covariate level before and after matching and
-weighting (evaluation.balance)."""
+weighting (reentry.evaluation.balance)."""
 
-from evaluation.scores import all_covariate_balance
+from reentry.evaluation.scores import all_covariate_balance
 
 
 def model(dbt, session):

@@ -1,13 +1,13 @@
 """Every estimator x cohort x outcome of every programme with bootstrap intervals and
-E-values (evaluation.effects)."""
+E-values (reentry.evaluation.effects)."""
 
-from evaluation.effects import (
+from reentry.evaluation.effects import (
     OUTCOME_COMBINATIONS_QUERY,
     OUTCOME_RELEASES_QUERY,
     OUTCOME_VALUES_QUERY,
     all_programme_effects,
 )
-from evaluation.settings import Settings
+from reentry.evaluation.settings import Settings
 
 
 def model(dbt, session):
@@ -20,5 +20,4 @@ def model(dbt, session):
     rows = evaluated.query("r", OUTCOME_VALUES_QUERY).pl()
     releases = evaluated.query("r", OUTCOME_RELEASES_QUERY).pl().get_column("release_id")
     combinations = evaluated.query("r", OUTCOME_COMBINATIONS_QUERY).fetchall()
-    return all_programme_effects(population.pl(), rows, releases, combinations,
-                                 settings).to_arrow()
+    return all_programme_effects(population.pl(), rows, releases, combinations, settings).to_arrow()

@@ -5,7 +5,7 @@
 --
 -- Every column after is_participant is a covariate of the propensity score, known on the
 -- release date: text columns are categorical (missing values have their own level), numeric
--- ones continuous. The evaluation (evaluation/design.py) reads them by that rule, so a
+-- ones continuous. The evaluation (reentry/evaluation/design.py) reads them by that rule, so a
 -- covariate is added here and nowhere else.
 with releases as (select * from {{ ref('int_releases_joined_to_participation') }}),
 

@@ -1,8 +1,8 @@
 """Propensity score and matched / weighted comparison weights of every release of the
-evaluation population (evaluation.scores)."""
+evaluation population (reentry.evaluation.scores)."""
 
-from evaluation.scores import all_programme_scores
-from evaluation.settings import Settings
+from reentry.evaluation.scores import all_programme_scores
+from reentry.evaluation.settings import Settings
 
 
 def model(dbt, session):

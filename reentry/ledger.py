@@ -1,0 +1,183 @@
+"""The pipeline's own record in the work database (schema `ledger`): builds, validations and
+publishes, so that a run knows what is new and `reentry status` can say what happened."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+_DDL = """
+create schema if not exists ledger;
+create table if not exists ledger.builds (
+    built_at timestamp not null,
+    last_load_id bigint,          -- the newest load the build saw
+    as_of varchar,                -- the requested as-of date ('' = default)
+    project_checksum varchar      -- of the dbt manifest, so a model change rebuilds
+);
+alter table ledger.builds add column if not exists registry_checksum varchar;
+alter table ledger.builds add column if not exists rebuilt_entities varchar[]; -- null: everything
+create table if not exists ledger.validations (
+    validated_at timestamp not null,
+    success boolean not null,
+    n_expectations integer,
+    n_failed integer,
+    failures json,                -- table and expectation names only, never row values
+    report_path varchar
+);
+create table if not exists ledger.publishes (
+    published_at timestamp not null,
+    path varchar not null,
+    data_version varchar not null, -- sha256 of the published file
+    n_tables integer,
+    previous_path varchar
+);
+"""
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ledger tables if missing."""
+    con.execute(_DDL)
+
+
+REGISTER_ENTITIES = ("register_entries",)
+
+
+def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dict:
+    """What a build would see now, whether the last build already saw exactly that, and what
+    changed since: state["changed_entities"] lists the entities with newly loaded files when
+    only those need rebuilding, None when everything does (no build yet, a model change, an
+    as-of change, a registry change, an erasure, or a new register file while the as-of date
+    follows the newest register export)."""
+    con = duckdb.connect(str(work_db))
+    try:
+        ensure(con)
+        (last_load,) = con.execute("select max(load_id) from ingest.files").fetchone()
+        # Sources and programmes: a new period or programme rebuilds everything.
+        (registry,) = con.execute(
+            "select md5(coalesce(string_agg(r, '|' order by r), '')) from ("
+            "  select s::varchar as r from ingest.sources s"
+            "  union all select p::varchar from ingest.programmes p)"
+        ).fetchone()
+        previous = con.execute(
+            "select last_load_id, as_of, project_checksum, registry_checksum from ledger.builds "
+            "order by built_at desc limit 1"
+        ).fetchall()
+        # An erasure since the last build changes history: everything is rebuilt.
+        (erased_since,) = con.execute(
+            "select count(*) > 0 from ingest.erasures "
+            "where erased_at > (select coalesce(max(built_at), '-infinity'::timestamp) "
+            "                   from ledger.builds)"
+        ).fetchone()
+        changed = []
+        if previous:
+            changed = [
+                r[0]
+                for r in con.execute(
+                    "select distinct entity from ingest.files where load_id > ? and "
+                    "status = 'loaded' order by 1",
+                    [previous[0][0] or 0],
+                ).fetchall()
+            ]
+    finally:
+        con.close()
+    state = {
+        "last_load_id": last_load,
+        "as_of": as_of.isoformat() if as_of else "",
+        "project_checksum": project_checksum,
+        "registry_checksum": registry,
+    }
+    now = (state["last_load_id"], state["as_of"], state["project_checksum"], registry)
+    state["is_current"] = bool(previous) and previous[0] == now and not erased_since
+    same_settings = bool(previous) and previous[0][1:] == now[1:] and not erased_since
+    moves_as_of = not state["as_of"] and any(e in REGISTER_ENTITIES for e in changed)
+    state["changed_entities"] = changed if same_settings and not moves_as_of else None
+    return state
+
+
+def record_build(work_db: Path, state: dict) -> None:
+    """Remember what the successful build saw and rebuilt."""
+    con = duckdb.connect(str(work_db))
+    try:
+        ensure(con)
+        con.execute(
+            "insert into ledger.builds by name select ? as built_at, ? as last_load_id, "
+            "? as as_of, ? as project_checksum, ? as registry_checksum, "
+            "?::varchar[] as rebuilt_entities",
+            [
+                datetime.now(),
+                state["last_load_id"],
+                state["as_of"],
+                state["project_checksum"],
+                state.get("registry_checksum"),
+                state.get("changed_entities"),
+            ],
+        )
+    finally:
+        con.close()
+
+
+def builds_since_validation(work_db: Path) -> list[list[str] | None]:
+    """The entities rebuilt by each build since the last successful validation (None: the
+    build rebuilt everything); [None] when no validation has passed yet."""
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        (passed_at,) = con.execute(
+            "select max(validated_at) from ledger.validations where success"
+        ).fetchone()
+        if passed_at is None:
+            return [None]
+        return [
+            r[0]
+            for r in con.execute(
+                "select rebuilt_entities from ledger.builds where built_at > ? order by built_at",
+                [passed_at],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def record_validation(work_db: Path, report_json: dict, report_path: Path | None) -> None:
+    """Remember a validation's outcome (names of failed expectations only)."""
+    outcomes = report_json.get("outcomes", [])
+    failures = [o for o in outcomes if not o.get("success")]
+    con = duckdb.connect(str(work_db))
+    try:
+        ensure(con)
+        con.execute(
+            "insert into ledger.validations values (?, ?, ?, ?, ?, ?)",
+            [
+                datetime.now(),
+                bool(report_json.get("success")),
+                len(outcomes),
+                len(failures),
+                json.dumps(failures),
+                str(report_path) if report_path else None,
+            ],
+        )
+    finally:
+        con.close()
+
+
+def record_publish(
+    work_db: Path, path: Path, data_version: str, n_tables: int, previous: Path | None
+) -> None:
+    """Remember a publish."""
+    con = duckdb.connect(str(work_db))
+    try:
+        ensure(con)
+        con.execute(
+            "insert into ledger.publishes values (?, ?, ?, ?, ?)",
+            [
+                datetime.now(),
+                str(path),
+                data_version,
+                n_tables,
+                str(previous) if previous else None,
+            ],
+        )
+    finally:
+        con.close()
