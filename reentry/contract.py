@@ -1,28 +1,36 @@
-"""The export contract of ../shared/spec/exports.md as data: entities, columns, types, code lists.
+"""The contract as data, loaded from the repository's `contract/` folder: the entities of the
+export contract (exports.md; one YAML per entity), every closed code list of the exports and of
+the warehouse's own tables (`codes.yml`) and the contract's other rules (`rules.yml`).
 
-Everything that checks or writes a file reads these definitions; nothing else hard-codes a
-column name or a code list.
+Everything that checks or writes a file, the validation and the outputs read these
+definitions; nothing else hard-codes a column name or a code list. dbt reads the code lists
+from the work database (`ingest.code_lists`, written by the ingestion from `CODE_LISTS`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
 
 ColumnType = Literal["text", "date", "integer", "decimal", "code"]
 
-OFFENCE_GROUPS = (
-    "violent",
-    "sexual",
-    "property",
-    "fraud",
-    "drugs",
-    "traffic",
-    "public_order",
-    "other",
-)
-YES_NO = ("yes", "no")
-NACE_SECTIONS = tuple("ABCDEFGHIJKLMNOPQRSTU")
+CONTRACT_DIR = Path(__file__).resolve().parents[1] / "contract"
+
+
+def _load(name: str) -> Any:
+    return yaml.safe_load((CONTRACT_DIR / name).read_text(encoding="utf-8"))
+
+
+_CODES = _load("codes.yml")
+# Every closed code list by name: the exports' and the warehouse's (codes.yml).
+CODE_LISTS: dict[str, tuple[str, ...]] = {
+    name: tuple(str(code) for code in codes)
+    for part in ("exports", "warehouse")
+    for name, codes in _CODES[part].items()
+}
 
 
 @dataclass(frozen=True)
@@ -73,222 +81,42 @@ class Entity:
         raise KeyError(f"entity {self.name!r} has no column {name!r}")
 
 
-_PERSON = (
-    Column("family_name", "text", required=True, identifying=True),
-    Column("given_name", "text", required=True, identifying=True),
-    Column("birth_date", "date", required=True, identifying=True),
-)
-
-ENTITIES: dict[str, Entity] = {
-    e.name: e
-    for e in (
-        Entity(
-            "inmates",
-            "prison",
-            key="inmate_id",
-            columns=(
-                Column("inmate_id", "text", required=True),
-                *_PERSON,
-                Column("sex", "code", codes=("m", "f", "x", "u")),
-                Column("nationality", "code"),  # ISO alpha-2, checked by pattern
-            ),
-        ),
-        Entity(
-            "custody_episodes",
-            "prison",
-            key="episode_id",
-            columns=(
-                Column("episode_id", "text", required=True),
-                Column("inmate_id", "text", required=True),
-                Column("admission_date", "date", required=True),
-                Column(
-                    "admission_type",
-                    "code",
-                    codes=("sentence", "remand", "recall", "transfer_in", "other"),
-                ),
-                Column("expected_release_date", "date", future_allowed=True),
-                Column("release_date", "date"),
-                Column(
-                    "release_type",
-                    "code",
-                    codes=(
-                        "end_of_sentence",
-                        "parole",
-                        "early_release",
-                        "transfer_out",
-                        "deportation",
-                        "death",
-                        "escape",
-                        "other",
-                    ),
-                ),
-                Column("sentence_days", "integer"),
-                Column("offence_group", "code", codes=OFFENCE_GROUPS),
-            ),
-            date_orders=(DateOrder("admission_date", "release_date"),),
-        ),
-        Entity(
-            "prison_measures",
-            "prison",
-            key="measure_id",
-            columns=(
-                Column("measure_id", "text", required=True),
-                Column("inmate_id", "text", required=True),
-                Column(
-                    "measure_type",
-                    "code",
-                    codes=(
-                        "vocational_training",
-                        "school",
-                        "job_coaching",
-                        "application_training",
-                        "prison_work",
-                        "other",
-                    ),
-                ),
-                Column("start_date", "date", required=True),
-                Column("end_date", "date"),
-                Column(
-                    "outcome",
-                    "code",
-                    codes=("completed", "aborted", "released_early", "transferred", "ongoing"),
-                ),
-            ),
-            date_orders=(DateOrder("start_date", "end_date"),),
-        ),
-        Entity(
-            "participants",
-            "partner",
-            key="client_id",
-            columns=(
-                Column("client_id", "text", required=True),
-                *_PERSON,
-                Column("referring_prison", "text"),
-                Column("intake_date", "date", required=True),
-                Column("selection", "code", codes=("accepted", "rejected", "withdrawn")),
-                Column("consent", "code", codes=("yes", "no", "withdrawn")),
-                Column("exit_date", "date"),
-                Column(
-                    "exit_reason",
-                    "code",
-                    codes=("completed", "dropout", "reincarcerated", "moved", "deceased", "other"),
-                ),
-            ),
-            date_orders=(DateOrder("intake_date", "exit_date"),),
-        ),
-        Entity(
-            "placements",
-            "partner",
-            key="placement_id",
-            columns=(
-                Column("placement_id", "text", required=True),
-                Column("client_id", "text", required=True),
-                Column(
-                    "placement_type",
-                    "code",
-                    required=True,
-                    codes=(
-                        "employment",
-                        "temp_work",
-                        "apprenticeship",
-                        "vocational_training",
-                        "qualification",
-                        "work_experience",
-                    ),
-                ),
-                Column("employer_ref", "text"),
-                Column("sector", "code", codes=NACE_SECTIONS),
-                Column("arranged_date", "date", required=True),
-                Column("start_date", "date"),
-                Column("planned_end_date", "date", future_allowed=True),
-                Column("end_date", "date"),
-                Column(
-                    "end_reason",
-                    "code",
-                    codes=(
-                        "completed",
-                        "transition",
-                        "dropout",
-                        "dismissal",
-                        "reincarcerated",
-                        "relocation",
-                        "health",
-                        "other",
-                    ),
-                ),
-                Column("hours_per_week", "decimal"),
-                Column("paid", "code", codes=YES_NO),
-            ),
-            date_orders=(DateOrder("start_date", "end_date"),),
-        ),
-        Entity(
-            "aftercare_contacts",
-            "partner",
-            key="contact_id",
-            columns=(
-                Column("contact_id", "text", required=True),
-                Column("client_id", "text", required=True),
-                Column("contact_date", "date", required=True),
-                Column("contact_with", "code", codes=("participant", "employer", "both")),
-                Column("channel", "code", codes=("in_person", "phone", "written", "video")),
-                Column("crisis", "code", codes=YES_NO),
-            ),
-        ),
-        Entity(
-            "register_entries",
-            "register",
-            key="entry_id",
-            columns=(
-                Column("entry_id", "text", required=True),
-                *_PERSON,
-                Column("offence_date", "date", required=True),
-                Column("decision_date", "date", required=True),
-                Column(
-                    "decision_type",
-                    "code",
-                    required=True,
-                    codes=("conviction", "diversion", "acquittal", "dismissal"),
-                ),
-                Column(
-                    "sanction",
-                    "code",
-                    codes=("custodial", "suspended_custodial", "fine", "juvenile_measure", "other"),
-                ),
-                Column("offence_group", "code", codes=OFFENCE_GROUPS),
-                Column("max_penalty_years", "decimal"),
-            ),
-            date_orders=(DateOrder("offence_date", "decision_date"),),
-        ),
+def _entity(doc: dict) -> Entity:
+    columns = tuple(
+        Column(
+            c["name"],
+            c["type"],
+            required=c.get("required", False),
+            codes=CODE_LISTS[c["codes"]] if "codes" in c else (),
+            identifying=c.get("identifying", False),
+            future_allowed=c.get("future_allowed", False),
+        )
+        for c in doc["columns"]
     )
+    orders = tuple(DateOrder(o["earlier"], o["later"]) for o in doc.get("date_orders", ()))
+    return Entity(doc["entity"], doc["kind"], doc["key"], columns, orders)
+
+
+_RULES = _load("rules.yml")
+# The entities in the order of exports.md (rules.yml), each from its own file.
+ENTITIES: dict[str, Entity] = {
+    name: _entity(_load(f"entities/{name}.yml")) for name in _RULES["entities"]
 }
+_FILES = {p.stem for p in (CONTRACT_DIR / "entities").glob("*.yml")}
+if set(ENTITIES) != _FILES:
+    raise RuntimeError(
+        f"contract/entities/ holds {sorted(_FILES)}, but rules.yml lists {list(ENTITIES)}"
+    )
 
 ENTITIES_BY_KIND: dict[str, tuple[str, ...]] = {
     kind: tuple(e.name for e in ENTITIES.values() if e.kind == kind)
     for kind in ("prison", "partner", "register")
 }
 
-PARTNER_TYPES = (
-    "aftercare",
-    "training_provider",
-    "temp_agency",
-    "job_centre",
-    "employer_network",
-    "sports_club",
-)
+OFFENCE_GROUPS = CODE_LISTS["offence_group"]
+PARTNER_TYPES = CODE_LISTS["partner_type"]
 
 # Quarantine reasons: what a person reads in the load report.
-QUARANTINE_REASONS = {
-    "malformed_line": "the line could not be split into the header's columns",
-    "invalid_encoding": "bytes that are not valid in the layout's encoding",
-    "missing_required": "a required field is empty",
-    "invalid_date": "not a valid date in the layout's date format",
-    "invalid_number": "not a number",
-    "unknown_code": "a value outside the closed code list and not mapped by the layout",
-    "date_order": "a date lies before the date it must follow",
-    "implausible_date": "a date before 1900 or after the export date",
-    "duplicate_key": "the record key occurs more than once in the file",
-    "invalid_name": "a name with no letter left after normalisation (cannot be linked)",
-}
-
-# Plausible dates: nothing in this domain happened before 1900.
-EARLIEST_DATE = "1900-01-01"
+QUARANTINE_REASONS: dict[str, str] = dict(_RULES["quarantine_reasons"])
+# Plausible dates: nothing in this domain happened before this day.
+EARLIEST_DATE = str(_RULES["earliest_date"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from reentry.contract import ENTITIES, Entity
+from reentry.contract import CODE_LISTS, ENTITIES, Entity
 
 from .erasure import ensure_erasure_schema
 from .registry import Registry
@@ -137,6 +137,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
     )
     con.execute(
         f"""
+        create table if not exists {db}.ingest.code_lists (
+            list varchar, code varchar, position integer, primary key (list, code)
+        )"""
+    )
+    con.execute(
+        f"""
         create table if not exists {db}.ingest.deliveries (
             source_id varchar, entity varchar, delivery varchar,
             primary key (source_id, entity)
@@ -177,7 +183,17 @@ def _load_report_view(con: duckdb.DuckDBPyConnection, db: str) -> None:
 
 
 def store_registry(con: duckdb.DuckDBPyConnection, db: str, registry: Registry) -> None:
-    """Replace the registry snapshot the views and reports join to."""
+    """Replace the registry snapshot the views and reports join to, and the contract's code
+    lists that dbt's `accepted_codes` test reads."""
+    con.execute(f"delete from {db}.ingest.code_lists")
+    con.executemany(
+        f"insert into {db}.ingest.code_lists values (?, ?, ?)",
+        [
+            [name, code, position]
+            for name, codes in CODE_LISTS.items()
+            for position, code in enumerate(codes, start=1)
+        ],
+    )
     con.execute(f"delete from {db}.ingest.programmes")
     con.execute(f"delete from {db}.ingest.sources")
     con.execute(f"delete from {db}.ingest.deliveries")

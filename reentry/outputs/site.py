@@ -19,14 +19,24 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from .tables import AT_RISK_DAYS, BREAKDOWNS, Metadata, metadata, open_published, protected_tables
+from reentry.contract import CODE_LISTS
+
+from .tables import (
+    AT_RISK_DAYS,
+    BREAKDOWNS,
+    FUNNEL_STAGES,
+    Metadata,
+    metadata,
+    open_published,
+    protected_tables,
+)
 
 HERE = Path(__file__).parent
 MESSAGES_DIR = HERE / "messages"
 STATIC = HERE / "static"
 LANGUAGES = ("de", "nl", "en")
-MEASURES = ("reconviction", "custodial_reconviction", "serious_reconviction", "reincarceration")
-WINDOWS = (12, 24, 36)
+MEASURES = CODE_LISTS["measure"]
+WINDOWS = tuple(int(months) for months in CODE_LISTS["follow_up_months"])
 
 HEADLINE = [
     "participation",
@@ -575,9 +585,11 @@ def build_site(
         "programme_info": info,
         "cohorts": cohorts,
         "years": [c for c in cohorts if len(c) == 4],
+        "breakdown_dims": list(BREAKDOWNS),
         "breakdowns": _breakdown_values(indicators),
         "folded": folded_levels(tables.get("breakdown_levels")),
         "names": names or {},
+        "funnel_stages": list(FUNNEL_STAGES),
         "measures": list(MEASURES),
         "windows": list(WINDOWS),
         "at_risk_days": list(AT_RISK_DAYS),

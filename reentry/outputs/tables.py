@@ -15,11 +15,12 @@ import duckdb
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from reentry.contract import CODE_LISTS
 from reentry.ingest.load import sha256_file
 
 from .disclosure import SUPPRESSED_SUFFIX, THRESHOLD, protect
 
-BREAKDOWNS = ("prison_id", "partner_id", "sex", "age_band")
+BREAKDOWNS = CODE_LISTS["breakdown"]
 AT_RISK_DAYS = (0, 180, 365, 730, 1095)
 
 
@@ -191,7 +192,7 @@ def employment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
-FUNNEL_STAGES = ("n_referred", "n_accepted", "n_placed", "n_started", "n_retained_180")
+FUNNEL_STAGES = CODE_LISTS["funnel_stage"]
 
 
 def funnel(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -13,7 +13,7 @@
   var SITE = window.REENTRY_SITE;
   var MESSAGES = window.REENTRY_MESSAGES;
   var LANGUAGES = ["de", "nl", "en"];
-  var BREAKDOWNS = ["prison_id", "partner_id", "sex", "age_band"];
+  var BREAKDOWNS = SITE.breakdown_dims;
   var FILTERS = ["cohort"].concat(BREAKDOWNS);
   // Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale
   // together with the marker symbols and dashes below.
@@ -489,7 +489,7 @@
     };
   }
 
-  var STAGES = ["n_referred", "n_accepted", "n_placed", "n_started", "n_retained_180"];
+  var STAGES = SITE.funnel_stages;
 
   // The funnel of persons as bars, each with its count and its share of those referred.
   function funnel(spec, sel) {
