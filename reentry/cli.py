@@ -460,6 +460,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     """The data dictionary as a dbt docs site in WORKDIR/docs/ (one file that opens from
     disk), with the column types and descriptions of the published database."""
+    from reentry.ingest.warehouse import store_code_lists
+
     from .research import schema_copy
     from .transform import DBT_PROJECT, dbt_executable
 
@@ -475,8 +477,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
         database = Path(scratch) / "warehouse.duckdb"
         if published:
             n_tables = schema_copy(wd.published_db, database)
-        else:
-            duckdb.connect(str(database)).close()
+        # The models are compiled with the contract's code lists (dbt's code_list macro).
+        con = duckdb.connect(str(database))
+        try:
+            store_code_lists(con, database.stem)
+        finally:
+            con.close()
         command = [
             dbt_executable(),
             *([] if args.verbose else ["--quiet"]),

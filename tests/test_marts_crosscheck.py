@@ -646,7 +646,8 @@ def test_directly_standardised_comparison_rate(built_demo, effects) -> None:
 EARLY_AS_OF = date(2005, 9, 30)
 EARLY_MODELS = (
     "int_parameters int_releases_cohorts int_releases_joined_to_participation "
-    "int_recidivism_events int_recidivism_time_to_event releases recidivism "
+    "int_recidivism_events int_recidivism_time_to_event int_recidivism_outcomes releases "
+    "recidivism "
     "recidivism_rates survival"
 )
 

@@ -35,8 +35,3 @@
 {% macro rate(k, n) -%}
     case when {{ n }} > 0 then cast({{ k }} as double) / {{ n }} end
 {%- endmacro %}
-
-{#- The measures of indicators.md, in display order. -#}
-{% macro recidivism_measures() -%}
-    ['reconviction', 'custodial_reconviction', 'serious_reconviction', 'reincarceration']
-{%- endmacro %}

@@ -137,12 +137,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
     )
     con.execute(
         f"""
-        create table if not exists {db}.ingest.code_lists (
-            list varchar, code varchar, position integer, primary key (list, code)
-        )"""
-    )
-    con.execute(
-        f"""
         create table if not exists {db}.ingest.deliveries (
             source_id varchar, entity varchar, delivery varchar,
             primary key (source_id, entity)
@@ -182,10 +176,16 @@ def _load_report_view(con: duckdb.DuckDBPyConnection, db: str) -> None:
     )
 
 
-def store_registry(con: duckdb.DuckDBPyConnection, db: str, registry: Registry) -> None:
-    """Replace the registry snapshot the views and reports join to, and the contract's code
-    lists that dbt's `accepted_codes` test reads."""
-    con.execute(f"delete from {db}.ingest.code_lists")
+def store_code_lists(con: duckdb.DuckDBPyConnection, db: str) -> None:
+    """The contract's code lists as `ingest.code_lists` (list, code, position), replaced: what
+    dbt's `accepted_codes` test and its `code_list` macro read."""
+    con.execute(f"create schema if not exists {db}.ingest")
+    con.execute(
+        f"""
+        create or replace table {db}.ingest.code_lists (
+            list varchar, code varchar, position integer, primary key (list, code)
+        )"""
+    )
     con.executemany(
         f"insert into {db}.ingest.code_lists values (?, ?, ?)",
         [
@@ -194,6 +194,11 @@ def store_registry(con: duckdb.DuckDBPyConnection, db: str, registry: Registry) 
             for position, code in enumerate(codes, start=1)
         ],
     )
+
+
+def store_registry(con: duckdb.DuckDBPyConnection, db: str, registry: Registry) -> None:
+    """Replace the registry snapshot the views and reports join to, and the code lists."""
+    store_code_lists(con, db)
     con.execute(f"delete from {db}.ingest.programmes")
     con.execute(f"delete from {db}.ingest.sources")
     con.execute(f"delete from {db}.ingest.deliveries")

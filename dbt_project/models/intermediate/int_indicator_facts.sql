@@ -26,7 +26,7 @@ measures as (
 
 spells as (select * from {{ ref('int_custody_spells_stitched') }}),
 
-recidivism as (select * from {{ ref('recidivism') }}),
+recidivism as (select * from {{ ref('int_recidivism_outcomes') }}),
 
 employment as (select * from {{ ref('int_employment_days') }}),
 

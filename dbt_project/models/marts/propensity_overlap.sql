@@ -12,7 +12,7 @@ bins as (
 groups as (
     select distinct programme, g.group_name
     from scores
-    cross join (select unnest(['participant', 'comparison']) as group_name) g
+    cross join (select unnest({{ code_list('group') }}) as group_name) g
 ),
 
 counted as (

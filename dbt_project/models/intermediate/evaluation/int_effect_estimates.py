@@ -14,7 +14,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     settings = Settings.from_config(dbt.config.get)
     population = dbt.ref("int_effect_population")
-    recidivism = dbt.ref("recidivism")
+    recidivism = dbt.ref("int_recidivism_outcomes")
     # Only the evaluated releases' outcomes leave DuckDB, as numbers.
     evaluated = recidivism.join(population.select("release_id"), "release_id", how="semi")
     rows = evaluated.query("r", OUTCOME_VALUES_QUERY).pl()
