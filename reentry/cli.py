@@ -796,7 +796,7 @@ Excel workbook, one CSV per sheet and a printable HTML report in WORKDIR/reports
         "loads, quarantine, overdue sources, checks, publish, files held and erasures",
         """\
 The state of a work folder: the last ingestion runs, files by status, quarantine by reason,
-the deliveries overdue against the as-of date of the last build (today before any build),
+the deliveries overdue against the as-of date of the last build (marts.data_quality_timeliness),
 the last validation and publish, the landing and archive files that hold names and since
 when, and the erasure log's size.""",
     )

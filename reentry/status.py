@@ -98,10 +98,10 @@ def build_as_of(con: duckdb.DuckDBPyConnection, wd: Workdir) -> date | None:
     return None
 
 
-def status_text(wd: Workdir, today: date | None = None, retention_days: int = 730) -> str:
-    """The status of a work folder as text. Deliveries are overdue against the as-of date of
-    the last build (the data's own today); before any build, against `today`."""
-    today = today or date.today()
+def status_text(wd: Workdir, retention_days: int = 730) -> str:
+    """The status of a work folder as text. Deliveries are overdue as the last build's
+    marts.data_quality_timeliness says: against that build's as-of date (the data's own
+    today)."""
     if not wd.work_db.exists():
         return f"No work database at {wd.work_db}: nothing has run in this work folder yet."
     try:
@@ -131,28 +131,24 @@ def status_text(wd: Workdir, today: date | None = None, retention_days: int = 73
             con, "select reason, count(*) from ingest.quarantine group by 1 order by 2 desc"
         )
         out += [f"  {r:<18}{n:>8,}" for r, n in reasons] or ["  none"]
+        # Overdue is defined once, by the mart data_quality_timeliness (against the as-of
+        # date of the build that made it).
         as_of = build_as_of(con, wd)
-        against = as_of or today
-        basis = (
-            f"{as_of}, the as-of date of the last build"
-            if as_of
-            else f"today, {today} (nothing built yet)"
-        )
-        out += [
-            "",
-            f"Overdue deliveries as of {basis}: newest export older than the source's cadence",
-        ]
-        stale = _rows(
-            con,
-            f"""
-            select f.source_id, f.entity, max(f.export_date) as last_export, s.cadence_days,
-                   date '{against.isoformat()}' - max(f.export_date) as days
-            from ingest.files f join ingest.sources s using (source_id)
-            where f.status in ('loaded', 'duplicate') and s.cadence_days is not null
-            group by all
-            having date '{against.isoformat()}' - max(f.export_date) > s.cadence_days
-            order by days desc, f.source_id, f.entity""",
-        )
+        stale = []
+        if as_of is None:
+            out += ["", "Overdue deliveries: known after the first build (reentry run)"]
+        else:
+            out += [
+                "",
+                f"Overdue deliveries as of {as_of}, the as-of date of the last build: newest "
+                "export older than the source's cadence",
+            ]
+            stale = _rows(
+                con,
+                "select source_id, entity, last_export_date, cadence_days, "
+                "days_since_last_export from marts.data_quality_timeliness where is_stale "
+                "order by days_since_last_export desc, source_id, entity",
+            )
         out += [
             f"  {s}/{e}: last export {d}, {days:,} days old (cadence {c} days)"
             for s, e, d, c, days in stale[:20]

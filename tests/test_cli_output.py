@@ -352,7 +352,7 @@ def test_status_measures_overdue_deliveries_against_the_as_of_date(
     section = out.split("Overdue deliveries")[1].split("\n\n")[0]
     listed = [line for line in section.splitlines()[1:] if "days old" in line]
     assert len(listed) == min(expected, 20)
-    # Nothing built yet: against today, and it says so.
+    # Nothing built yet: no as-of date to measure against, and it says so.
     landing.source("jva-a", "prison")
     landing.file(
         "jva-a",
@@ -372,7 +372,7 @@ def test_status_measures_overdue_deliveries_against_the_as_of_date(
         == 0
     )
     code, out, _ = cli("status", "--workdir", str(tmp_path / "w"))
-    assert "Overdue deliveries as of today" in out and "(nothing built yet)" in out
+    assert "Overdue deliveries: known after the first build (reentry run)" in out
 
 
 def test_docs_writes_the_dictionary_site_into_the_work_folder(
