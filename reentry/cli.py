@@ -40,7 +40,7 @@ _DBT_NODE = re.compile(r"^(\d+) of (\d+) (?:OK|PASS|WARN|ERROR|FAIL|SKIP|NO-OP)\
 # Messages of the steps that only -v shows (the step's own total line follows them).
 _DETAIL = re.compile(
     r"^(\d+ files in |\d+ files moved from the landing folder|"
-    r"unchanged since the last passed validation: )"
+    r"dbt tests not run by this build, run now: )"
 )
 _STEP_NAMES = {
     "landing_files": "ingest",

@@ -119,27 +119,6 @@ def record_build(work_db: Path, state: dict) -> None:
         con.close()
 
 
-def builds_since_validation(work_db: Path) -> list[list[str] | None]:
-    """The entities rebuilt by each build since the last successful validation (None: the
-    build rebuilt everything); [None] when no validation has passed yet."""
-    con = duckdb.connect(str(work_db), read_only=True)
-    try:
-        (passed_at,) = con.execute(
-            "select max(validated_at) from ledger.validations where success"
-        ).fetchone()
-        if passed_at is None:
-            return [None]
-        return [
-            r[0]
-            for r in con.execute(
-                "select rebuilt_entities from ledger.builds where built_at > ? order by built_at",
-                [passed_at],
-            ).fetchall()
-        ]
-    finally:
-        con.close()
-
-
 def record_validation(work_db: Path, report_json: dict, report_path: Path | None) -> None:
     """Remember a validation's outcome (names of failed expectations only)."""
     outcomes = report_json.get("outcomes", [])

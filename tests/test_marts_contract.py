@@ -123,6 +123,25 @@ def test_published_marts_carry_every_contract_column(built_demo) -> None:
         assert set(required) <= set(present[table]), (table, set(required) - set(present[table]))
 
 
+def test_every_mart_enforces_its_contract_set_once_for_the_folder() -> None:
+    from reentry.transform import DBT_PROJECT
+    from reentry.validation.rules import load_manifest, public_marts
+
+    manifest = load_manifest()
+    marts = set(public_marts(manifest))
+    assert set(CONTRACT) <= marts
+    nodes = [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["name"] in marts
+    ]
+    assert len(nodes) == len(marts)
+    assert all(n["config"]["contract"]["enforced"] for n in nodes)
+    # dbt_project.yml sets it for the folder; no model repeats it
+    models = (DBT_PROJECT / "models" / "marts" / "_marts__models.yml").read_text(encoding="utf-8")
+    assert "contract" not in models
+
+
 def test_published_file_holds_only_marts(built_demo) -> None:
     schemas = query(built_demo["published"], "select distinct schema_name from duckdb_tables()")
     assert schemas == [("marts",)]

@@ -1,9 +1,12 @@
-"""The Great Expectations validation of the marts (reentry.validation): the demo passes,
-tampered copies fail with the right expectations named, row counts are held against the
-previous publish, and no report carries a value of a person-level row."""
+"""The validation of the marts (reentry.validation): every public mart of the dbt manifest has
+a suite and a blocking check, the demo passes, tampered copies fail with the right rule named
+(the dbt tests beside the columns, the GX row counts), row counts are held against the
+previous publish, the check validates exactly the selected marts, and no report carries a
+value of a person-level row."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import time
@@ -12,22 +15,41 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from reentry.validation.suites import TABLES, TOLERANCE, validate_marts, write_report
+from reentry.validation.rules import (
+    UncoveredMarts,
+    check_coverage,
+    load_manifest,
+    public_marts,
+)
+from reentry.validation.suites import validate_marts, write_report
+
+from .conftest import warehouse_for
 
 PERSON_TABLES = ["releases", "placements", "recidivism"]
 
 
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return load_manifest()
+
+
+def build_results(built_demo: dict) -> Path:
+    """The run_results.json of the demo's dbt build (every test of every mart ran there)."""
+    return built_demo["db"].parent / "dbt" / "target" / "run_results.json"
+
+
 def tampered(built_demo: dict, tmp_path: Path, *statements: str) -> Path:
-    """A copy of the published database with the statements applied."""
-    copy = tmp_path / "tampered.duckdb"
-    shutil.copyfile(built_demo["published"], copy)
-    con = duckdb.connect(str(copy))
+    """A copy of the work database with the statements applied (its dbt tests run on it)."""
+    copy_path = tmp_path / "work" / "tampered.duckdb"
+    copy_path.parent.mkdir(parents=True)
+    shutil.copyfile(built_demo["db"], copy_path)
+    con = duckdb.connect(str(copy_path))
     try:
         for sql in statements:
             con.execute(sql)
     finally:
         con.close()
-    return copy
+    return copy_path
 
 
 def failed_names(report, table: str | None = None) -> set[str]:
@@ -35,36 +57,104 @@ def failed_names(report, table: str | None = None) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def clean_report(built_demo):
-    """The whole suite on the work database, held against the published one (as the
-    job runs it)."""
+def clean_report(built_demo, manifest):
+    """Every mart of the work database, held against the published one, with the results of
+    the demo's build (as the job's check runs it)."""
     started = time.perf_counter()
-    report = validate_marts(built_demo["db"], previous=built_demo["published"])
+    report = validate_marts(
+        built_demo["db"],
+        previous=built_demo["published"],
+        run_results=build_results(built_demo),
+        manifest=manifest,
+    )
     report.elapsed = time.perf_counter() - started  # for the timing test only
     return report
 
 
-def test_demo_marts_pass_every_expectation(clean_report, built_demo):
+def test_every_public_mart_has_a_suite_and_a_blocking_check(built_demo, manifest, tmp_path):
+    from dagster import AssetCheckKey, AssetKey
+
+    from reentry.defs.definitions import build_definitions
+
+    marts = public_marts(manifest)
+    # the folder marts of the dbt project is what the work database's schema marts holds
+    con = duckdb.connect(str(built_demo["db"]), read_only=True)
+    tables = {
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts'"
+        ).fetchall()
+    }
+    con.close()
+    assert set(marts) == tables and len(marts) == 24
+    rules = check_coverage(manifest)
+    assert set(rules) == set(marts) and all(rules[m] for m in marts)
+
+    graph = build_definitions(
+        warehouse_for(tmp_path, {"key_file": "k", "research_key_file": "r"})
+    ).resolve_asset_graph()
+    for mart in marts:
+        key = AssetCheckKey(AssetKey(["marts", mart]), "great_expectations")
+        assert key in graph.asset_check_keys, mart
+        assert graph.get_check_spec(key).blocking, mart
+        assert (
+            AssetKey(["marts", mart]) in graph.get(AssetKey(["published", "warehouse"])).parent_keys
+        )
+
+
+def test_a_mart_without_rules_fails_the_coverage_check(manifest, built_demo):
+    """Drop the rules of one mart (as if its tests were deleted from the YAML): the coverage
+    check raises naming it, and no validation runs."""
+    stripped = copy.deepcopy(manifest)
+    dropped = [
+        uid
+        for uid, node in stripped["nodes"].items()
+        if node["resource_type"] == "test"
+        and node.get("attached_node") == "model.reentry.placement_end_reasons"
+    ]
+    assert len(dropped) >= 5
+    for uid in dropped:
+        del stripped["nodes"][uid]
+    with pytest.raises(UncoveredMarts, match="placement_end_reasons") as raised:
+        check_coverage(stripped)
+    assert raised.value.marts == ["placement_end_reasons"]
+    with pytest.raises(UncoveredMarts, match="placement_end_reasons"):
+        validate_marts(built_demo["db"], run_results=build_results(built_demo), manifest=stripped)
+
+
+def test_demo_marts_pass_every_rule(clean_report, built_demo, manifest, tmp_path):
     failures = [(o.table, o.expectation, o.counts, o.error) for o in clean_report.failures()]
     assert failures == []
     assert clean_report.success
-    assert set(clean_report.by_table()) == set(TABLES)
+    assert clean_report.tables == list(public_marts(manifest))
+    assert set(clean_report.by_table()) == set(public_marts(manifest))
     assert all(clean_report.by_table().values())
     assert clean_report.previous_used
-    names = {(o.table, o.expectation) for o in clean_report.outcomes}
-    for table in TABLES:
+    assert clean_report.tested_now == []  # the build ran every test: none runs twice
+    rules = check_coverage(manifest)
+    for table in clean_report.tables:
+        outcomes = [o for o in clean_report.outcomes if o.table == table]
+        # every dbt test of the mart is listed, with the GX row counts
+        assert sorted(o.expectation for o in outcomes if o.source == "dbt") == sorted(
+            r.name for r in rules[table]
+        )
         if table != "run_metadata":
-            assert any(t == table and n.startswith("row count within") for t, n in names), table
-    # the whole validation takes a few seconds
+            assert any(
+                o.source == "great_expectations" and o.expectation.startswith("row count within")
+                for o in outcomes
+            ), table
     print(
-        f"validation of all marts: {clean_report.elapsed:.1f} s, "
-        f"{len(clean_report.outcomes)} expectations"
+        f"validation of all marts: {clean_report.elapsed:.1f} s, {len(clean_report.outcomes)} rules"
     )
     assert clean_report.elapsed < 30
-    # the published database passes too
-    published = validate_marts(built_demo["published"])
-    assert published.success, [(o.table, o.expectation) for o in published.failures()]
-    assert not published.previous_used
+    # without a build's results the dbt tests run now, and pass too
+    copied = tmp_path / "work" / "warehouse.duckdb"
+    copied.parent.mkdir()
+    shutil.copyfile(built_demo["db"], copied)
+    tested = validate_marts(copied, manifest=manifest)
+    assert tested.success, [(o.table, o.expectation) for o in tested.failures()]
+    assert tested.tested_now == tested.tables
+    assert not tested.previous_used
 
 
 def test_rate_out_of_range_fails_bounds_and_interval_only(built_demo, tmp_path):
@@ -80,13 +170,13 @@ def test_rate_out_of_range_fails_bounds_and_interval_only(built_demo, tmp_path):
     report = validate_marts(db, tables=["recidivism_rates"])
     assert not report.success
     assert failed_names(report) == {
-        "rate in [0, 1]",
-        f"rate <= ci_high (tolerance {TOLERANCE:g})",
+        "rate: between(min_value=0, max_value=1)",
+        "rate: inside_interval(low=ci_low, high=ci_high)",
     }
     assert report.by_table() == {"recidivism_rates": False}
-    bounds = next(o for o in report.failures() if o.expectation == "rate in [0, 1]")
+    bounds = next(o for o in report.failures() if o.expectation.startswith("rate: between"))
     assert bounds.counts["unexpected_count"] == 1
-    assert bounds.expectation_type == "expect_column_values_to_be_between"
+    assert bounds.expectation_type == "between" and bounds.source == "dbt"
 
 
 def test_duplicated_release_fails_key_uniqueness(built_demo, tmp_path):
@@ -99,7 +189,7 @@ def test_duplicated_release_fails_key_uniqueness(built_demo, tmp_path):
     """,
     )
     report = validate_marts(db, tables=PERSON_TABLES)
-    assert failed_names(report) == {"release_id is unique"}
+    assert failed_names(report) == {"release_id: unique"}
     assert report.by_table() == {"releases": False, "placements": True, "recidivism": True}
     # person-level: no counts, no values
     assert all(o.counts == {} for o in report.outcomes if o.table == "releases")
@@ -127,8 +217,8 @@ def test_rising_survival_curve_fails_non_increasing(built_demo, tmp_path):
     )
     report = validate_marts(db, tables=["survival"])
     assert failed_names(report) == {
-        "survival non-increasing within each curve (programme, cohort, group, measure; "
-        f"tolerance {TOLERANCE:g})",
+        'survival: non_increasing(partition_by=[programme, cohort, "group", measure], '
+        "order_by=day, tolerance=1e-12)",
     }
 
 
@@ -145,9 +235,16 @@ def test_changed_total_fails_sum_of_parts(built_demo, tmp_path):
     )
     report = validate_marts(db, tables=["recidivism_rates"])
     names = failed_names(report)
-    assert "n_releases of cohort 'all' = sum over cohorts" in names
-    assert "n_releases of prison_id 'all' = sum over prisons" in names
-    assert all(n.startswith("n_releases of ") and "= sum over" in n for n in names), names
+    measures = "measures=[n_releases, n_full_follow_up, n_events]"
+    assert (
+        "sums_to_total(over=cohort, keys=[programme, group, window_months, measure, prison_id, "
+        f"sex, age_band], {measures})" in names
+    )
+    assert (
+        "sums_to_total(over=prison_id, keys=[programme, group, window_months, measure, cohort], "
+        f"{measures}, fixed_all=[sex, age_band])" in names
+    )
+    assert all(n.startswith("sums_to_total(") for n in names), names
 
 
 def test_employment_status_total_fails_sum_over_cohorts(built_demo, tmp_path):
@@ -161,7 +258,9 @@ def test_employment_status_total_fails_sum_over_cohorts(built_demo, tmp_path):
     """,
     )
     report = validate_marts(db, tables=["employment_status"])
-    assert failed_names(report) == {"n_in_work of cohort 'all' = sum over cohorts"}
+    assert failed_names(report) == {
+        "sums_to_total(over=cohort, keys=[programme, day], measures=[n_observed, n_in_work])"
+    }
 
 
 def test_programme_indicator_releases_fail_sum_over_prisons(built_demo, tmp_path):
@@ -177,9 +276,13 @@ def test_programme_indicator_releases_fail_sum_over_prisons(built_demo, tmp_path
     )
     report = validate_marts(db, tables=["programme_indicators"])
     names = failed_names(report)
-    assert "value of prison_id 'all' = sum over prisons (count indicators)" in names
-    assert "numerator of prison_id 'all' = sum over prisons" in names
-    assert all("= sum over" in n for n in names), names
+    over_prisons = (
+        "sums_to_total(over=prison_id, keys=[programme, period_type, period, indicator], "
+        "measures=[{}], fixed_all=[partner_id, sex, age_band]) where {}"
+    )
+    assert over_prisons.format("value", "kind = 'count'") in names
+    assert over_prisons.format("numerator", "kind <> 'km'") in names
+    assert all(n.startswith("sums_to_total(") for n in names), names
 
 
 def test_row_counts_held_against_previous_publish(built_demo, tmp_path):
@@ -192,12 +295,16 @@ def test_row_counts_held_against_previous_publish(built_demo, tmp_path):
                        select e.* from pub.marts.employment_status e, range(10)""")
     finally:
         con.close()
+    results = build_results(built_demo)
     report = validate_marts(
-        built_demo["published"], previous=previous, tables=["employment_status", "dropout_rates"]
+        built_demo["db"],
+        previous=previous,
+        tables=["employment_status", "dropout_rates"],
+        run_results=results,
     )
     failures = report.failures()
-    assert [(o.table, o.expectation_type) for o in failures] == [
-        ("employment_status", "expect_table_row_count_to_be_between"),
+    assert [(o.table, o.source, o.expectation_type) for o in failures] == [
+        ("employment_status", "great_expectations", "expect_column_values_to_be_between"),
     ]
     assert failures[0].expectation.startswith("row count within 0.5x-2x of the previous publish")
     # a table absent from the previous publish is not compared
@@ -207,14 +314,49 @@ def test_row_counts_held_against_previous_publish(built_demo, tmp_path):
     )
     # a missing previous database is no previous publish at all
     missing = validate_marts(
-        built_demo["published"], previous=tmp_path / "nothing.duckdb", tables=["employment_status"]
+        built_demo["db"],
+        previous=tmp_path / "nothing.duckdb",
+        tables=["employment_status"],
+        run_results=results,
     )
     assert missing.success and not missing.previous_used
 
 
+def test_the_check_validates_exactly_the_selected_marts(copied_demo, demo_keys, manifest):
+    """The job's check is subsettable: a run selecting two marts' checks validates those two,
+    from the build's results; a test that failed in the build fails its mart's check."""
+    from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, define_asset_job
+
+    from reentry.defs.checks import CHECK_NAME, build_marts_checks
+
+    selected = ("survival", "placement_end_reasons")
+    results_file = copied_demo / "work" / "dbt" / "target" / "run_results.json"
+    results = json.loads(results_file.read_text(encoding="utf-8"))
+    failing = next(r.unique_id for r in check_coverage(manifest)["survival"])
+    for result in results["results"]:
+        if result["unique_id"] == failing:
+            result.update(status="fail", failures=3)
+    results_file.write_text(json.dumps(results), encoding="utf-8")
+
+    checks = [AssetCheckKey(AssetKey(["marts", m]), CHECK_NAME) for m in selected]
+    defs = Definitions(
+        asset_checks=[build_marts_checks(public_marts(manifest))],
+        jobs=[define_asset_job("validate", selection=AssetSelection.checks(*checks))],
+        resources={"warehouse": warehouse_for(copied_demo, demo_keys)},
+    )
+    run = defs.resolve_job_def("validate").execute_in_process(raise_on_error=False)
+    evaluations = {e.asset_key.path[-1]: e.passed for e in run.get_asset_check_evaluations()}
+    assert evaluations == {"survival": False, "placement_end_reasons": True}
+    report = json.loads((copied_demo / "validation" / "latest.json").read_text(encoding="utf-8"))
+    assert set(report["tables"]) == set(selected)
+    assert report["tested_now"] == []
+    assert [(o["table"], o["counts"]) for o in report["outcomes"] if not o["success"]] == [
+        ("survival", {"unexpected_count": 3})
+    ]
+
+
 def test_reports_carry_no_person_level_values(built_demo, tmp_path):
-    # Failing values that SUMMARY would copy into results: ids in code columns, duplicates,
-    # nulls.
+    # Failing values that a result could quote: ids in code columns, duplicates, nulls.
     db = tampered(
         built_demo,
         tmp_path,
@@ -279,19 +421,20 @@ def test_html_report_is_readable(clean_report, built_demo, tmp_path):
     assert data == json.loads((folder / "latest.json").read_text(encoding="utf-8"))
     totals = data["totals"]
     assert totals["expectations"] == len(clean_report.outcomes) == totals["passed"]
-    for table in TABLES:
+    for table in clean_report.tables:
         assert table in page
     assert "Validation PASSED" in page and "pass" in page
     assert (
         f"{totals['expectations']} expectations on {totals['tables']} tables, "
         f"{totals['passed']} passed, 0 failed"
     ) in page
-    assert "release_id is unique" in page
+    assert "release_id: unique" in page
+    assert "great_expectations: expect_column_values_to_be_between" in page
     # self-contained: no external assets
     for needle in ("http://", "https://", "<script", "<link", "<img", "@import"):
         assert needle not in page
 
-    # a failing report says so at the top and marks the failed expectation
+    # a failing report says so at the top and marks the failed rule
     db = tampered(
         built_demo,
         tmp_path,
@@ -305,54 +448,8 @@ def test_html_report_is_readable(clean_report, built_demo, tmp_path):
     assert page == (folder / "latest.html").read_text(encoding="utf-8")
     assert len(list(folder.glob("validation-*.html"))) == 2
     assert "Validation FAILED" in page
-    assert '<td class="fail">fail</td><td>dropout_share in [0, 1]</td>' in page
+    assert (
+        '<td class="fail">fail</td><td>dropout_share: between(min_value=0, max_value=1)</td>'
+        in page
+    )
     assert "1 tables passed, 1 tables failed" in page
-
-
-def test_chunked_validation_judges_like_the_whole_frame(built_demo, tmp_path):
-    """Frames above chunk_rows are streamed in chunks (national scale). A duplicate key and
-    one out-of-range value far apart, plus rates out of range, fail in chunks exactly as they
-    fail on the whole frame, and the counts of a non-person table add up over chunks."""
-    db = tampered(
-        built_demo,
-        tmp_path,
-        """
-        insert into marts.releases
-        select * from marts.releases where not is_index_year order by release_id limit 1
-    """,
-        """
-        update marts.recidivism set days_to_event = 5000
-        where rowid = (select max(rowid) from marts.recidivism where has_event)
-    """,
-        """
-        update marts.recidivism_rates set rate = 1.5
-        where rowid in (select rowid from marts.recidivism_rates
-                        where ci_high < 1 and cohort <> 'all' order by rowid desc limit 2)
-    """,
-    )
-    con = duckdb.connect(str(db), read_only=True)
-    n_releases, n_rates = (
-        con.execute(f"select count(*) from marts.{t}").fetchone()[0]
-        for t in ("releases", "recidivism_rates")
-    )
-    con.close()
-
-    def judged(report):
-        return [(o.table, o.expectation, o.success) for o in report.outcomes]
-
-    # two chunks of releases (the duplicate lands in the second), ~25 of recidivism
-    persons = validate_marts(db, tables=PERSON_TABLES, chunk_rows=n_releases // 2 + 1)
-    assert judged(persons) == judged(validate_marts(db, tables=PERSON_TABLES))
-    assert failed_names(persons) == {"release_id is unique", "days_to_event in [0, 1096]"}
-    # person-level tables still carry no counts at all
-    assert all(o.counts == {} for o in persons.outcomes)
-    # three chunks of rates, one of them partial: the counts add up
-    rates = validate_marts(db, tables=["recidivism_rates"], chunk_rows=n_rates // 3 + 1)
-    assert judged(rates) == judged(validate_marts(db, tables=["recidivism_rates"]))
-    bounds = next(o for o in rates.failures() if o.expectation == "rate in [0, 1]")
-    assert bounds.counts["unexpected_count"] == 2
-    assert bounds.counts["element_count"] == n_rates
-    clean = validate_marts(
-        built_demo["published"], tables=PERSON_TABLES, chunk_rows=n_releases // 2 + 1
-    )
-    assert clean.success, [(o.table, o.expectation) for o in clean.failures()]

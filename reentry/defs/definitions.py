@@ -8,18 +8,20 @@ with their own settings and execute the job `warehouse` in process.
 
 from __future__ import annotations
 
+import json
 import os
 
 from dagster import AssetSelection, Definitions, define_asset_job, definitions
 from dagster_dbt import DbtCliResource
 
 from reentry.transform import DBT_PROJECT, dbt_executable
+from reentry.validation.rules import public_marts
 
-from .checks import marts_expectations
+from .checks import build_marts_checks
 from .dbt import build_dbt_assets, prepare_manifest
 from .ingest import landing_files
 from .outputs import dashboards_site, ministry_pack
-from .publish import researcher_database
+from .publish import build_researcher_database
 from .resources import WarehouseResource
 from .sensors import build_landing_sensor, build_schedule
 
@@ -45,7 +47,9 @@ def warehouse_from_env() -> WarehouseResource:
 
 def build_definitions(warehouse: WarehouseResource) -> Definitions:
     """Every asset, check, job, sensor and schedule, bound to one warehouse."""
-    dbt_models = build_dbt_assets(prepare_manifest())
+    manifest = prepare_manifest()
+    dbt_models = build_dbt_assets(manifest)
+    marts = public_marts(json.loads(manifest.read_text(encoding="utf-8")))
     job = define_asset_job(
         JOB_NAME,
         selection=AssetSelection.all(),
@@ -53,8 +57,14 @@ def build_definitions(warehouse: WarehouseResource) -> Definitions:
         "and the ministry pack.",
     )
     return Definitions(
-        assets=[landing_files, dbt_models, researcher_database, dashboards_site, ministry_pack],
-        asset_checks=[marts_expectations],
+        assets=[
+            landing_files,
+            dbt_models,
+            build_researcher_database(marts),
+            dashboards_site,
+            ministry_pack,
+        ],
+        asset_checks=[build_marts_checks(marts)],
         jobs=[job],
         sensors=[build_landing_sensor(JOB_NAME, warehouse.landing_path)],
         schedules=[build_schedule(JOB_NAME)],

@@ -1,24 +1,34 @@
 """Publishing the validated marts as the researchers' database."""
 
+from collections.abc import Sequence
+
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from reentry import ledger
 from reentry.publish.database import publish
 
-from .checks import VALIDATED_MARTS
 from .resources import WarehouseResource
 
 
-@asset(
-    key=AssetKey(["published", "warehouse"]),
-    deps=[AssetKey(["marts", t]) for t in VALIDATED_MARTS],
-    group_name="publish",
-    description="WORKDIR/published/warehouse.duckdb: the marts only, person keys re-keyed "
-    "with the research key, DuckDB storage v1.0.0, replaced by atomic rename; the "
-    "version before is kept as warehouse.previous.duckdb.",
-)
-def researcher_database(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """Publish once every blocking check of the marts has passed."""
+def build_researcher_database(marts: Sequence[str]):
+    """The publish asset, downstream of every validated mart in `marts`."""
+
+    @asset(
+        key=AssetKey(["published", "warehouse"]),
+        deps=[AssetKey(["marts", t]) for t in marts],
+        group_name="publish",
+        description="WORKDIR/published/warehouse.duckdb: the marts only, person keys re-keyed "
+        "with the research key, DuckDB storage v1.0.0, replaced by atomic rename; the "
+        "version before is kept as warehouse.previous.duckdb.",
+    )
+    def researcher_database(context: AssetExecutionContext, warehouse: WarehouseResource):
+        """Publish once every blocking check of the marts has passed."""
+        return _publish(context, warehouse)
+
+    return researcher_database
+
+
+def _publish(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     paths = warehouse.paths
     result = publish(paths.work_db, paths.published_db, warehouse.research_key())
     ledger.record_publish(

@@ -55,7 +55,9 @@ first_events as (
     group by all
 ),
 
--- Days in custody during the window are not at risk (frequency per year at liberty).
+-- Days in custody during the window are not at risk (frequency per year at liberty). A spell
+-- still open at the as-of date counts up to it, and none before its start (a spell begun after
+-- an as-of date earlier than the newest export counts no day).
 release_windows as (
     select
         r.release_id,
@@ -74,8 +76,11 @@ custody_days as (
         w.release_id,
         w.window_months,
         sum(
-            least(coalesce(s.spell_end_date, w.as_of_date), w.window_end_date)
-            - greatest(s.spell_start_date, w.release_date)
+            greatest(
+                least(coalesce(s.spell_end_date, w.as_of_date), w.window_end_date)
+                - greatest(s.spell_start_date, w.release_date),
+                0
+            )
         ) as days_in_custody
     from release_windows w
     join spells s
