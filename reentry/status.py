@@ -188,8 +188,3 @@ def status_text(wd: Workdir, today: date | None = None, retention_days: int = 73
     finally:
         con.close()
     return "\n".join(out)
-
-
-def published_path(workdir: Path) -> Path:
-    """The researchers' database of a work folder."""
-    return Workdir(workdir).published_db

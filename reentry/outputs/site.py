@@ -28,7 +28,7 @@ LANGUAGES = ("de", "nl", "en")
 MEASURES = ("reconviction", "custodial_reconviction", "serious_reconviction", "reincarceration")
 WINDOWS = (12, 24, 36)
 
-HEADLINE = [
+HEADLINE_INDICATORS = [
     "participation",
     "placed_before_release",
     "placed_within_90_days",
@@ -116,7 +116,12 @@ PAGES = [
                 empty="effect.none",
             ),
             chart(
-                "headline", "headline", "indicators", "headline", "headline", indicators=HEADLINE
+                "headline",
+                "headline",
+                "indicators",
+                "headline",
+                "headline",
+                indicators=HEADLINE_INDICATORS,
             ),
             chart(
                 "trend", "trend", "indicators", "trend", "trend", indicators=TREND, free=["cohort"]
