@@ -154,9 +154,15 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
     )
     result.landing_mb = size_mb(landing)
     result.files = sum(1 for p in landing.rglob("*.csv"))
+    # The job's ingestion moves what it ingested into its archive: the steps and the whole job
+    # get their own (hard-linked) copies of the landing folder, which the baselines still read.
+    steps_landing = root / "steps_landing"
+    shutil.copytree(landing, steps_landing, copy_function=os.link)
     for step in STEPS:
         log(f"{persons:,} persons: {step}")
-        result.steps[step] = timed(python("-m", "bench.steps", step, str(steps_dir), str(landing)))
+        result.steps[step] = timed(
+            python("-m", "bench.steps", step, str(steps_dir), str(steps_landing))
+        )
     log(f"{persons:,} persons: DuckDB reading the same files")
     result.duckdb_read = timed(python("-m", "bench.steps", "read", str(steps_dir), str(landing)))
     result.work_db_mb = size_mb(steps_dir / "work" / "warehouse.duckdb")
@@ -164,8 +170,6 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
     result.rates["pipeline"] = published_rates(steps_dir / "published" / "warehouse.duckdb")
 
     log(f"{persons:,} persons: the whole job")
-    # The job moves what it ingested into its archive: it gets its own (hard-linked) copy of
-    # the landing folder, which the baselines still read afterwards.
     job_landing = root / "job_landing"
     shutil.copytree(landing, job_landing, copy_function=os.link)
     result.job = timed(python("-m", "bench.steps", "job", str(job_dir), str(job_landing)))

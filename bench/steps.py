@@ -1,6 +1,6 @@
 """One pipeline step in its own process, so the benchmark can time it and read its peak
-memory (`python -m bench.steps STEP WORKDIR LANDING`). Each step is the code the Dagster job
-runs for it; `job` is the whole job (`reentry run`)."""
+memory (`python -m bench.steps STEP WORKDIR LANDING`). Each step materialises its part of the
+Dagster job (the code the job runs for it); `job` is the whole job as `reentry run` runs it."""
 
 from __future__ import annotations
 
@@ -43,62 +43,41 @@ def read_landing(landing: Path, database: Path) -> None:
         con.close()
 
 
-def main(step: str, workdir: Path, landing: Path) -> None:
-    from reentry.settings import Workdir
+def step_selection(step: str):
+    """The part of the Dagster job a step materialises (None: not a step of the job)."""
+    from dagster import AssetKey, AssetSelection
 
-    wd = Workdir(workdir.resolve())
-    if step == "ingest":
-        from reentry.ingest.load import ingest
+    from reentry.defs.outputs import PUBLISHED
+    from reentry.defs.selections import INGESTION, MODELS, PUBLISH_AND_OUTPUTS, validation_checks
 
-        ingest(landing, wd.work_db, KEY)
-    elif step == "dbt":
-        from reentry.transform import run_dbt
-
-        run_dbt("build", wd.work_db, quiet=True)
-    elif step == "evaluation":
+    population = AssetSelection.assets(AssetKey(["intermediate", "int_effect_population"]))
+    return {
+        "ingest": INGESTION,
+        "dbt": MODELS - validation_checks(),  # every model with its dbt tests
         # The programme evaluation alone, after the build: population, scores, matching,
         # weighting, bootstrap intervals, balance, hazard ratios and their marts.
-        from reentry.transform import run_dbt
+        "evaluation": (population.downstream() & MODELS).without_checks(),
+        "validate": validation_checks(),
+        "publish": AssetSelection.assets(PUBLISHED),
+        "dashboards": PUBLISH_AND_OUTPUTS - AssetSelection.assets(PUBLISHED),
+    }.get(step)
 
-        run_dbt("run", wd.work_db, quiet=True, extra=["--select", "int_effect_population+"])
-    elif step == "validate":
-        # What the job's checks do after the dbt step: its tests' results and the row counts.
-        from reentry.validation.rules import load_manifest
-        from reentry.validation.suites import validate_marts
 
-        target = wd.work_db.parent / "dbt" / "target"
-        report = validate_marts(
-            wd.work_db,
-            run_results=target / "run_results.json",
-            manifest=load_manifest(target / "manifest.json"),
-        )
-        if not report.success:
-            sys.exit("validation failed")
-    elif step == "publish":
-        from reentry.publish.database import publish
+def main(step: str, workdir: Path, landing: Path) -> None:
+    from reentry.pipeline import run_pipeline
+    from reentry.settings import Settings, Workdir
 
-        publish(wd.work_db, wd.published_db, RESEARCH_KEY)
-    elif step == "dashboards":
-        from reentry.outputs.render import render_dashboards, render_packs
-
-        render_dashboards(wd, landing / "sources.yml")
-        render_packs(wd, landing / "sources.yml")
-    elif step == "read":
+    wd = Workdir(workdir.resolve())
+    if step == "read":
         read_landing(landing, wd.root / "read.duckdb")
-    elif step == "job":
-        from reentry.defs.resources import WarehouseResource
-        from reentry.pipeline import run_pipeline
-
-        key_file, research_key_file = write_keys(wd.root)
-        warehouse = WarehouseResource(
-            workdir=str(wd.root),
-            landing=str(landing),
-            key_file=str(key_file),
-            research_key_file=str(research_key_file),
-        )
-        run_pipeline(warehouse, lambda message: None)
-    else:
+        return
+    if step != "job" and step_selection(step) is None:
         sys.exit(f"unknown step {step!r}")
+    key_file, research_key_file = write_keys(wd.root)
+    settings = Settings(
+        workdir=wd.root, landing=landing, key_file=key_file, research_key_file=research_key_file
+    )
+    run_pipeline(settings, lambda message: None, selection=step_selection(step))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -23,16 +21,14 @@ import duckdb
 from reentry.ingest.config import ConfigError
 from reentry.ingest.erasure import ErasureRequestError
 from reentry.outputs.pack import PackError
-from reentry.pseudonym import KeyError_, load_key
+from reentry.pseudonym import PseudonymKeyError
 from simulation.selection import parse_hidden_confounding
 
 from .erase import ErasureIncomplete
 from .pipeline import PipelineFailed
 from .research import NotPublished
-from .settings import Workdir
-from .transform import BuildFailed
+from .settings import WORKDIR_ENV, Settings, Workdir, default_workdir
 
-WORKDIR_ENV = "REENTRY_WORKDIR"
 # A per-file line of the ingestion: "[ 12/377] source/entity.date.csv: …".
 _FILE_LINE = re.compile(r"^\[\s*(\d+)/(\d+)\] ")
 # A finished dbt node: "12 of 182 OK created …", "13 of 182 PASS …".
@@ -50,12 +46,6 @@ _STEP_NAMES = {
     "dashboards__site": "dashboards",
     "reports__pack": "ministry packs",
 }
-
-
-def default_workdir() -> str:
-    """The work folder of every subcommand without --workdir: $REENTRY_WORKDIR, else ./demo
-    (the rule `dagster dev` follows too)."""
-    return os.environ.get(WORKDIR_ENV) or "demo"
 
 
 class Console:
@@ -173,31 +163,33 @@ def _library_output(verbose: bool):
         dagster.setLevel(saved[1])
 
 
-def _ingest(
-    landing: Path, sources: Path | None, wd: Workdir, key, console: Console, retention_days: int
-) -> None:
-    from reentry.ingest.load import ingest
-    from reentry.ingest.summary import format_summary, load_summary
-
-    report = ingest(
-        landing,
-        wd.work_db,
-        key,
-        registry_path=sources,
-        progress=console.say,
-        archive=wd.archive,
-        retention_days=retention_days,
+def _settings(args: argparse.Namespace, landing: Path | None = None) -> Settings:
+    """The run settings from a command's options (those it has)."""
+    return Settings(
+        workdir=Path(args.workdir),
+        landing=landing or Path(args.landing),
+        sources=args.sources,
+        key_file=args.key_file,
+        research_key_file=getattr(args, "research_key_file", None),
+        retention_days=args.retention_days,
+        as_of=getattr(args, "as_of", None),
     )
-    console.line(
-        f"ingestion run {report.run_id}: {report.count('loaded')} files loaded, "
-        f"{report.count('skipped')} already loaded, {report.count('duplicate')} duplicates, "
-        f"{report.count('rejected')} rejected, {report.count('ignored')} ignored"
-    )
-    console.text(format_summary(load_summary(wd.work_db)))
-    console.text(f"\nWork database: {wd.work_db}")
 
 
-def _pipeline(warehouse, console: Console) -> None:
+def _check_settings(settings: Settings, research: bool = True) -> None:
+    """Refuse missing or short keys, a missing landing folder and a registry or layout with a
+    mistake (the message names the file, the source and the field) before anything starts."""
+    from reentry.ingest.registry import load_registry
+
+    settings.pseudonym_key()
+    if research:
+        settings.research_key()
+    if not settings.landing.is_dir():
+        raise FileNotFoundError(f"landing folder {settings.landing} does not exist")
+    load_registry(settings.registry)
+
+
+def _pipeline(settings: Settings, console: Console) -> None:
     """Run the Dagster job in process, then print what happened and the ingestion summary."""
     from reentry.ingest.summary import format_summary, load_summary
 
@@ -205,14 +197,14 @@ def _pipeline(warehouse, console: Console) -> None:
     from .pipeline import run_pipeline
 
     result = run_pipeline(
-        warehouse,
+        settings,
         console.say,
         dbt_line=console.dbt,
         dbt_colors=console.tty and console.verbose,
         on_step=console.step,
     )
     console.close()
-    wd = warehouse.paths
+    wd = settings.paths
     if wd.work_db.exists():
         console.text(
             format_summary(
@@ -248,7 +240,6 @@ def _as_of(value: str | None) -> date | None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo landing folder, then run the whole job on it."""
-    from reentry.defs.resources import WarehouseResource
     from simulation import DEFAULT_HIDDEN_CONFOUNDING, generate_demo
 
     console = args.console
@@ -274,14 +265,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         random_participation=args.random_participation,
     )
     say(f"demo exports written: {result.get('files', '?')} files; planted truth in {wd.truth}")
-    warehouse = WarehouseResource(
-        workdir=str(wd.root),
-        landing=str(wd.landing),
+    settings = Settings(
+        workdir=wd.root,
+        landing=wd.landing,
         key_file=args.key_file,
         retention_days=args.retention_days,
         demo=True,
     )
-    _pipeline(warehouse, console)
+    _pipeline(settings, console)
     return 0
 
 
@@ -302,59 +293,40 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Ingest what is new in a landing folder."""
-    key = load_key(Path(args.key_file) if args.key_file else None)
-    sources = Path(args.sources) if args.sources else None
-    _ingest(
-        Path(args.landing),
-        sources,
-        Workdir(Path(args.workdir)),
-        key,
-        args.console,
-        args.retention_days,
-    )
+    """Ingest what is new in a landing folder: the job's ingestion only."""
+    from reentry.defs.selections import INGESTION
+    from reentry.ingest.summary import format_summary, load_summary
+
+    from .pipeline import run_pipeline
+
+    settings = _settings(args)
+    _check_settings(settings, research=False)
+    console = args.console
+    run_pipeline(settings, console.say, selection=INGESTION, on_step=console.step)
+    console.close()
+    console.text(format_summary(load_summary(settings.paths.work_db)))
+    console.text(f"\nWork database: {settings.paths.work_db}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Ingest what is new, build the models, validate, publish: the Dagster job in process."""
-    from reentry.defs.resources import WarehouseResource
-    from reentry.ingest.registry import load_registry
-
-    warehouse = WarehouseResource(
-        workdir=str(Path(args.workdir)),
-        landing=str(Path(args.landing)),
-        sources=args.sources,
-        key_file=args.key_file,
-        research_key_file=args.research_key_file,
-        retention_days=args.retention_days,
-        as_of=args.as_of.isoformat() if args.as_of else None,
-    )
-    # Refuse missing or short keys, a missing landing folder and a registry or layout with a
-    # mistake (the message names the file, the source and the field) before anything starts.
-    warehouse.pseudonym_key()
-    warehouse.research_key()
-    if not warehouse.landing_path.is_dir():
-        raise FileNotFoundError(f"landing folder {warehouse.landing_path} does not exist")
-    load_registry(warehouse.registry_path)
-    _pipeline(warehouse, args.console)
+    settings = _settings(args)
+    _check_settings(settings)
+    _pipeline(settings, args.console)
     return 0
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erasure requests: pseudonymised, removed from every layer, published without them."""
-    from reentry.defs.resources import WarehouseResource
     from reentry.ingest.erasure import Request, read_requests
 
     from .erase import erase, format_result, last_landing
 
     today = date.today()
     wd = Workdir(Path(args.workdir))
-    keys = WarehouseResource(
-        workdir=str(wd.root),
-        landing=args.landing or ".",
-        key_file=args.key_file,
-        research_key_file=args.research_key_file,
+    keys = Settings(
+        workdir=wd.root, key_file=args.key_file, research_key_file=args.research_key_file
     )
     keys.pseudonym_key()  # refuse a missing or short key before anything else
     keys.research_key()
@@ -378,15 +350,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
     landing = Path(args.landing) if args.landing else last_landing(wd.work_db)
     if landing is None or not landing.is_dir():
         raise FileNotFoundError("the landing folder of the last run is not there; pass --landing")
-    warehouse = WarehouseResource(
-        workdir=str(wd.root),
-        landing=str(landing),
-        sources=args.sources,
-        key_file=args.key_file,
-        research_key_file=args.research_key_file,
-        retention_days=args.retention_days,
-    )
-    result = erase(warehouse, requests, args.console.say)
+    settings = _settings(args, landing=landing)
+    result = erase(settings, requests, args.console.say)
     args.console.text(format_result(result))
     return 0
 
@@ -460,10 +425,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     """The data dictionary as a dbt docs site in WORKDIR/docs/ (one file that opens from
     disk), with the column types and descriptions of the published database."""
+    from reentry.defs.dbt import dbt_resource
     from reentry.ingest.warehouse import store_code_lists
 
     from .research import schema_copy
-    from .transform import DBT_PROJECT, dbt_executable
 
     console: Console = args.console
     wd = Workdir(Path(args.workdir).resolve())
@@ -472,9 +437,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
     published = wd.published_db.exists()
     with tempfile.TemporaryDirectory(prefix="reentry-docs-") as scratch:
         # dbt reads the catalog from an empty copy of the published database (schemas,
-        # types, descriptions; no row): neither the researchers' file nor the work database
-        # is opened for writing, and nothing is written into the repository's dbt_project.
-        database = Path(scratch) / "warehouse.duckdb"
+        # types, descriptions; no row) in a scratch work folder: neither the researchers' file
+        # nor the work database is opened for writing, and nothing is written into the
+        # repository's dbt_project.
+        docs = Settings(workdir=Path(scratch))
+        database = docs.paths.work_db
+        database.parent.mkdir(parents=True)
         if published:
             n_tables = schema_copy(wd.published_db, database)
         # The models are compiled with the contract's code lists (dbt's code_list macro).
@@ -483,43 +451,28 @@ def cmd_docs(args: argparse.Namespace) -> int:
             store_code_lists(con, database.stem)
         finally:
             con.close()
-        command = [
-            dbt_executable(),
-            *([] if args.verbose else ["--quiet"]),
-            "--use-colors" if console.tty and args.verbose else "--no-use-colors",
-            "docs",
-            "generate",
-            "--static",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-            *([] if published else ["--empty-catalog"]),
-        ]
-        env = {
-            **os.environ,
-            "REENTRY_WORK_DB": str(database),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
+        docs.export_for_dbt()
         console.status("dbt docs generate …")
-        proc = subprocess.run(
-            command, env=env, cwd=scratch, capture_output=True, text=True, check=False
+        invocation = dbt_resource().cli(
+            ["docs", "generate", "--static", *([] if published else ["--empty-catalog"])],
+            target_path=target,
+            raise_on_error=False,
         )
+        lines = [
+            event.raw_event["info"]["msg"]
+            for event in invocation.stream_raw_events()
+            if event.raw_event.get("info", {}).get("msg")
+        ]
+        succeeded = invocation.is_successful()
     console.close()
-    output = (proc.stdout + proc.stderr).strip()
+    output = "\n".join(lines).strip()
     if args.verbose and output:
         console.text(output)
-    if proc.returncode != 0 or not (target / "static_index.html").exists():
+    if not succeeded or not (target / "static_index.html").exists():
         if output and not args.verbose:
             print(output, file=sys.stderr)
-        raise BuildFailed(
-            f"dbt docs generate failed (exit code {proc.returncode}); its log "
-            f"is in {target / 'logs'}"
-        )
+        print(f"reentry docs: dbt docs generate failed; its log is in {target}", file=sys.stderr)
+        return 1
     index = folder / "index.html"
     shutil.copyfile(target / "static_index.html", index)
     source = (
@@ -814,9 +767,8 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
     except (
         ConfigError,
-        KeyError_,
+        PseudonymKeyError,
         FileNotFoundError,
-        BuildFailed,
         NotPublished,
         PackError,
         ErasureRequestError,

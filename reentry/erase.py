@@ -23,12 +23,12 @@ from pathlib import Path
 import duckdb
 
 from reentry.ingest.erasure import Request, apply_erasures, log_erasures, pseudonymise
-from reentry.ingest.warehouse import ensure_schema
+from reentry.ingest.warehouse import WH, ensure_schema
 from reentry.pseudonym import PseudonymKey, hmac_sql
 
 from .publish.database import previous_path, staged_database
+from .settings import Settings
 
-WH = "wh"
 ERASURE_LOG = ("ingest", "erasures")
 
 
@@ -162,14 +162,14 @@ def last_landing(work_db: Path) -> Path | None:
     return Path(row[0]) if row else None
 
 
-def erase(warehouse, requests: list[Request], say: Callable[[str], None]) -> ErasureResult:
-    """Apply erasure requests to the work folder of `warehouse` and publish without them."""
+def erase(settings: Settings, requests: list[Request], say: Callable[[str], None]) -> ErasureResult:
+    """Apply erasure requests to the work folder of `settings` and publish without them."""
     from .pipeline import run_pipeline
 
-    wd = warehouse.paths
+    wd = settings.paths
     if not wd.work_db.exists():
         raise FileNotFoundError(f"no work database at {wd.work_db}: nothing to erase from")
-    key, research_key = warehouse.pseudonym_key(), warehouse.research_key()
+    key, research_key = settings.pseudonym_key(), settings.research_key()
     pairs = pseudonymise(requests, key)
     keys = sorted({k for k, _ in pairs})
     result = ErasureResult(requests=len(requests), newly_logged=0)
@@ -179,7 +179,7 @@ def erase(warehouse, requests: list[Request], say: Callable[[str], None]) -> Era
     result.newly_logged, removed = _apply(wd.work_db, pairs)
     result.removed = {table: n for table, n in removed.items()}
     say(f"raw history and quarantine: {sum(removed.values()):,} rows removed; rebuilding")
-    run_pipeline(warehouse, say)
+    run_pipeline(settings, say)
     previous = previous_path(wd.published_db)
     if previous.exists():
         previous.unlink()

@@ -1,5 +1,13 @@
-"""Running the Dagster job `warehouse` in process: the one path of `reentry run` and
-`reentry demo` (the same definitions `dagster dev` shows).
+"""Running the Dagster job `warehouse` in process: the one path of `reentry run`, `reentry
+demo`, `reentry ingest` and `reentry erase` (the same definitions `dagster dev` shows), and of
+the tests and the benchmark, which materialise parts of it.
+
+`reentry run` executes the job in two parts: the ingestion first; then, from the run ledger
+(reentry.ledger.build_state), the part that is stale: everything after the ingestion when the
+as-of date, the dbt project, the source registry changed or a person was erased (a full
+build); after new files of some entities only what reads them, publish and outputs
+(reentry.defs.selections.after_new_files: Dagster's lineage, which dagster-dbt turns into
+dbt's own selection); nothing when nothing changed.
 
 What the run says goes to the caller's `say`: the messages of the project's own steps only.
 Dagster's own messages (step starts and skips, dagster-dbt's "subsetted execution" and
@@ -13,9 +21,18 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult, logger
+from dagster import (
+    AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    logger,
+)
+
+from reentry import ledger
+from reentry.settings import Settings
 
 # Modules whose log calls are Dagster's, not the project's.
 _FRAMEWORK = ("dagster", "dagster_dbt", "dagster_shared", "dagster_pipes", "dagster_graphql")
@@ -24,7 +41,7 @@ _PLUMBING = ("logging", "dagster._core.log_manager", __name__)
 # Lines of an error's message shown, and characters per line.
 _MAX_LINES, _MAX_CHARS = 20, 300
 # Errors that are the configuration's (exit code 2, as `reentry ingest` gives them).
-_CONFIGURATION_ERRORS = {"ConfigError", "KeyError_"}
+_CONFIGURATION_ERRORS = {"ConfigError", "PseudonymKeyError"}
 
 
 class PipelineFailed(Exception):
@@ -44,6 +61,21 @@ class PipelineResult:
     skipped: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)  # "<asset> <check>" of every check run
+
+    def extend(self, other: PipelineResult) -> None:
+        for f in fields(self):
+            getattr(self, f.name).extend(getattr(other, f.name))
+
+
+@dataclass
+class BuildPlan:
+    """What the ledger says to build after the ingestion: `selection` None for nothing;
+    `entities` the entities with new files of a partial build (None: a full build)."""
+
+    selection: AssetSelection | None
+    entities: list[str] | None = None
+    message: str | None = None
 
 
 def _from_project() -> bool:
@@ -102,6 +134,7 @@ def _summarise(result: ExecuteInProcessResult) -> PipelineResult:
             out.materialized.append(event.asset_key.to_user_string())
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             data = event.event_specific_data
+            out.checked.append(f"{data.asset_key.to_user_string()} {data.check_name}")
             if not data.passed:
                 meta = data.metadata.get("failed_expectations")
                 detail = f": {meta.value}" if meta is not None else ""
@@ -145,59 +178,125 @@ def _root_cause(error) -> str:
     return "\n".join(lines)
 
 
+def plan_build(settings: Settings, defs) -> BuildPlan:
+    """The part of the job after the ingestion that the ledger finds stale."""
+    from reentry.defs.dbt import PROJECT, project_checksum
+    from reentry.defs.selections import FULL_BUILD, MODELS, after_new_files
+
+    state = ledger.build_state(
+        settings.paths.work_db, settings.as_of, project_checksum(PROJECT.manifest_path)
+    )
+    if state["is_current"]:
+        return BuildPlan(
+            None,
+            message="dbt: nothing to rebuild (no new data, no model change and the same "
+            "as-of date since the last build)",
+        )
+    entities = state["changed_entities"]
+    if entities is None:
+        return BuildPlan(FULL_BUILD)
+    selection = after_new_files(entities)
+    graph = defs.resolve_asset_graph()
+    models = MODELS.resolve(graph)
+    unchanged = len(models - selection.resolve(graph))
+    return BuildPlan(
+        selection,
+        entities,
+        f"dbt: new files of {', '.join(entities) or 'no entity'}: rebuilding what depends "
+        f"on them, {unchanged} models unchanged",
+    )
+
+
 def run_pipeline(
-    warehouse,
+    settings: Settings,
     say: Callable[[str], None],
     *,
+    selection: AssetSelection | None = None,
     dbt_line: Callable[[str], None] | None = None,
     dbt_colors: bool = False,
     on_step: Callable[[str], None] | None = None,
 ) -> PipelineResult:
-    """Execute the job for `warehouse`; raise PipelineFailed naming what failed.
+    """Execute the job for `settings` as `reentry run` does (ingestion, then what the ledger
+    finds stale), or only `selection` of it; raise PipelineFailed naming what failed.
 
     `say` receives the steps' own messages; `dbt_line` each line dbt prints (default:
     dropped; they are in WORKDIR/work/dbt/), coloured if `dbt_colors`; `on_step` the key of
     each step as it starts."""
-    from reentry.defs.dbt import dbt_output
-    from reentry.defs.definitions import JOB_NAME, build_definitions
+    from reentry.defs.dbt import REBUILT_ENTITIES_TAG, dbt_output
+    from reentry.defs.definitions import build_definitions
+    from reentry.defs.selections import INGESTION
 
-    # A build that leaves models alone leaves their checks without a result; Dagster's
-    # planner warns once per such check on its own Python logger, which says nothing a person
-    # needs (the run says what was rebuilt).
+    # A check whose asset is left out of a run is not run; Dagster's planner warns once per
+    # such check on its own Python logger, which says nothing a person needs.
     logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
-    job = build_definitions(warehouse).resolve_job_def(JOB_NAME)
-    job = job.with_logger_defs({"progress": _progress_logger(say, on_step)})
+    defs = build_definitions(settings)
+    summary = PipelineResult()
     with (
         DagsterInstance.ephemeral() as instance,
         dbt_output(dbt_line or (lambda _line: None), colors=dbt_colors),
     ):
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}
-        )
+
+        def execute(part: AssetSelection, tags: dict[str, str] | None = None) -> None:
+            summary.extend(_execute(defs, part, instance, say, on_step, tags))
+
+        if selection is not None:
+            execute(selection)
+            return summary
+        execute(INGESTION)
+        plan = plan_build(settings, defs)
+        if plan.message:
+            say(plan.message)
+        if plan.selection is not None:
+            tags = {} if plan.entities is None else {REBUILT_ENTITIES_TAG: ",".join(plan.entities)}
+            execute(plan.selection, tags)
+    return summary
+
+
+def _execute(defs, selection: AssetSelection, instance, say, on_step, tags) -> PipelineResult:
+    """Materialise `selection` of the job (the assets and the checks it resolves to) in
+    process; raise PipelineFailed if a step failed."""
+    from reentry.defs.definitions import JOB_NAME
+
+    graph = defs.resolve_asset_graph()
+    assets, checks = selection.resolve(graph), selection.resolve_checks(graph)
+    if not assets and not checks:
+        return PipelineResult()
+    job = defs.resolve_job_def(JOB_NAME).get_subset(
+        asset_selection=assets, asset_check_selection=checks
+    )
+    job = job.with_logger_defs({"progress": _progress_logger(say, on_step)})
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"progress": {}}},
+        tags=tags,
+    )
     summary = _summarise(result)
     if not result.success:
-        failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
-        steps = ", ".join(sorted({e.step_key for e in failures})) or "unknown step"
-        errors = [
-            (e.step_key, e.event_specific_data.error)
-            for e in failures
-            if e.event_specific_data and e.event_specific_data.error
-        ]
-        if summary.failed_checks:  # named below with their expectations
-            errors = [
-                (key, error)
-                for key, error in errors
-                if _innermost(error).cls_name != "DagsterAssetCheckFailedError"
-            ]
-        reasons = [f"step {key}: {_root_cause(error)}" for key, error in errors]
-        checks = "; ".join(summary.failed_checks)
-        configuration = any(
-            _innermost(error).cls_name in _CONFIGURATION_ERRORS for _, error in errors
-        )
-        raise PipelineFailed(
-            f"failed at {steps}"
-            + (f" (failed checks: {checks})" if checks else "")
-            + "".join("\n  " + reason.replace("\n", "\n    ") for reason in reasons),
-            exit_code=2 if configuration else 1,
-        )
+        _raise_failure(result, summary)
     return summary
+
+
+def _raise_failure(result: ExecuteInProcessResult, summary: PipelineResult) -> None:
+    failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    steps = ", ".join(sorted({e.step_key for e in failures})) or "unknown step"
+    errors = [
+        (e.step_key, e.event_specific_data.error)
+        for e in failures
+        if e.event_specific_data and e.event_specific_data.error
+    ]
+    if summary.failed_checks:  # named below with their expectations
+        errors = [
+            (key, error)
+            for key, error in errors
+            if _innermost(error).cls_name != "DagsterAssetCheckFailedError"
+        ]
+    reasons = [f"step {key}: {_root_cause(error)}" for key, error in errors]
+    checks = "; ".join(summary.failed_checks)
+    configuration = any(_innermost(error).cls_name in _CONFIGURATION_ERRORS for _, error in errors)
+    raise PipelineFailed(
+        f"failed at {steps}"
+        + (f" (failed checks: {checks})" if checks else "")
+        + "".join("\n  " + reason.replace("\n", "\n    ") for reason in reasons),
+        exit_code=2 if configuration else 1,
+    )

@@ -33,7 +33,7 @@ _TRANSLITERATIONS = (
 )
 
 
-class KeyError_(Exception):
+class PseudonymKeyError(Exception):
     """No usable pseudonym key; the message says how to provide one."""
 
 
@@ -45,7 +45,7 @@ class PseudonymKey:
 
     def __post_init__(self) -> None:
         if not self.secret:
-            raise KeyError_("the pseudonym key is empty")
+            raise PseudonymKeyError("the pseudonym key is empty")
 
     def __repr__(self) -> str:
         return "PseudonymKey(<hidden>)"
@@ -108,21 +108,21 @@ def load_key(
         try:
             secret = path.read_bytes().strip()
         except OSError as exc:
-            raise KeyError_(f"cannot read the {what} file {path}: {exc.strerror}") from None
+            raise PseudonymKeyError(f"cannot read the {what} file {path}: {exc.strerror}") from None
         origin = f"key file {path}"
     elif os.environ.get(env):
         secret = os.environ[env].strip().encode("utf-8")
         origin = f"environment variable {env}"
     else:
         flag = "--key-file" if env == KEY_ENV else "--research-key-file"
-        raise KeyError_(
+        raise PseudonymKeyError(
             f"no {what}: set {env} or pass {flag} FILE. The key must come from "
             "the key holder (see README, 'Key custody'); `reentry demo` makes its own."
         )
     if not secret:
-        raise KeyError_(f"the {what} from the {origin} is empty")
+        raise PseudonymKeyError(f"the {what} from the {origin} is empty")
     if not demo and len(secret) < MIN_KEY_BYTES:
-        raise KeyError_(
+        raise PseudonymKeyError(
             f"the {what} from the {origin} is {len(secret)} bytes; at least "
             f"{MIN_KEY_BYTES} are required (e.g. `python -c 'import secrets; "
             "print(secrets.token_hex(32))'`)"

@@ -1,9 +1,132 @@
-"""Where a run keeps its files: one object names every path in a work folder."""
+"""The settings of a run and where it keeps its files.
+
+`Settings` is the one settings object: work folder, landing folder, source registry, key files,
+as-of date, retention, demo mode and DuckDB's memory limit. The command line constructs it
+from its options, `dagster dev` from the REENTRY_* environment variables (`Settings.from_env`,
+the only place they are read), and the Dagster resource is built from it. `Workdir` names
+every path in a work folder.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+
+from reentry.pseudonym import (
+    KEY_ENV,
+    RESEARCH_KEY_ENV,
+    PseudonymKey,
+    ensure_demo_key,
+    load_key,
+)
+
+WORKDIR_ENV = "REENTRY_WORKDIR"
+DEFAULT_WORKDIR = "demo"
+DEFAULT_RETENTION_DAYS = 730
+# DuckDB's memory limit in dbt's profile: it spills to disk beyond it instead of taking 80 %
+# of the machine (1,000,000 persons reached 11 GB without it).
+DEFAULT_DUCKDB_MEMORY = "4GB"
+# What dbt's profile reads (dbt_project/profiles.yml): the work database and the memory limit.
+DBT_WORK_DB_ENV = "REENTRY_WORK_DB"
+DBT_MEMORY_ENV = "REENTRY_DUCKDB_MEMORY"
+
+
+def default_workdir(environ: Mapping[str, str] = os.environ) -> str:
+    """The work folder when none is given: $REENTRY_WORKDIR, else ./demo (the command line
+    and `dagster dev` follow the same rule)."""
+    return environ.get(WORKDIR_ENV) or DEFAULT_WORKDIR
+
+
+def _path(value: str | Path | None) -> Path | None:
+    # Absolute: dbt runs in its project folder, so a relative work folder would land there.
+    return Path(value).resolve() if value else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is configured by. Paths are made absolute on construction."""
+
+    workdir: Path
+    landing: Path | None = None  # default: WORKDIR/landing (the demo's)
+    sources: Path | None = None  # default: sources.yml in the landing folder
+    key_file: Path | None = None
+    research_key_file: Path | None = None
+    as_of: date | None = None  # default: the newest register export
+    retention_days: int = DEFAULT_RETENTION_DAYS  # archived landing files older are deleted
+    demo: bool = False  # the demo makes its own keys in the work folder
+    duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
+    paths: Workdir = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        workdir = _path(self.workdir)
+        set_ = object.__setattr__
+        set_(self, "workdir", workdir)
+        set_(self, "landing", _path(self.landing) or workdir / "landing")
+        for name in ("sources", "key_file", "research_key_file"):
+            set_(self, name, _path(getattr(self, name)))
+        if isinstance(self.as_of, str):
+            set_(self, "as_of", date.fromisoformat(self.as_of))
+        set_(self, "paths", Workdir(workdir))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Settings for `dagster dev`: REENTRY_WORKDIR (default ./demo), REENTRY_LANDING,
+        REENTRY_SOURCES, REENTRY_KEY_FILE, REENTRY_RESEARCH_KEY_FILE, REENTRY_AS_OF
+        (YYYY-MM-DD), REENTRY_RETENTION_DAYS, REENTRY_DEMO (1 = demo keys) and
+        REENTRY_DUCKDB_MEMORY; unset or empty means the default."""
+        return cls(
+            workdir=Path(default_workdir(environ)),
+            landing=environ.get("REENTRY_LANDING") or None,
+            sources=environ.get("REENTRY_SOURCES") or None,
+            key_file=environ.get("REENTRY_KEY_FILE") or None,
+            research_key_file=environ.get("REENTRY_RESEARCH_KEY_FILE") or None,
+            as_of=environ.get("REENTRY_AS_OF") or None,
+            retention_days=int(environ.get("REENTRY_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
+            demo=environ.get("REENTRY_DEMO", "") == "1",
+            duckdb_memory=environ.get(DBT_MEMORY_ENV) or DEFAULT_DUCKDB_MEMORY,
+        )
+
+    @property
+    def registry(self) -> Path:
+        """The source registry: --sources, or sources.yml in the landing folder."""
+        return self.sources or self.landing / "sources.yml"
+
+    def pseudonym_key(self) -> PseudonymKey:
+        """The ingestion key: the key file, else $REENTRY_PSEUDONYM_KEY, else (demo only) the
+        demo's own key in the work folder."""
+        return self._key(self.key_file, KEY_ENV, "pseudonym key", self.paths.demo_key)
+
+    def research_key(self) -> PseudonymKey:
+        """The key of this research release (re-keys person-level identifiers): the key file,
+        else $REENTRY_RESEARCH_KEY, else (demo only) the demo's own."""
+        return self._key(
+            self.research_key_file, RESEARCH_KEY_ENV, "research key", self.paths.demo_research_key
+        )
+
+    def _key(self, key_file: Path | None, env: str, what: str, demo_file: Path) -> PseudonymKey:
+        if key_file or os.environ.get(env) or not self.demo:
+            return load_key(key_file, demo=self.demo, env=env, what=what)
+        return load_key(ensure_demo_key(demo_file), demo=True, env=env, what=what)
+
+    def export_for_dbt(self) -> None:
+        """Set what dbt reads from the environment: this work folder's database and DuckDB's
+        memory limit (dbt_project/profiles.yml), and which tests a selection runs. dbt runs as
+        a child process of dagster-dbt, which hands it this process's environment; this is the
+        one place that sets them, before the job (or `reentry docs`) runs dbt."""
+        os.environ.update(
+            {
+                DBT_WORK_DB_ENV: str(self.paths.work_db),
+                DBT_MEMORY_ENV: self.duckdb_memory,
+                # A part of the job runs the dbt tests of what it builds and of what is upstream
+                # of it, not those of a model it leaves alone (dbt's default, eager, would also
+                # run a relationships test of a model outside the part, maybe not built yet).
+                # dagster-dbt overrides it when a selection leaves tests out.
+                "DBT_INDIRECT_SELECTION": "buildable",
+            }
+        )
 
 
 @dataclass(frozen=True)

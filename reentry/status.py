@@ -184,8 +184,3 @@ def status_text(wd: Workdir, retention_days: int = 730) -> str:
     finally:
         con.close()
     return "\n".join(out)
-
-
-def published_path(workdir: Path) -> Path:
-    """The researchers' database of a work folder."""
-    return Workdir(workdir).published_db

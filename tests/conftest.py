@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from reentry.pseudonym import PseudonymKey
+from reentry.settings import Settings
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -122,17 +123,23 @@ def demo_keys(tmp_path_factory) -> dict:
     return {"key_file": folder / "pseudonym.key", "research_key_file": folder / "research.key"}
 
 
-def warehouse_for(root: Path, keys: dict, **extra):
+def settings_for(root: Path, keys: dict, **extra) -> Settings:
     """The run settings of a work folder whose landing folder is root/landing."""
-    from reentry.defs.resources import WarehouseResource
-
-    return WarehouseResource(
-        workdir=str(root),
-        landing=str(root / "landing"),
-        key_file=str(keys["key_file"]),
-        research_key_file=str(keys["research_key_file"]),
+    return Settings(
+        workdir=root,
+        landing=root / "landing",
+        key_file=keys["key_file"],
+        research_key_file=keys["research_key_file"],
         **extra,
     )
+
+
+def materialise(settings: Settings, selection):
+    """Materialise `selection` of the job (an AssetSelection: its assets and their checks) for
+    `settings`, in process, as `reentry run` runs the job."""
+    from reentry.pipeline import run_pipeline
+
+    return run_pipeline(settings, lambda _message: None, selection=selection)
 
 
 @pytest.fixture(scope="session")
@@ -146,11 +153,11 @@ def built_demo(tmp_path_factory, demo_keys) -> dict:
     generate_demo(
         root / "landing", root / "truth", persons=BUILT_PERSONS, seed=11, defect_rate=0.02
     )
-    warehouse = warehouse_for(root, demo_keys)
+    settings = settings_for(root, demo_keys)
     messages: list[str] = []
-    first = run_pipeline(warehouse, messages.append)
+    first = run_pipeline(settings, messages.append)
     published_stat = (root / "published" / "warehouse.duckdb").stat()
-    second = run_pipeline(warehouse, messages.append)
+    second = run_pipeline(settings, messages.append)
     return {
         "root": root,
         "landing": root / "landing",
@@ -161,7 +168,7 @@ def built_demo(tmp_path_factory, demo_keys) -> dict:
         "second": second,
         "messages": messages,
         "published_stat_after_first": published_stat,
-        "warehouse": warehouse,
+        "settings": settings,
     }
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from reentry.cli import Console, build_parser, main
 
-from .conftest import Landing, query, warehouse_for
+from .conftest import Landing, query, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 # What Dagster and dagster-dbt say about themselves, which a run must never show.
@@ -212,7 +212,7 @@ def test_a_registry_typo_through_run_names_the_source_and_the_field(
     root = tmp_path / "job"
     shutil.copytree(landing.root, root / "landing")
     with pytest.raises(PipelineFailed) as failed:
-        run_pipeline(warehouse_for(root, demo_keys), lambda _m: None)
+        run_pipeline(settings_for(root, demo_keys), lambda _m: None)
     assert failed.value.exit_code == 2
     assert "(id jva-a).kind: Input should be" in str(failed.value)
     assert "ConfigError" not in str(failed.value)

@@ -23,7 +23,7 @@ from reentry.outputs.site import (
     BALANCE_STAGES,
     EFFECT_HEADLINE,
     ESTIMATORS,
-    HEADLINE,
+    HEADLINE_INDICATORS,
     LANGUAGES,
     MEASURES,
     PAGES,
@@ -540,7 +540,7 @@ def _spec_keys() -> set[str]:
                 keys.add(f"filter.{control['labels']}")
                 keys |= {f"{control['labels']}.{o}" for o in control["options"]}
     keys |= {f"filter.{d}" for d in ("programme", "cohort", *BREAKDOWNS)}
-    keys |= {f"indicator.{i}" for i in HEADLINE + TREND + RANKED}
+    keys |= {f"indicator.{i}" for i in HEADLINE_INDICATORS + TREND + RANKED}
     keys |= {f"measure.{m}" for m in MEASURES} | {f"window.{w}" for w in WINDOWS}
     keys |= {f"stage.{s}" for s in FUNNEL_STAGES}
     keys |= {f"estimator.{e}" for e in ESTIMATORS}

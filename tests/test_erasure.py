@@ -20,13 +20,14 @@ from reentry.ingest.erasure import (
     pseudonymise,
     read_requests,
 )
-from reentry.ingest.load import WH, ingest, purge_archive
+from reentry.ingest.load import ingest, purge_archive
+from reentry.ingest.warehouse import WH
 from reentry.pipeline import run_pipeline
 from reentry.pseudonym import KEY_ENV, RESEARCH_KEY_ENV, PseudonymKey, hmac_sql
 from reentry.settings import Workdir
 from reentry.status import status_text
 
-from .conftest import TEST_KEY, Landing, query, warehouse_for
+from .conftest import TEST_KEY, Landing, query, settings_for
 from .privacy_scan import _found_in_text, landing_identifiers
 
 INMATES = (
@@ -460,7 +461,7 @@ def test_erase_one_demo_person_from_every_layer(copied_demo, demo_keys, capsys) 
     lines = source_file.read_bytes().splitlines(keepends=True)
     drop = next(i for i in range(len(lines) - 1, 0, -1) if not holds_person(lines[i]))
     resent.write_bytes(b"".join(lines[:drop] + lines[drop + 1 :]))
-    run_pipeline(warehouse_for(root, demo_keys), lambda _m: None)
+    run_pipeline(settings_for(root, demo_keys), lambda _m: None)
     rel = resent.relative_to(root / "landing").as_posix()
     [(status, received, loaded, quarantined, erased)] = query(
         work,

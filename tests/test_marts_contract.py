@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reentry.transform import run_dbt
-
-from .conftest import query
+from .conftest import materialise, query
 
 # outputs.md, "Public marts": names and grains are a contract, columns may grow.
 CONTRACT = {
@@ -124,10 +122,10 @@ def test_published_marts_carry_every_contract_column(built_demo) -> None:
 
 
 def test_every_mart_enforces_its_contract_set_once_for_the_folder() -> None:
-    from reentry.transform import DBT_PROJECT
+    from reentry.defs.dbt import DBT_PROJECT, prepare_manifest
     from reentry.validation.rules import load_manifest, public_marts
 
-    manifest = load_manifest()
+    manifest = load_manifest(prepare_manifest())
     marts = set(public_marts(manifest))
     assert set(CONTRACT) <= marts
     nodes = [
@@ -216,25 +214,32 @@ def test_an_older_duckdb_client_opens_the_published_file(built_demo) -> None:
     assert json.loads(out.stdout) == [{"n": n}]
 
 
-def test_docs_generate_works_offline(built_demo) -> None:
-    run_dbt("docs generate", built_demo["db"], quiet=True)
-    catalog = built_demo["db"].parent / "dbt" / "target" / "catalog.json"
+def test_docs_generate_works_offline(built_demo, tmp_path) -> None:
+    from reentry.cli import main
+
+    (tmp_path / "published").mkdir()
+    shutil.copyfile(built_demo["published"], tmp_path / "published" / "warehouse.duckdb")
+    assert main(["docs", "--workdir", str(tmp_path)]) == 0
+    catalog = tmp_path / "docs" / "dbt" / "catalog.json"
     nodes = json.loads(catalog.read_text(encoding="utf-8"))["nodes"]
     assert "model.reentry.recidivism_rates" in nodes
 
 
 def test_as_of_date_is_a_run_variable(built_demo, tmp_path) -> None:
-    db = tmp_path / "work" / "warehouse.duckdb"
+    from dagster import AssetKey, AssetSelection
+
+    from reentry.defs.selections import MODELS
+    from reentry.settings import Settings
+
+    settings = Settings(workdir=tmp_path, as_of=date(2006, 12, 31))
+    db = settings.paths.work_db
     db.parent.mkdir()
     shutil.copy(built_demo["db"], db)
     assert query(db, "select as_of_date::varchar from marts.run_metadata") == [("2009-12-31",)]
-    run_dbt(
-        "build",
-        db,
-        as_of=date(2006, 12, 31),
-        quiet=True,
-        extra=["--select", "int_parameters+", "--exclude", "test_type:unit"],
-    )
+    # every model after the parameters, with the as-of date of the settings
+    parameters = AssetSelection.assets(AssetKey(["intermediate", "int_parameters"]))
+    built = materialise(settings, (parameters.downstream() & MODELS).without_checks())
+    assert {"intermediate/int_parameters", "marts/recidivism_rates"} <= set(built.materialized)
     assert query(db, "select as_of_date::varchar from marts.run_metadata") == [("2006-12-31",)]
     # Releases of 2005 have no 24 months + 6 months lag of follow-up by the end of 2006.
     rows = query(

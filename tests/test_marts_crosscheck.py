@@ -645,10 +645,16 @@ def test_directly_standardised_comparison_rate(built_demo, effects) -> None:
 
 EARLY_AS_OF = date(2005, 9, 30)
 EARLY_MODELS = (
-    "int_parameters int_releases_cohorts int_releases_joined_to_participation "
-    "int_recidivism_events int_recidivism_time_to_event int_recidivism_outcomes releases "
-    "recidivism "
-    "recidivism_rates survival"
+    "intermediate/int_parameters",
+    "intermediate/int_releases_cohorts",
+    "intermediate/int_releases_joined_to_participation",
+    "intermediate/int_recidivism_events",
+    "intermediate/int_recidivism_time_to_event",
+    "intermediate/int_recidivism_outcomes",
+    "marts/releases",
+    "marts/recidivism",
+    "marts/recidivism_rates",
+    "marts/survival",
 )
 
 
@@ -659,12 +665,18 @@ def early_cut(built_demo, tmp_path_factory) -> Inputs:
     at the as-of date are only exercised here."""
     import shutil
 
-    from reentry.transform import run_dbt
+    from dagster import AssetKey, AssetSelection
 
-    db = tmp_path_factory.mktemp("early_cut") / "work" / "warehouse.duckdb"
+    from reentry.settings import Settings
+
+    from .conftest import materialise
+
+    settings = Settings(workdir=tmp_path_factory.mktemp("early_cut"), as_of=EARLY_AS_OF)
+    db = settings.paths.work_db
     db.parent.mkdir(parents=True)
     shutil.copyfile(built_demo["db"], db)
-    run_dbt("run", db, as_of=EARLY_AS_OF, extra=["--select", EARLY_MODELS], quiet=True)
+    models = [AssetKey.from_user_string(name) for name in EARLY_MODELS]
+    materialise(settings, AssetSelection.assets(*models).without_checks())
     return load_inputs(db)
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, AssetSelection
 
 from reentry.cli import main
 from reentry.pipeline import PipelineFailed, run_pipeline
 
-from .conftest import query, warehouse_for
+from .conftest import materialise, query, settings_for
 
 
 def sha256(path: Path) -> str:
@@ -29,7 +29,7 @@ def sha256(path: Path) -> str:
 def test_definitions_load_with_an_unbroken_lineage(tmp_path, demo_keys) -> None:
     from reentry.defs.definitions import JOB_NAME, build_definitions
 
-    defs = build_definitions(warehouse_for(tmp_path, demo_keys))
+    defs = build_definitions(settings_for(tmp_path, demo_keys))
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {
@@ -55,6 +55,53 @@ def test_definitions_load_with_an_unbroken_lineage(tmp_path, demo_keys) -> None:
     assert defs.resolve_job_def(JOB_NAME) is not None
     assert {s.name for s in defs.sensors} == {"new_landing_files"}
     assert {s.name for s in defs.schedules} == {"quarterly_pack"}
+
+
+def test_the_selections_of_a_run_follow_dagsters_lineage(tmp_path, demo_keys) -> None:
+    """After new files of one entity: the models reading it, the ingestion's own reports,
+    publish and outputs, with the checks of exactly those assets; a full build: everything
+    after the ingestion."""
+    from dagster import AssetCheckKey
+
+    from reentry.defs.definitions import build_definitions
+    from reentry.defs.selections import FULL_BUILD, INGESTION, MODELS, after_new_files
+
+    graph = build_definitions(settings_for(tmp_path, demo_keys)).resolve_asset_graph()
+    names = lambda keys: {k.to_user_string() for k in keys}  # noqa: E731
+    partial = after_new_files(["placements"])
+    assets, checks = partial.resolve(graph), partial.resolve_checks(graph)
+    assert {
+        "staging/stg_partner__placements",
+        "marts/placements",
+        "marts/data_quality_deliveries",
+        "marts/run_metadata",
+        "published/warehouse",
+        "dashboards/site",
+        "reports/pack",
+    } <= names(assets)
+    assert not {
+        "raw/placements",
+        "ingest/files",
+        "staging/stg_prison__inmates",
+        "intermediate/int_parameters",
+        "marts/releases",
+        "marts/survival",
+    } & names(assets)
+    # checks: those of the selected assets (dbt tests and Great Expectations), no other
+    assert {c.asset_key for c in checks} <= assets
+    assert AssetCheckKey(AssetKey(["marts", "placements"]), "great_expectations") in checks
+    assert AssetCheckKey(AssetKey(["marts", "releases"]), "great_expectations") not in checks
+    assert any(  # a dbt test
+        c.asset_key == AssetKey(["marts", "placements"]) and c.name != "great_expectations"
+        for c in checks
+    )
+    # nothing selected is upstream of a model left alone
+    left_alone = MODELS.resolve(graph) - assets
+    assert not assets & AssetSelection.assets(*left_alone).upstream().resolve(graph)
+    full = FULL_BUILD.resolve(graph)
+    assert full == graph.get_all_asset_keys() - INGESTION.resolve(graph)
+    assert FULL_BUILD.resolve_checks(graph) == graph.asset_check_keys
+    assert after_new_files(["inmates"]).resolve(graph) < full
 
 
 def test_full_materialisation_of_the_demo_through_dagster(built_demo) -> None:
@@ -106,9 +153,9 @@ def test_a_failing_expectation_blocks_publish_and_keeps_the_old_file(
         con.execute("insert into marts.releases select * from marts.releases")
     con.close()
     before = sha256(published)
-    warehouse = warehouse_for(copied_demo, demo_keys, as_of="2009-12-30")
+    settings = settings_for(copied_demo, demo_keys, as_of="2009-12-30")
     with pytest.raises(PipelineFailed) as failed:
-        run_pipeline(warehouse, lambda _m: None)
+        run_pipeline(settings, lambda _m: None)
     assert "marts/releases great_expectations" in str(failed.value)
     assert sha256(published) == before
     assert not published.with_name("warehouse.previous.duckdb").exists()
@@ -171,17 +218,17 @@ def test_one_new_partner_file_rebuilds_only_what_depends_on_it(
     copied_demo, demo_keys, tmp_path
 ) -> None:
     """A new placements file rebuilds the models downstream of placements (and the ingestion's
-    own), runs the dbt tests of the marts left alone in the validation, publishes, and leaves
-    every mart exactly as a full rebuild would."""
+    own), validates only the marts rebuilt, publishes, and leaves every mart exactly as a
+    full rebuild would."""
     from bench.run import add_partner_file
-    from reentry.transform import run_dbt
+    from reentry.defs.selections import MODELS, validation_checks
 
     work = copied_demo / "work" / "warehouse.duckdb"
     loaded = "select count(*) from ingest.files where status = 'loaded'"
     ((loaded_before,),) = query(work, loaded)
     add_partner_file(copied_demo / "archive", copied_demo / "landing")
     messages: list[str] = []
-    result = run_pipeline(warehouse_for(copied_demo, demo_keys), messages.append)
+    result = run_pipeline(settings_for(copied_demo, demo_keys), messages.append)
     run_results = json.loads(
         (copied_demo / "work" / "dbt" / "target" / "run_results.json").read_text(encoding="utf-8")
     )
@@ -206,21 +253,35 @@ def test_one_new_partner_file_rebuilds_only_what_depends_on_it(
         "int_parameters",
         "int_releases_cohorts",
     }
-    # every mart is current (rebuilt or left as it was), so validation and publish ran
-    assert {"marts/releases", "marts/placements", "published/warehouse"} <= set(result.materialized)
-    assert any("rebuilding what depends on them" in m for m in messages)
-    # the check ran the dbt tests of the marts left alone (the build did not)
-    assert any(
-        m.startswith("dbt tests not run by this build, run now: ")
-        and "releases" in m.split(": ", 1)[1].split(", ")
-        for m in messages
+    # Dagster materialised what dbt rebuilt and nothing else; the marts rebuilt were
+    # validated (only they), then published
+    assert {"marts/placements", "marts/run_metadata", "published/warehouse"} <= set(
+        result.materialized
     )
+    assert not {"marts/releases", "marts/survival", "intermediate/int_parameters"} & set(
+        result.materialized
+    )
+    assert {"marts/placements great_expectations", "marts/placement_funnel great_expectations"} <= (
+        set(result.checked)
+    )
+    assert not {c for c in result.checked if c.startswith(("marts/releases ", "marts/survival "))}
+    assert not result.failed_checks
+    assert any("rebuilding what depends on them" in m for m in messages)
     assert query(work, loaded) == [(loaded_before + 1,)]
-    # the same marts as a full rebuild of the same data
-    full = tmp_path / "full.duckdb"
+    assert query(
+        work, "select rebuilt_entities from ledger.builds order by built_at desc limit 1"
+    ) == [(["placements"],)]
+    # the same marts as a full rebuild of the same data (the models of the job, on a copy)
+    full = tmp_path / "full" / "work" / "warehouse.duckdb"
+    full.parent.mkdir(parents=True)
     shutil.copyfile(work, full)
-    run_dbt("build", full, quiet=True)
-    con = duckdb.connect(str(full), read_only=True)
+    built = materialise(settings_for(tmp_path / "full", demo_keys), MODELS - validation_checks())
+    assert (
+        "marts/releases" in built.materialized and "published/warehouse" not in built.materialized
+    )
+    assert built.checked and not [c for c in built.checked if c.endswith(" great_expectations")]
+    con = duckdb.connect()
+    con.execute(f"attach '{full}' as \"full\" (read_only)")
     con.execute(f"attach '{work}' as incremental (read_only)")
     tables = [
         r[0]
@@ -270,7 +331,7 @@ def test_a_reader_holding_the_published_file_never_blocks_a_run(
             time.sleep(0.05)
         # A new as-of date: the models are rebuilt and published while the reader reads.
         result = run_pipeline(
-            warehouse_for(copied_demo, demo_keys, as_of="2008-12-31"), lambda _m: None
+            settings_for(copied_demo, demo_keys, as_of="2008-12-31"), lambda _m: None
         )
         assert "published/warehouse" in result.materialized
     finally:

@@ -15,7 +15,7 @@ import pytest
 
 from reentry.cli import main
 from reentry.outputs.disclosure import THRESHOLD
-from reentry.outputs.pack import EFFECT_COLUMNS, HEADLINE, build_pack
+from reentry.outputs.pack import EFFECT_COLUMNS, PACK_INDICATORS, build_pack
 from reentry.outputs.render import render_packs
 from reentry.outputs.site import EFFECT_HEADLINE, load_messages
 from reentry.settings import Workdir
@@ -91,7 +91,7 @@ def sheet_xml(workbook, name: str) -> tuple[ElementTree.Element, list[str]]:
 def wide_columns(book: pl.DataFrame) -> list[tuple[str | None, str]]:
     """(indicator code, 'value' or 'denominator') per column of a wide sheet, from its two
     header rows (the indicator's name over its columns, then % or n)."""
-    names = {EN[f"indicator.{c}"]: c for c in HEADLINE}
+    names = {EN[f"indicator.{c}"]: c for c in PACK_INDICATORS}
     groups, labels = book.row(0), book.row(1)
     out, current = [], None
     for group, label in zip(groups, labels, strict=True):
@@ -149,7 +149,7 @@ def test_long_sheet_figures_are_the_marts_figures_or_suppressed(pack) -> None:
     marts = marts_indicators(pack["published"])
     checked = hidden = 0
     book = long_sheet(pack["workbook"])
-    assert set(book["Indicator code"].unique().to_list()) <= set(HEADLINE)
+    assert set(book["Indicator code"].unique().to_list()) <= set(PACK_INDICATORS)
     prisons = set(marts["prison_id"].to_list()) - {"all"}
     for row in book.iter_rows(named=True):
         unit = row["Unit"]
@@ -197,7 +197,7 @@ def test_wide_sheets_one_row_per_unit_with_the_marts_figures(pack) -> None:
     for name, by in WIDE.items():
         book = sheet(pack["workbook"], name)
         columns = wide_columns(book)
-        assert {c for c, _ in columns if c} == set(HEADLINE), name
+        assert {c for c, _ in columns if c} == set(PACK_INDICATORS), name
         labels = book.row(1)
         rows = book.slice(2)
         if by is None:
@@ -219,7 +219,7 @@ def test_wide_sheets_one_row_per_unit_with_the_marts_figures(pack) -> None:
             else marts.filter(pl.col("prison_id") == "all", pl.col("partner_id") == "all")
         )
         want_units = want_units.filter(pl.col("cohort") == cohort)
-        want_units = want_units.filter(pl.col("indicator").is_in(HEADLINE))
+        want_units = want_units.filter(pl.col("indicator").is_in(PACK_INDICATORS))
         assert sorted(units) == sorted(
             set(want_units.select("programme", pl.lit("all") if by is None else pl.col(by)).rows())
         ), name

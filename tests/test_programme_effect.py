@@ -22,17 +22,21 @@ import math
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey, AssetSelection
 
-from reentry.ingest.load import ingest
-from reentry.transform import run_dbt
+from reentry.defs.selections import INGESTION, validation_checks
+from reentry.settings import Settings
 from simulation import generate_demo
 
-from .conftest import TEST_KEY, query
+from .conftest import TEST_KEY, materialise, query
 
 SEEDS = (101, 202, 303, 404, 505)
 PERSONS = 20_000
 WINDOW = 24
-EVALUATION = "+programme_effects"
+# The ingestion (one asset: it loads every entity) and every model the effects mart reads,
+# with their dbt tests.
+EFFECTS = AssetSelection.assets(AssetKey(["marts", "programme_effects"]))
+EVALUATION = (INGESTION | EFFECTS.upstream()) - validation_checks()
 
 
 def evaluate(root: Path, seed: int, **simulation) -> dict:
@@ -41,15 +45,11 @@ def evaluate(root: Path, seed: int, **simulation) -> dict:
     generate_demo(
         root / "landing", root / "truth", persons=PERSONS, seed=seed, defect_rate=0.0, **simulation
     )
-    work_db = root / "work" / "warehouse.duckdb"
-    work_db.parent.mkdir(parents=True, exist_ok=True)
-    ingest(root / "landing", work_db, TEST_KEY)
-    run_dbt(
-        "build",
-        work_db,
-        extra=["--select", EVALUATION, "--indirect-selection", "cautious"],
-        quiet=True,
-    )
+    key_file = root / "pseudonym.key"
+    key_file.write_bytes(TEST_KEY.secret)
+    settings = Settings(workdir=root, key_file=key_file)
+    materialise(settings, EVALUATION)
+    work_db = settings.paths.work_db
     truth = json.loads((root / "truth" / "planted_truth.json").read_text(encoding="utf-8"))
     rows = query(
         work_db,

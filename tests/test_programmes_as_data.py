@@ -15,7 +15,7 @@ from reentry.outputs.headline import evaluation_lines
 from reentry.pipeline import run_pipeline
 from simulation import generate_demo
 
-from .conftest import query, warehouse_for
+from .conftest import query, settings_for
 from .test_simulation import THIRD_PROGRAMME, THIRD_REGISTER, _scenario_with
 
 CODE_FOLDERS = ("reentry", "dbt_project/models", "dbt_project/macros")
@@ -24,7 +24,7 @@ CODE_SUFFIXES = {".py", ".sql", ".js", ".yml", ".yaml"}
 
 def _run(root: Path, keys: dict) -> list[str]:
     messages: list[str] = []
-    run_pipeline(warehouse_for(root, keys), messages.append)
+    run_pipeline(settings_for(root, keys), messages.append)
     return messages
 
 

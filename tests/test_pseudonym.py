@@ -10,8 +10,8 @@ import pytest
 
 from reentry.pseudonym import (
     KEY_ENV,
-    KeyError_,
     PseudonymKey,
+    PseudonymKeyError,
     ensure_demo_key,
     load_key,
     normalise_name_sql,
@@ -95,13 +95,13 @@ def test_key_never_shows_in_repr() -> None:
 
 def test_run_without_key_stops_with_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
-    with pytest.raises(KeyError_, match="no pseudonym key: set REENTRY_PSEUDONYM_KEY"):
+    with pytest.raises(PseudonymKeyError, match="no pseudonym key: set REENTRY_PSEUDONYM_KEY"):
         load_key(None)
 
 
 def test_short_key_refused_outside_demo(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv(KEY_ENV, "too-short")
-    with pytest.raises(KeyError_, match="at least 32 are required"):
+    with pytest.raises(PseudonymKeyError, match="at least 32 are required"):
         load_key(None)
     assert load_key(None, demo=True).secret == b"too-short"
     key_file = ensure_demo_key(tmp_path / "k" / "pseudonym.key")

@@ -15,13 +15,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from reentry.defs.dbt import prepare_manifest, run_dbt_tests
+from reentry.validation import suites
 from reentry.validation.rules import (
     UncoveredMarts,
     check_coverage,
     load_manifest,
     public_marts,
 )
-from reentry.validation.suites import validate_marts, write_report
+from reentry.validation.suites import write_report
 
 from .conftest import warehouse_for
 
@@ -30,7 +32,15 @@ PERSON_TABLES = ["releases", "placements", "recidivism"]
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    return load_manifest()
+    return load_manifest(prepare_manifest())
+
+
+def validate_marts(database: Path, *args, **kwargs):
+    """The validation as the job's check runs it: the project's manifest (unless given) and
+    the job's dbt resource for the tests the build did not run."""
+    kwargs.setdefault("manifest", load_manifest(prepare_manifest()))
+    kwargs.setdefault("run_tests", run_dbt_tests)
+    return suites.validate_marts(database, *args, **kwargs)
 
 
 def build_results(built_demo: dict) -> Path:

@@ -46,6 +46,8 @@ def build_marts_checks(marts: Sequence[str]):
         from reentry.validation.rules import load_manifest
         from reentry.validation.suites import validate_marts, write_report
 
+        from .dbt import prepare_manifest, run_dbt_tests
+
         selected = {k.asset_key.path[-1] for k in context.selected_asset_check_keys}
         tables = [t for t in marts if t in selected]
         paths = warehouse.paths
@@ -55,7 +57,8 @@ def build_marts_checks(marts: Sequence[str]):
             previous=previous,
             tables=tables,
             run_results=paths.work_db.parent / "dbt" / "target" / "run_results.json",
-            manifest=load_manifest(),
+            manifest=load_manifest(prepare_manifest()),
+            run_tests=run_dbt_tests,
         )
         if report.tested_now:
             context.log.info(

@@ -2,16 +2,15 @@
 point at the ingestion assets, so the lineage runs unbroken from landing files to marts."""
 
 import contextlib
-import hashlib
 import json
 import os
-import subprocess
+import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Output
+from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -21,12 +20,66 @@ from dagster_dbt import (
 )
 
 from reentry import ledger
-from reentry.transform import DBT_PROJECT, dbt_executable, unaffected_models
+from reentry.files import sha256_file
+from reentry.settings import DBT_WORK_DB_ENV
+from reentry.validation.rules import read_run_results
 
 from .resources import WarehouseResource
 
+DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 PROJECT = DbtProject(project_dir=DBT_PROJECT, profiles_dir=DBT_PROJECT)
-_WATCHED = ("models", "macros", "tests", "dbt_project.yml")
+_WATCHED = ("models", "macros", "tests", "seeds", "dbt_project.yml")
+# A run tag of the partial build `reentry run` plans after new files of some entities (see
+# reentry.pipeline): the entities, comma-separated. The build records them in the ledger.
+REBUILT_ENTITIES_TAG = "reentry/rebuilt_entities"
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment (next to the running Python), else the one on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+@contextlib.contextmanager
+def _profile_database(database: Path) -> Iterator[None]:
+    """dbt's profile pointed at `database` while a command runs (settings.export_for_dbt
+    points it at the work folder's database; a check may test another file)."""
+    saved = os.environ.get(DBT_WORK_DB_ENV)
+    os.environ[DBT_WORK_DB_ENV] = str(Path(database).resolve())
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(DBT_WORK_DB_ENV, None)
+        else:
+            os.environ[DBT_WORK_DB_ENV] = saved
+
+
+def run_dbt_tests(database: Path, selectors: Sequence[str]) -> dict[str, dict]:
+    """`dbt test` of these tests on `database` through the job's dbt resource, and their
+    results (reentry.validation's test runner). The target folder is `dbt/validation` beside
+    the database, so the build's run_results.json stays as it was."""
+    if not selectors:
+        return {}
+    target = Path(database).resolve().parent / "dbt" / "validation"
+    results = target / "run_results.json"
+    results.unlink(missing_ok=True)
+    with _profile_database(database):
+        invocation = dbt_resource().cli(
+            ["--quiet", "test", "--select", *selectors], target_path=target, raise_on_error=False
+        )
+        invocation.wait()
+    if not results.exists():  # dbt stopped before running anything (parse, profile)
+        raise RuntimeError(f"dbt test did not run on {database}; its log is in {target}")
+    return read_run_results(results)
+
+
+def dbt_resource() -> DbtCliResource:
+    """The one way dbt runs: the job's dbt resource (also `reentry docs` and the parse)."""
+    return DbtCliResource(
+        project_dir=str(DBT_PROJECT), profiles_dir=str(DBT_PROJECT), dbt_executable=dbt_executable()
+    )
+
 
 # Where dbt's own lines go. Under `dagster dev` (nothing set) dagster-dbt writes them to
 # stdout (the step's compute log), coloured only on a terminal; `reentry run` sets a sink
@@ -121,7 +174,7 @@ def build_result_line(run_results: Path) -> str | None:
 
 def prepare_manifest() -> Path:
     """Parse the dbt project into target/manifest.json when it is missing or older than a file
-    of the project (dbt parse needs no database: the profile points at a scratch path)."""
+    of the project (dbt parse opens no database)."""
     manifest = Path(PROJECT.manifest_path)
     newest = max(
         p.stat().st_mtime
@@ -135,28 +188,13 @@ def prepare_manifest() -> Path:
     )
     if manifest.exists() and manifest.stat().st_mtime >= newest:
         return manifest
-    env = {
-        **os.environ,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "REENTRY_WORK_DB": str(DBT_PROJECT / "target" / "parse-only.duckdb"),
-    }
-    subprocess.run(
-        [
-            dbt_executable(),
-            "--quiet",
-            "parse",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--log-path",
-            str(DBT_PROJECT / "target" / "logs"),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-        ],
-        env=env,
-        check=True,
-        cwd=DBT_PROJECT,
-    )
+    dbt_resource().cli(["--quiet", "parse"], target_path=manifest.parent).wait()
     return manifest
+
+
+def project_checksum(manifest: Path) -> str:
+    """The dbt project as the ledger remembers it: a model change means a full build."""
+    return sha256_file(manifest)
 
 
 class ReentryTranslator(DagsterDbtTranslator):
@@ -189,52 +227,14 @@ def build_dbt_assets(manifest: Path):
     def dbt_models(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ):
-        """`dbt build` on the work database, unless nothing changed since the last build."""
-        work_db = warehouse.paths.work_db
-        checksum = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
-        state = ledger.build_state(work_db, warehouse.as_of_date, checksum)
-        if state["is_current"]:
-            context.log.info(
-                "dbt: nothing to rebuild (no new data, no model change and the "
-                "same as-of date since the last build)"
-            )
-            return
-        os.environ["REENTRY_WORK_DB"] = str(work_db.resolve())
-        os.environ["DBT_LOG_PATH"] = str(work_db.parent / "dbt" / "logs")
-        dbt_vars = {"as_of": state["as_of"]} if state["as_of"] else {}
+        """`dbt build` of the selected models (dagster-dbt passes the selection to dbt), with
+        the as-of date of the settings; the ledger remembers a build of every model, or the
+        partial build `reentry run` planned."""
+        settings = warehouse.settings
+        work_db = settings.paths.work_db
+        state = ledger.build_state(work_db, settings.as_of, project_checksum(manifest))
+        dbt_vars = {"as_of": settings.as_of.isoformat()} if settings.as_of else {}
         args = ["build", "--vars", json.dumps(dbt_vars)]
-        unaffected: list[str] = []
-        if state["changed_entities"] is not None:
-            # Only what changed is rebuilt: the models downstream of the entities with new
-            # files (plus the ingestion's own small models); the rest keep their tables.
-            dbt_manifest = json.loads(Path(manifest).read_text(encoding="utf-8"))
-            unaffected = unaffected_models(dbt_manifest, state["changed_entities"])
-            context.log.info(
-                f"dbt: new files of "
-                f"{', '.join(state['changed_entities']) or 'no entity'}: rebuilding "
-                f"what depends on them, {len(unaffected)} models unchanged"
-            )
-            if unaffected:
-                args += ["--exclude", " ".join(unaffected)]
-        # The models left alone are current as they stand: say so (parents first, before
-        # anything rebuilt, which never feeds them), so that the validation and the publish
-        # downstream of them run (Dagster skips a step when an input did not come).
-        schemas = (
-            {
-                n["name"]: n["schema"]
-                for n in dbt_manifest["nodes"].values()
-                if n["resource_type"] in ("model", "seed")
-            }
-            if unaffected
-            else {}
-        )
-        for name in unaffected:
-            key = AssetKey([schemas[name], name])
-            yield Output(
-                None,
-                output_name=context.assets_def.get_output_name_for_asset_key(key),
-                metadata={"rebuilt": False, "why": "none of the entities it reads has a new file"},
-            )
         sink = _OUTPUT["sink"]
         colors = _OUTPUT["colors"] if sink is not None else sys.stdout.isatty()
         args.append("--use-colors" if colors else "--no-use-colors")
@@ -248,6 +248,12 @@ def build_dbt_assets(manifest: Path):
                 context.log.error(line)
             raise
         context.log.info(build_result_line(target / "run_results.json") or "dbt: build finished")
-        ledger.record_build(work_db, state)
+        planned = context.run.tags.get(REBUILT_ENTITIES_TAG)
+        if not context.is_subset:
+            ledger.record_build(work_db, {**state, "changed_entities": None})
+        elif planned is not None:
+            ledger.record_build(
+                work_db, {**state, "changed_entities": [e for e in planned.split(",") if e]}
+            )
 
     return dbt_models

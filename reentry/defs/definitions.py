@@ -1,24 +1,23 @@
 """Dagster definitions: ingestion, dbt models, validations, publish, dashboards and pack,
 sensor and schedule.
 
-`dagster dev -m reentry.defs.definitions` (see `make dev`) loads `defs`, configured from the
-REENTRY_* environment variables; `reentry run` and `reentry demo` build the same definitions
-with their own settings and execute the job `warehouse` in process.
+`dagster dev -m reentry.defs.definitions` (see `make dev`) loads `defs`, configured by
+`Settings.from_env()` (the REENTRY_* environment variables); `reentry run` and `reentry demo`
+build the same definitions with their own settings and execute parts of the job `warehouse`
+in process (reentry.pipeline).
 """
 
 from __future__ import annotations
 
 import json
-import os
 
 from dagster import AssetSelection, Definitions, define_asset_job, definitions
-from dagster_dbt import DbtCliResource
 
-from reentry.transform import DBT_PROJECT, dbt_executable
+from reentry.settings import Settings
 from reentry.validation.rules import public_marts
 
 from .checks import build_marts_checks
-from .dbt import build_dbt_assets, prepare_manifest
+from .dbt import build_dbt_assets, dbt_resource, prepare_manifest
 from .ingest import landing_files
 from .outputs import dashboards_site, ministry_pack
 from .publish import build_researcher_database
@@ -28,27 +27,15 @@ from .sensors import build_landing_sensor, build_schedule
 JOB_NAME = "warehouse"
 
 
-def warehouse_from_env() -> WarehouseResource:
-    """Settings for `dagster dev`: REENTRY_WORKDIR (default ./demo), REENTRY_LANDING,
-    REENTRY_SOURCES, REENTRY_KEY_FILE, REENTRY_RESEARCH_KEY_FILE, REENTRY_AS_OF,
-    REENTRY_RETENTION_DAYS, REENTRY_DEMO."""
-    workdir = os.environ.get("REENTRY_WORKDIR", "demo")
-    return WarehouseResource(
-        workdir=workdir,
-        landing=os.environ.get("REENTRY_LANDING", os.path.join(workdir, "landing")),
-        sources=os.environ.get("REENTRY_SOURCES") or None,
-        key_file=os.environ.get("REENTRY_KEY_FILE") or None,
-        research_key_file=os.environ.get("REENTRY_RESEARCH_KEY_FILE") or None,
-        as_of=os.environ.get("REENTRY_AS_OF") or None,
-        retention_days=int(os.environ.get("REENTRY_RETENTION_DAYS") or 730),
-        demo=os.environ.get("REENTRY_DEMO", "") == "1",
-    )
+def build_definitions(settings: Settings) -> Definitions:
+    """Every asset, check, job, sensor and schedule, bound to one warehouse.
 
-
-def build_definitions(warehouse: WarehouseResource) -> Definitions:
-    """Every asset, check, job, sensor and schedule, bound to one warehouse."""
+    dbt's profile reads the work database and DuckDB's memory limit from the environment
+    (dbt_project/profiles.yml): they are set here, for every dbt the definitions run."""
+    settings.export_for_dbt()
     manifest = prepare_manifest()
     dbt_models = build_dbt_assets(manifest)
+    # Every mart of the dbt project is validated and published: one list, from the manifest.
     marts = public_marts(json.loads(manifest.read_text(encoding="utf-8")))
     job = define_asset_job(
         JOB_NAME,
@@ -66,20 +53,13 @@ def build_definitions(warehouse: WarehouseResource) -> Definitions:
         ],
         asset_checks=[build_marts_checks(marts)],
         jobs=[job],
-        sensors=[build_landing_sensor(JOB_NAME, warehouse.landing_path)],
+        sensors=[build_landing_sensor(JOB_NAME, settings.landing)],
         schedules=[build_schedule(JOB_NAME)],
-        resources={
-            "warehouse": warehouse,
-            "dbt": DbtCliResource(
-                project_dir=str(DBT_PROJECT),
-                profiles_dir=str(DBT_PROJECT),
-                dbt_executable=dbt_executable(),
-            ),
-        },
+        resources={"warehouse": WarehouseResource.from_settings(settings), "dbt": dbt_resource()},
     )
 
 
 @definitions
 def defs() -> Definitions:
     """Loaded lazily by `dagster dev`, so importing this module parses nothing."""
-    return build_definitions(warehouse_from_env())
+    return build_definitions(Settings.from_env())

@@ -43,14 +43,15 @@ INGEST_KEYS = {name: AssetKey(["ingest", name]) for name in ("files", "quarantin
 )
 def landing_files(context: AssetExecutionContext, warehouse: WarehouseResource):
     """Load every new file of the landing folder (a file already loaded is skipped)."""
+    settings = warehouse.settings
     report = ingest(
-        warehouse.landing_path,
-        warehouse.paths.work_db,
-        warehouse.pseudonym_key(),
-        registry_path=warehouse.sources_path,
+        settings.landing,
+        settings.paths.work_db,
+        settings.pseudonym_key(),
+        registry_path=settings.sources,
         progress=lambda msg: context.log.info(msg),
-        archive=warehouse.paths.archive,
-        retention_days=warehouse.retention_days,
+        archive=settings.paths.archive,
+        retention_days=settings.retention_days,
     )
     loaded = [f for f in report.files if f.status == "loaded"]
     context.log.info(

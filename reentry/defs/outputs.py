@@ -19,7 +19,7 @@ PUBLISHED = AssetKey(["published", "warehouse"])
 )
 def dashboards_site(context: AssetExecutionContext, warehouse: WarehouseResource):
     """Render the site from the newly published database."""
-    site = render_dashboards(warehouse.paths, warehouse.registry_path)
+    site = render_dashboards(warehouse.paths, warehouse.settings.registry)
     context.log.info(f"dashboards written: {site.index}")
     return MaterializeResult(
         metadata={"index": str(site.index), "pages": site.pages, "data_version": site.data_version}
@@ -35,7 +35,7 @@ def dashboards_site(context: AssetExecutionContext, warehouse: WarehouseResource
 )
 def ministry_pack(context: AssetExecutionContext, warehouse: WarehouseResource):
     """The periodic pack for the newest quarter and year of the data."""
-    packs = render_packs(warehouse.paths, warehouse.registry_path)
+    packs = render_packs(warehouse.paths, warehouse.settings.registry)
     for pack in packs:
         context.log.info(f"ministry pack {pack.period} written: {pack.workbook}")
     return MaterializeResult(

@@ -1,25 +1,18 @@
-"""The one settings object of a run: which work folder, landing folder, keys and as-of date."""
+"""The warehouse as a Dagster resource: the run's `Settings` in Dagster's config types."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from reentry.pseudonym import (
-    KEY_ENV,
-    RESEARCH_KEY_ENV,
-    PseudonymKey,
-    ensure_demo_key,
-    load_key,
-)
-from reentry.settings import Workdir
+from reentry.pseudonym import PseudonymKey
+from reentry.settings import DEFAULT_DUCKDB_MEMORY, DEFAULT_RETENTION_DAYS, Settings, Workdir
 
 
 class WarehouseResource(ConfigurableResource):
-    """Paths and keys of the warehouse. `dagster dev` fills it from REENTRY_* variables;
-    `reentry run` constructs it from its options."""
+    """The settings of the run (reentry.settings.Settings), built with `from_settings`;
+    `settings` gives them back, typed."""
 
     workdir: str
     landing: str
@@ -27,46 +20,47 @@ class WarehouseResource(ConfigurableResource):
     key_file: str | None = None
     research_key_file: str | None = None
     as_of: str | None = None
-    retention_days: int = 730  # archived landing files older than this are deleted
-    demo: bool = False  # the demo makes its own keys in the work folder
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    demo: bool = False
+    duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
 
-    # Absolute paths: dbt runs in its project folder, so a relative work folder would land there.
-    @property
-    def paths(self) -> Workdir:
-        return Workdir(Path(self.workdir).resolve())
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseResource:
+        def text(path: Path | None) -> str | None:
+            return str(path) if path else None
 
-    @property
-    def landing_path(self) -> Path:
-        return Path(self.landing).resolve()
-
-    @property
-    def sources_path(self) -> Path | None:
-        return Path(self.sources).resolve() if self.sources else None
-
-    @property
-    def registry_path(self) -> Path:
-        """The source registry: --sources, or sources.yml in the landing folder."""
-        return self.sources_path or self.landing_path / "sources.yml"
-
-    @property
-    def as_of_date(self) -> date | None:
-        return date.fromisoformat(self.as_of) if self.as_of else None
-
-    def pseudonym_key(self) -> PseudonymKey:
-        """The ingestion key (the demo's own where no other is given)."""
-        return self._key(self.key_file, KEY_ENV, "pseudonym key", self.paths.demo_key)
-
-    def research_key(self) -> PseudonymKey:
-        """The key of this research release (re-keys person-level identifiers)."""
-        return self._key(
-            self.research_key_file, RESEARCH_KEY_ENV, "research key", self.paths.demo_research_key
+        return cls(
+            workdir=str(settings.workdir),
+            landing=str(settings.landing),
+            sources=text(settings.sources),
+            key_file=text(settings.key_file),
+            research_key_file=text(settings.research_key_file),
+            as_of=settings.as_of.isoformat() if settings.as_of else None,
+            retention_days=settings.retention_days,
+            demo=settings.demo,
+            duckdb_memory=settings.duckdb_memory,
         )
 
-    def _key(self, key_file: str | None, env: str, what: str, demo_file: Path) -> PseudonymKey:
-        import os
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            workdir=Path(self.workdir),
+            landing=self.landing,
+            sources=self.sources,
+            key_file=self.key_file,
+            research_key_file=self.research_key_file,
+            as_of=self.as_of,
+            retention_days=self.retention_days,
+            demo=self.demo,
+            duckdb_memory=self.duckdb_memory,
+        )
 
-        if key_file:
-            return load_key(Path(key_file), demo=self.demo, env=env, what=what)
-        if os.environ.get(env) or not self.demo:
-            return load_key(None, demo=self.demo, env=env, what=what)
-        return load_key(ensure_demo_key(demo_file), demo=True, env=env, what=what)
+    @property
+    def paths(self) -> Workdir:
+        return self.settings.paths
+
+    def pseudonym_key(self) -> PseudonymKey:
+        return self.settings.pseudonym_key()
+
+    def research_key(self) -> PseudonymKey:
+        return self.settings.research_key()

@@ -9,7 +9,6 @@ never stops the others.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -23,15 +22,15 @@ from pathlib import Path
 import duckdb
 
 from reentry.contract import ENTITIES, ENTITIES_BY_KIND
+from reentry.files import sha256_file
 from reentry.pseudonym import PseudonymKey
 
 from .erasure import apply_erasures, has_erasures
 from .reader import MALFORMED, FileRejected, read_file
 from .registry import Registry, load_registry
 from .validate import CHECKED, check_rows
-from .warehouse import ensure_schema, raw_columns, store_registry
+from .warehouse import WH, ensure_schema, raw_columns, store_registry
 
-WH = "wh"  # alias of the work database inside the scratch connection
 FILE_NAME = re.compile(
     r"^(?P<entity>[a-z_]+)\.(?P<date>\d{4}-\d{2}-\d{2})\.(?P<ext>csv|xlsx)$", re.IGNORECASE
 )
@@ -77,15 +76,6 @@ class LandingFile:
     entity: str | None
     export_date: date | None
     problem: str | None  # why it cannot be loaded, if its name or folder already says so
-
-
-def sha256_file(path: Path) -> str:
-    """Hash of the file's bytes: the manifest key, so the same file never loads twice."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def discover(landing: Path, registry: Registry) -> list[LandingFile]:

@@ -14,6 +14,9 @@ from .erasure import ensure_erasure_schema
 from .registry import Registry
 from .validate import SQL_TYPES
 
+# The alias under which a scratch connection attaches the work database (ingestion, erasure).
+WH = "wh"
+
 META_COLUMNS = (
     ("_source_id", "varchar"),
     ("_file_name", "varchar"),

@@ -7,15 +7,12 @@ from pathlib import Path
 
 import duckdb
 
-# The headline of the run summary, the overview page and the pack: reconviction within 24
-# months, matched comparison, all cohorts.
-HEADLINE = {
-    "estimator": "matched",
-    "measure": "reconviction",
-    "outcome": "rate",
-    "window_months": 24,
-    "cohort": "all",
-}
+from .site import EFFECT_HEADLINE
+
+# The row of marts.programme_effects whose verdict the run summary prints: the headline effect
+# of the overview page and the pack (reconviction within 24 months, matched comparison, all
+# cohorts) as a rate.
+SUMMARY_EFFECT_ROW = {**EFFECT_HEADLINE, "outcome": "rate"}
 
 
 def evaluation_lines(published_db: Path) -> list[str]:
@@ -31,14 +28,14 @@ def evaluation_lines(published_db: Path) -> list[str]:
                 "programme effect: no release lies in a programme period (see the periods "
                 "in the source registry); only the descriptive marts carry numbers"
             ]
-        where = " and ".join(f"e.{k} = ?" for k in HEADLINE)
+        where = " and ".join(f"e.{k} = ?" for k in SUMMARY_EFFECT_ROW)
         rows = con.execute(
             f"""
             select p.programme, p.programme_name, e.verdict_text
             from marts.programmes p
             left join marts.programme_effects e on e.programme = p.programme and {where}
             order by p.programme""",
-            list(HEADLINE.values()),
+            list(SUMMARY_EFFECT_ROW.values()),
         ).fetchall()
     finally:
         con.close()

@@ -36,7 +36,7 @@ from .site import EFFECT_HEADLINE, LANGUAGES, load_messages
 from .tables import BREAKDOWNS, metadata, open_published, protected_tables
 
 PERIOD = re.compile(r"^(\d{4})(Q[1-4])?$")
-HEADLINE = [
+PACK_INDICATORS = [
     "releases",
     "participation",
     "placed_before_release",
@@ -228,14 +228,14 @@ def pack_rows(
     are published for the programme as a whole only (`tables.indicators`): a quarter's
     prisons and partners are those of its year (the frame's `cohort` says which)."""
     rows = table.filter(
-        pl.col("cohort").is_in([period, period[:4]]), pl.col("indicator").is_in(HEADLINE)
+        pl.col("cohort").is_in([period, period[:4]]), pl.col("indicator").is_in(PACK_INDICATORS)
     )
     rows = rows.with_columns(
         pl.lit(False).alias(f"{c}_suppressed")
         for c in LONG_NUMBERS
         if f"{c}_suppressed" not in rows.columns
     )
-    order = {code: i for i, code in enumerate(HEADLINE)}
+    order = {code: i for i, code in enumerate(PACK_INDICATORS)}
     out = {}
     for by, sheet in SHEETS.items():
         others = [d for d in BREAKDOWNS if d != by]
@@ -255,7 +255,7 @@ def pack_rows(
             .replace_strict(programme_names or {}, default=pl.col("programme"))
             .alias("unit_name"),
             pl.col("indicator")
-            .replace_strict({c: messages[f"indicator.{c}"] for c in HEADLINE})
+            .replace_strict({c: messages[f"indicator.{c}"] for c in PACK_INDICATORS})
             .alias("indicator_name"),
             pl.col("indicator").replace_strict(order).alias("_order"),
         )
@@ -288,7 +288,7 @@ def wide_table(
     )
     ids.append(Column("cohort", messages["pack.col.cohort"]))
     columns = list(ids)
-    for code in HEADLINE:
+    for code in PACK_INDICATORS:
         kind = kinds.get(code, "share")
         name = messages[f"indicator.{code}"]
         if kind == "count":

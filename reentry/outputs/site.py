@@ -38,7 +38,7 @@ LANGUAGES = ("de", "nl", "en")
 MEASURES = CODE_LISTS["measure"]
 WINDOWS = tuple(int(months) for months in CODE_LISTS["follow_up_months"])
 
-HEADLINE = [
+HEADLINE_INDICATORS = [
     "participation",
     "placed_before_release",
     "placed_within_90_days",
@@ -126,7 +126,12 @@ PAGES = [
                 empty="effect.none",
             ),
             chart(
-                "headline", "headline", "indicators", "headline", "headline", indicators=HEADLINE
+                "headline",
+                "headline",
+                "indicators",
+                "headline",
+                "headline",
+                indicators=HEADLINE_INDICATORS,
             ),
             chart(
                 "trend", "trend", "indicators", "trend", "trend", indicators=TREND, free=["cohort"]

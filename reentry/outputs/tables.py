@@ -16,7 +16,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from reentry.contract import CODE_LISTS
-from reentry.ingest.load import sha256_file
+from reentry.files import sha256_file
 
 from .disclosure import SUPPRESSED_SUFFIX, THRESHOLD, protect
 
@@ -154,20 +154,6 @@ def survival(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         con, 'select * from marts.survival order by programme, cohort, "group", measure, day'
     )
     return _curve(frame, ["programme", "cohort", "group", "measure"])
-
-
-def at_risk(curve: pl.DataFrame, keys: list[str], days=AT_RISK_DAYS) -> pl.DataFrame:
-    """Numbers at risk on given days (the first curve row on or after the day); None where
-    fewer than THRESHOLD remain (the curve is cut there)."""
-    grid = curve.select(keys).unique().join(pl.DataFrame({"at_day": list(days)}), how="cross")
-    rows = grid.sort("at_day").join_asof(
-        curve.sort("day").select([*keys, "day", "n_at_risk"]),
-        left_on="at_day",
-        right_on="day",
-        by=keys,
-        strategy="forward",
-    )
-    return rows.select([*keys, pl.col("at_day").alias("day"), "n_at_risk"]).sort([*keys, "day"])
 
 
 def retention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from reentry.ingest.load import sha256_file
+from reentry.files import sha256_file
 from reentry.pseudonym import PseudonymKey, hmac_sql
 
 # Researchers' clients lag behind the pipeline's DuckDB: write a file any DuckDB >= 1.0 opens.

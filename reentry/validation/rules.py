@@ -10,9 +10,6 @@ the folder is validated and gated without a change here, and a mart without rule
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,12 +116,8 @@ def check_coverage(manifest: Mapping[str, Any]) -> dict[str, list[DbtRule]]:
     return rules
 
 
-def load_manifest(path: Path | None = None) -> dict:
-    """The dbt manifest: `path`, else the project's parsed manifest (parsed when stale)."""
-    if path is None:
-        from reentry.defs.dbt import prepare_manifest
-
-        path = prepare_manifest()
+def load_manifest(path: Path) -> dict:
+    """The dbt manifest at `path` (reentry.defs.dbt.prepare_manifest parses the project)."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
@@ -138,50 +131,7 @@ def read_run_results(path: Path) -> dict[str, dict]:
     return {r["unique_id"]: r for r in data.get("results", [])}
 
 
-def run_dbt_tests(database: Path, rules: Iterable[DbtRule]) -> dict[str, dict]:
-    """Run these dbt data tests on `database` (`dbt test`, in a child process as the build
-    runs) and return their results. The target folder is the database's own (`dbt/validation`
-    beside it), so the build's run_results.json stays as it was."""
-    from reentry.transform import DBT_PROJECT, dbt_executable
-
+def test_selectors(rules: Iterable[DbtRule]) -> list[str]:
+    """dbt's selectors (test names) of these rules, for `dbt test --select`."""
     # test.<package>.<name>.<hash>: the name may hold a dot (a bound such as 0.5)
-    names = sorted({rule.unique_id.split(".", 2)[2].rsplit(".", 1)[0] for rule in rules})
-    if not names:
-        return {}
-    database = Path(database).resolve()
-    folder = database.parent / "dbt" / "validation"
-    folder.mkdir(parents=True, exist_ok=True)
-    results = folder / "run_results.json"
-    results.unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "REENTRY_WORK_DB": str(database),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    with tempfile.TemporaryFile("w+") as output:
-        subprocess.run(
-            [
-                dbt_executable(),
-                "--quiet",
-                "test",
-                "--select",
-                *names,
-                "--project-dir",
-                str(DBT_PROJECT),
-                "--profiles-dir",
-                str(DBT_PROJECT),
-                "--target-path",
-                str(folder),
-                "--log-path",
-                str(folder / "logs"),
-            ],
-            env=env,
-            cwd=DBT_PROJECT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-        if not results.exists():  # dbt stopped before running anything (parse, profile)
-            output.seek(0)
-            raise RuntimeError(f"dbt test did not run: {output.read()[-2000:]}")
-    return read_run_results(results)
+    return sorted({rule.unique_id.split(".", 2)[2].rsplit(".", 1)[0] for rule in rules})

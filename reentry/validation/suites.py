@@ -32,9 +32,7 @@ no value of any row.
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,11 +50,13 @@ from .report import ExpectationOutcome, ValidationReport, write_report
 from .rules import (
     DbtRule,
     check_coverage,
-    load_manifest,
     public_marts,
     read_run_results,
-    run_dbt_tests,
+    test_selectors,
 )
+
+# Runs dbt tests (their selectors) on a database and returns their results by unique id.
+TestRunner = Callable[[Path, Sequence[str]], dict[str, dict]]
 
 __all__ = [
     "ExpectationOutcome",
@@ -100,6 +100,7 @@ def _dbt_results(
     marts: Sequence[str],
     rules: Mapping[str, list[DbtRule]],
     run_results: Path | None,
+    run_tests: TestRunner | None,
 ) -> tuple[dict[str, dict], list[str]]:
     """The dbt results of the marts' tests: from the build's run_results.json, and from
     `dbt test` for each test the build did not run (every test without a build: a test
@@ -108,7 +109,12 @@ def _dbt_results(
     results = read_run_results(run_results) if run_results is not None else {}
     untested = [r for m in marts for r in rules[m] if r.unique_id not in results]
     if untested:
-        results = {**results, **run_dbt_tests(database, untested)}
+        if run_tests is None:
+            raise ValueError(
+                f"{len(untested)} dbt tests of {sorted({r.mart for r in untested})} have no "
+                "result in the build's run_results.json, and no test runner was given"
+            )
+        results = {**results, **run_tests(database, test_selectors(untested))}
     return results, sorted({r.mart for r in untested}, key=list(marts).index)
 
 
@@ -117,16 +123,18 @@ def validate_marts(
     previous: Path | None = None,
     tables: Sequence[str] | None = None,
     run_results: Path | None = None,
-    manifest: Mapping[str, Any] | None = None,
+    *,
+    manifest: Mapping[str, Any],
+    run_tests: TestRunner | None = None,
 ) -> ValidationReport:
     """Validate the marts of a DuckDB database (schema marts) against their suites.
 
     previous: the previously published database, for the row-count bounds (a missing file is
     no previous publish). tables: the marts to validate (default: every public mart).
     run_results: the run_results.json of the dbt build of `database`; marts whose tests it
-    lacks are tested now. manifest: the dbt manifest (default: the project's, parsed)."""
+    lacks are tested now by `run_tests(database, selectors)`, which returns their results (the
+    job's dbt resource: reentry.defs.dbt.run_dbt_tests). manifest: the dbt manifest."""
     started_at = datetime.now(UTC)
-    manifest = load_manifest() if manifest is None else manifest
     rules = check_coverage(manifest)
     expectations = load_expectations()
     unknown_in_yaml = expectations.marts_named() - set(rules)
@@ -144,7 +152,7 @@ def validate_marts(
         gx_outcomes = row_count_outcomes(con, present, counts, before, expectations)
     finally:
         con.close()
-    results, tested_now = _dbt_results(Path(database), present, rules, run_results)
+    results, tested_now = _dbt_results(Path(database), present, rules, run_results, run_tests)
     outcomes: list[ExpectationOutcome] = []
     for mart in selected:
         if mart not in counts:
@@ -172,13 +180,3 @@ def validate_marts(
         tables=selected,
         tested_now=tested_now,
     )
-
-
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m reentry.validation.suites
-    import sys
-
-    t0 = time.perf_counter()
-    rep = validate_marts(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)
-    print(json.dumps(rep.to_json()["totals"]), f"{time.perf_counter() - t0:.1f} s")
-    for failure in rep.failures():
-        print("FAIL", failure.table, failure.expectation, failure.counts, failure.error or "")
