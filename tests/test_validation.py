@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from reentry.defs.dbt import prepare_manifest, run_dbt_tests
+from reentry.defs.resources import WarehouseResource
 from reentry.validation import suites
 from reentry.validation.rules import (
     UncoveredMarts,
@@ -25,7 +26,7 @@ from reentry.validation.rules import (
 )
 from reentry.validation.suites import write_report
 
-from .conftest import warehouse_for
+from .conftest import settings_for
 
 PERSON_TABLES = ["releases", "placements", "recidivism"]
 
@@ -101,7 +102,7 @@ def test_every_public_mart_has_a_suite_and_a_blocking_check(built_demo, manifest
     assert set(rules) == set(marts) and all(rules[m] for m in marts)
 
     graph = build_definitions(
-        warehouse_for(tmp_path, {"key_file": "k", "research_key_file": "r"})
+        settings_for(tmp_path, {"key_file": "k", "research_key_file": "r"})
     ).resolve_asset_graph()
     for mart in marts:
         key = AssetCheckKey(AssetKey(["marts", mart]), "great_expectations")
@@ -352,7 +353,9 @@ def test_the_check_validates_exactly_the_selected_marts(copied_demo, demo_keys, 
     defs = Definitions(
         asset_checks=[build_marts_checks(public_marts(manifest))],
         jobs=[define_asset_job("validate", selection=AssetSelection.checks(*checks))],
-        resources={"warehouse": warehouse_for(copied_demo, demo_keys)},
+        resources={
+            "warehouse": WarehouseResource.from_settings(settings_for(copied_demo, demo_keys))
+        },
     )
     run = defs.resolve_job_def("validate").execute_in_process(raise_on_error=False)
     evaluations = {e.asset_key.path[-1]: e.passed for e in run.get_asset_check_evaluations()}
