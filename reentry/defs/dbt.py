@@ -66,7 +66,10 @@ def run_dbt_tests(database: Path, selectors: Sequence[str]) -> dict[str, dict]:
     results.unlink(missing_ok=True)
     with _profile_database(database):
         invocation = dbt_resource().cli(
-            ["--quiet", "test", "--select", *selectors], target_path=target, raise_on_error=False
+            # one --select argument: dagster-dbt reads a single value after it
+            ["--quiet", "test", "--select", " ".join(selectors)],
+            target_path=target,
+            raise_on_error=False,
         )
         invocation.wait()
     if not results.exists():  # dbt stopped before running anything (parse, profile)
