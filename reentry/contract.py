@@ -31,6 +31,10 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
     for part in ("exports", "warehouse")
     for name, codes in _CODES[part].items()
 }
+# Code lists the source registry's models check (pydantic validates them as Literals).
+SourceKind = Literal[CODE_LISTS["source_kind"]]  # type: ignore[valid-type]
+PartnerType = Literal[CODE_LISTS["partner_type"]]  # type: ignore[valid-type]
+DeliveryMode = Literal[CODE_LISTS["delivery_mode"]]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class Entity:
     """One entity a source delivers: its columns, its key and its row rules."""
 
     name: str
-    kind: Literal["prison", "partner", "register"]
+    kind: SourceKind
     key: str
     columns: tuple[Column, ...]
     date_orders: tuple[DateOrder, ...] = ()
@@ -110,7 +114,7 @@ if set(ENTITIES) != _FILES:
 
 ENTITIES_BY_KIND: dict[str, tuple[str, ...]] = {
     kind: tuple(e.name for e in ENTITIES.values() if e.kind == kind)
-    for kind in ("prison", "partner", "register")
+    for kind in CODE_LISTS["source_kind"]
 }
 
 OFFENCE_GROUPS = CODE_LISTS["offence_group"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from reentry.contract import ENTITIES, OFFENCE_GROUPS
+from reentry.contract import CODE_LISTS, ENTITIES, OFFENCE_GROUPS
 
 from .dates import YEAR, choice, choice_rows, date_series, sigmoid, uniform_int
 from .population import Population
@@ -18,8 +18,9 @@ ADMISSION_TYPES = ENTITIES["custody_episodes"].column("admission_type").codes
 RELEASE_TYPES = ENTITIES["custody_episodes"].column("release_type").codes
 MEASURE_TYPES = ENTITIES["prison_measures"].column("measure_type").codes
 OUTCOMES = ENTITIES["prison_measures"].column("outcome").codes
-RELEASES_TO_LIBERTY = (0, 1, 2)  # end_of_sentence, parole, early_release
-PAROLE = 1
+# Releases to liberty (the index release types), as indices into RELEASE_TYPES.
+RELEASES_TO_LIBERTY = tuple(RELEASE_TYPES.index(t) for t in CODE_LISTS["index_release_type"])
+PAROLE = RELEASE_TYPES.index("parole")
 OFFENCE_PROBS = (0.22, 0.03, 0.30, 0.10, 0.17, 0.07, 0.07, 0.04)
 # Log-odds change of each offence group per standard deviation of latent risk: high risk
 # means more property, drugs and violent offences, low risk more fraud and traffic, so the
@@ -27,7 +28,8 @@ OFFENCE_PROBS = (0.22, 0.03, 0.30, 0.10, 0.17, 0.07, 0.07, 0.04)
 OFFENCE_RISK_LOADING = (0.35, 0.0, 0.4, -0.6, 0.35, -0.6, 0.1, -0.2)
 # Sentences are longer for higher latent risk (log scale, per standard deviation).
 SENTENCE_RISK_LOADING = 0.25
-TRAINING_MEASURES = (0, 1, 2, 3)  # vocational_training, school, job_coaching, application_training
+# Measures that count as training completed in prison, as indices into MEASURE_TYPES.
+TRAINING_MEASURES = tuple(MEASURE_TYPES.index(t) for t in CODE_LISTS["training_measure_type"])
 MAX_PRIORS = 5
 MIN_AGE_IN_CUSTODY = 16
 

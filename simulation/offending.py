@@ -23,6 +23,7 @@ from .custody import PAROLE, Custody, offence_groups, reincarceration_episodes
 from .dates import YEAR, sigmoid
 from .population import Population
 from .register import (
+    DECISION_TYPES,
     SERIOUS_MIN_PENALTY_YEARS,
     History,
     entries,
@@ -43,12 +44,14 @@ HAZARD_COEFFICIENTS = {
     "prior_spells_capped_at_5": 0.15,
     "female": -0.4,
 }
-DECISION_PROBS = (0.80, 0.10, 0.04, 0.06)  # conviction, diversion, acquittal, dismissal
+# Share of each decision type (the contract's list decision_type).
+DECISION_SHARES = {"conviction": 0.80, "diversion": 0.10, "acquittal": 0.04, "dismissal": 0.06}
+DECISION_PROBS = tuple(DECISION_SHARES[t] for t in DECISION_TYPES)
 CUSTODIAL_MODEL = (
     "P(custodial | conviction) = logistic(-1.4 + 0.4*latent_risk + 0.25*min(priors, 4))"
 )
-# First custodial conviction -> back to prison: sentence, remand, recall (recall only after
-# parole and within 3 years of release).
+# First custodial conviction -> back to prison, by the first three admission types (to serve
+# the sentence, on remand, on recall; recall only after parole and within 3 years of release).
 REINCARCERATION_KIND = (0.6, 0.3, 0.1)
 
 

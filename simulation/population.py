@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reentry.contract import CODE_LISTS
+
 from . import names as nm
 from .dates import YEAR, choice, choice_rows
 from .sources import Catalogue
 
-SEX_CODES = ("m", "f", "x")
+# The sexes drawn: every code of the contract's list but u (not recorded).
+SEX_CODES = tuple(code for code in CODE_LISTS["sex"] if code != "u")
 LONG_TERM_SHARE = 0.02
 
 

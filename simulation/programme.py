@@ -22,8 +22,8 @@ from .offending import Offending
 from .population import Population
 from .sources import ROUTES, Catalogue
 
-SELECTIONS = ENTITIES["participants"].column("selection").codes  # accepted, rejected, withdrawn
-CONSENTS = ENTITIES["participants"].column("consent").codes  # yes, no, withdrawn
+SELECTIONS = ENTITIES["participants"].column("selection").codes
+CONSENTS = ENTITIES["participants"].column("consent").codes
 EXIT_REASONS = ENTITIES["participants"].column("exit_reason").codes
 PLACEMENT_TYPES = ENTITIES["placements"].column("placement_type").codes
 END_REASONS = ENTITIES["placements"].column("end_reason").codes
@@ -36,8 +36,8 @@ NON_PARTICIPANT_RECORD_SHARE = 0.22
 NON_PARTICIPANT_OUTCOMES = (0.55, 0.25, 0.20)
 REFERRED_SHARE = 0.85  # records opened on referral by the releasing prison (else self-referral)
 INTAKE_DURING_DETENTION = 0.8  # of referrals
-# Placement type shares per partner type (order of PLACEMENT_TYPES: employment, temp_work,
-# apprenticeship, vocational_training, qualification, work_experience).
+# Placement type shares per partner type, in the order of PLACEMENT_TYPES (the contract's list
+# placement_type).
 _TYPE_BY_PARTNER = {
     "aftercare": (0.35, 0.30, 0.05, 0.15, 0.10, 0.05),
     "training_provider": (0.0, 0.0, 0.25, 0.45, 0.30, 0.0),

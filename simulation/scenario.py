@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reentry.contract import ENTITIES_BY_KIND
+from reentry.contract import ENTITIES_BY_KIND, PartnerType
 from reentry.ingest.config import load_yaml_model
 from reentry.ingest.registry import Programme
 
@@ -21,14 +21,6 @@ from .names import ORIGINS
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenario.yml"
 UNKNOWN = "unknown"  # nationality key of "not recorded" (an empty field in the exports)
-PartnerType = Literal[
-    "aftercare",
-    "training_provider",
-    "temp_agency",
-    "job_centre",
-    "employer_network",
-    "sports_club",
-]
 Route = Literal["detention", "sports_club", "none"]
 
 

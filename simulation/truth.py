@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from reentry.contract import CODE_LISTS
+
 from .custody import Custody
 from .dates import date_series
 from .offending import (
@@ -24,12 +26,20 @@ from .offending import (
     World,
 )
 from .population import Population
-from .register import MAX_PENALTY, OTHER_PRIOR_DECISIONS, SERIOUS_MIN_PENALTY_YEARS, History
+from .register import (
+    DECISION_TYPES,
+    MAX_PENALTY,
+    OTHER_PRIOR_DECISIONS,
+    SERIOUS_MIN_PENALTY_YEARS,
+    History,
+)
 from .snapshots import as_date
 from .sources import Catalogue
 
-WINDOWS = (12, 24, 36)
-MEASURES = ("reconviction", "custodial_reconviction", "serious_reconviction", "reincarceration")
+WINDOWS = tuple(int(months) for months in CODE_LISTS["follow_up_months"])
+MEASURES = CODE_LISTS["measure"]
+# The measures read off the register (every one but reincarceration).
+REGISTER_MEASURES = tuple(m for m in MEASURES if m != "reincarceration")
 
 
 def window_end(release: np.ndarray, months: int) -> np.ndarray:
@@ -132,7 +142,7 @@ def planted_truth(
             "from one of its prisons), participants = treated: mean(event within w months | "
             "treated) - mean(event within w months | untreated) over participants, both "
             "potential outcomes drawn with common random numbers. Register measures "
-            "(reconviction, custodial_reconviction, serious_reconviction = statutory maximum "
+            f"({', '.join(REGISTER_MEASURES)} = statutory maximum "
             ">= 4 years): a conviction whose offence date lies on or after the release date and "
             "on or before the release date plus w calendar months (clamped to month end), "
             "decided on or before the as-of date. reincarceration: the admission of the next "
@@ -151,13 +161,7 @@ def planted_truth(
             "programme_hazard_shift": {
                 p.id: float(cat.hazard_shift[i]) for i, p in enumerate(cat.programmes)
             },
-            "decision_type_shares": dict(
-                zip(
-                    ("conviction", "diversion", "acquittal", "dismissal"),
-                    DECISION_PROBS,
-                    strict=True,
-                )
-            ),
+            "decision_type_shares": dict(zip(DECISION_TYPES, DECISION_PROBS, strict=True)),
             "statutory_maximum_years": {
                 g: {"values": v, "shares": s} for g, (v, s) in MAX_PENALTY.items()
             },

@@ -289,7 +289,7 @@ def test_programme_indicator_releases_fail_sum_over_prisons(built_demo, tmp_path
     names = failed_names(report)
     over_prisons = (
         "sums_to_total(over=prison_id, keys=[programme, period_type, period, indicator], "
-        "measures=[{}], fixed_all=[partner_id, sex, age_band]) where {}"
+        "measures=[{}], fixed_all_of=breakdown) where {}"
     )
     assert over_prisons.format("value", "kind = 'count'") in names
     assert over_prisons.format("numerator", "kind <> 'km'") in names

@@ -1,15 +1,3 @@
-{#- Code lists of the programme evaluation (indicators.md, Programme effect). -#}
-
-{#- Prison measures that count as training completed in prison. -#}
-{% macro training_measure_types() -%}
-    ('vocational_training', 'school', 'job_coaching', 'application_training')
-{%- endmacro %}
-
-{#- The estimators of programme_effects, in display order. -#}
-{% macro effect_estimators() -%}
-    ['matched', 'weighted', 'raw']
-{%- endmacro %}
-
 {#- A number as text in a verdict: fixed decimals, the language's decimal mark, a true minus. -#}
 {% macro verdict_number(x, decimals, decimal_mark) -%}
     replace(replace(printf('%.{{ decimals }}f', {{ x }}), '-', '−'), '.', {{ decimal_mark }})

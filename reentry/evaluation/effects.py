@@ -24,12 +24,14 @@ import polars as pl
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
+from reentry.contract import CODE_LISTS
+
 from .design import Design, build_design
 from .propensity import att_weights, fit_scores, logit, match, matched_weights
 from .sensitivity import e_value, e_value_of_interval
 from .settings import Z95, Settings
 
-ESTIMATORS = ("matched", "weighted", "raw")
+ESTIMATORS = CODE_LISTS["effect_estimator"]
 ALL = "all"
 
 

@@ -20,6 +20,8 @@ import pandas as pd
 import polars as pl
 from lifelines import CoxPHFitter
 
+from reentry.contract import CODE_LISTS
+
 from .settings import Z95
 
 # lifelines warns that the model-based variance of a weighted fit is biased: the variance here
@@ -31,14 +33,14 @@ warnings.filterwarnings("ignore", message="It appears your weights are not integ
 # (relation `t`: programme, measure, day, is_event, is_participant, weight_weighted,
 # weight_matched): per programme x estimator x measure x day x event x group, the summed
 # weights and squared weights of the persons with positive weight.
-CELLS_QUERY = """
+CELLS_QUERY = f"""
     with weighted as (
         select programme, e.estimator, measure, day, is_event, is_participant,
                case e.estimator when 'matched' then weight_matched
                                 when 'weighted' then weight_weighted
                                 else 1.0 end as w
         from t
-        cross join (select unnest(['matched', 'weighted', 'raw']) as estimator) e
+        cross join (select unnest({list(CODE_LISTS["effect_estimator"])}) as estimator) e
     )
     select programme, estimator, measure, day, is_event, is_participant,
            sum(w) as w, sum(w * w) as w2

@@ -6,11 +6,16 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reentry.contract import ENTITIES_BY_KIND, PARTNER_TYPES
+from reentry.contract import (
+    ENTITIES_BY_KIND,
+    PARTNER_TYPES,
+    DeliveryMode,
+    PartnerType,
+    SourceKind,
+)
 
 from .config import ConfigError, load_yaml_model
 from .layouts import REFERENCE, REFERENCE_LAYOUT, Layout, load_layout
@@ -18,7 +23,7 @@ from .layouts import REFERENCE, REFERENCE_LAYOUT, Layout, load_layout
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
-Delivery = Literal["full", "incremental"]
+Delivery = DeliveryMode
 
 
 def _slug(value: str) -> str:
@@ -74,20 +79,10 @@ class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
-    kind: Literal["prison", "partner", "register"]
+    kind: SourceKind
     programme: list[str] = Field(min_length=1)
     name: str
-    partner_type: (
-        Literal[
-            "aftercare",
-            "training_provider",
-            "temp_agency",
-            "job_centre",
-            "employer_network",
-            "sports_club",
-        ]
-        | None
-    ) = None
+    partner_type: PartnerType | None = None
     layout: str = REFERENCE
     delivery: dict[str, Delivery] = Field(default_factory=dict)
     cadence_days: int | None = Field(

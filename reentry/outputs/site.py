@@ -95,7 +95,7 @@ EFFECT_HEADLINE = {
     "window_months": 24,
 }
 ESTIMATORS = ("matched", "weighted")
-BALANCE_STAGES = ("before", "matched", "weighted")
+BALANCE_STAGES = CODE_LISTS["balance_stage"]
 
 PAGES = [
     Page(
@@ -595,6 +595,7 @@ def build_site(
         "folded": folded_levels(tables.get("breakdown_levels")),
         "names": names or {},
         "funnel_stages": list(FUNNEL_STAGES),
+        "in_work_days": [int(day) for day in CODE_LISTS["in_work_day"]],
         "measures": list(MEASURES),
         "windows": list(WINDOWS),
         "at_risk_days": list(AT_RISK_DAYS),

@@ -56,7 +56,7 @@ def indicators(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     frame = _frame(
         con,
         f"""
-        select programme, period as cohort, prison_id, partner_id, sex, age_band, indicator,
+        select programme, period as cohort, {", ".join(BREAKDOWNS)}, indicator,
                kind, numerator, denominator, n_units, value, ci_low, ci_high
         from marts.programme_indicators
         where period_type <> 'quarter'

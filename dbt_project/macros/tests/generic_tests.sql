@@ -1,8 +1,10 @@
 {#- The project's own generic tests (no dbt packages can be installed here). Each returns the
     rows that break the rule; dbt counts them (and never shows them in run_results.json). -#}
 
-{#- No two rows share these columns: the grain of a table. -#}
-{% test unique_combination(model, columns) %}
+{#- No two rows share these columns: the grain of a table. columns_of names a code list of
+    column names (such as `breakdown`) whose columns join the grain. -#}
+{% test unique_combination(model, columns, columns_of=none) %}
+{%- set columns = columns + (code_values(columns_of) if columns_of else []) -%}
 select {{ columns | join(', ') }}, count(*) as n_rows
 from {{ model }}
 group by {{ columns | join(', ') }}
@@ -58,8 +60,12 @@ where n_rows < {{ min_rows }} or n_rows > {{ max_rows }}
     rows with any other value of `over`, matched on `keys`, with every column of `fixed_all` at
     'all' on both sides. With each_part_of, the parts are summed per value of that column (each
     break-down on its own adds up to the total). A total without parts, or parts without a
-    total, fail unless they are zero. -#}
-{% test sums_to_total(model, over, keys, measures, fixed_all=[], each_part_of=none) %}
+    total, fail unless they are zero. fixed_all_of names a code list of column names (such as
+    `breakdown`): each of its columns other than `over` is held at 'all' too. -#}
+{% test sums_to_total(model, over, keys, measures, fixed_all=[], fixed_all_of=none,
+                      each_part_of=none) %}
+{%- set fixed_all = fixed_all + (code_values(fixed_all_of) | reject('equalto', over) | list
+                                 if fixed_all_of else []) -%}
 {%- set part_keys = keys + ([each_part_of] if each_part_of else []) -%}
 with base as (
     select * from {{ model }}

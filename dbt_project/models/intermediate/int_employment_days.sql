@@ -1,7 +1,7 @@
 -- In work on day N (indicators.md), per participating index release of the programme period
--- and N in 30, 90, 180, 365: observed (follow-up to day N and not in custody on that day)
--- and, if observed, in work (an employment, temp work, apprenticeship or work experience
--- placement running on that day).
+-- and N of the code list in_work_day: observed (follow-up to day N and not in custody on that
+-- day) and, if observed, in work (a placement of a type of the list in_work_placement_type
+-- running on that day).
 with releases as (select * from {{ ref('int_releases_joined_to_participation') }}),
 
 placements as (select * from {{ ref('int_placements_joined_to_releases') }}),
@@ -26,7 +26,7 @@ days as (
         r.release_date + cast(n.day as integer) as day_date,
         params.as_of_date
     from releases r
-    cross join (select unnest([30, 90, 180, 365]) as day) n
+    cross join (select unnest({{ code_list('in_work_day', 'integer') }}) as day) n
     cross join params
     where r.is_participant and r.is_index_year and r.is_programme_period
 ),
@@ -50,8 +50,7 @@ in_work as (
         exists (
             select 1 from placements p
             where p.person_key = o.person_key
-              and p.placement_type in ('employment', 'temp_work', 'apprenticeship',
-                                       'work_experience')
+              and list_contains({{ code_list('in_work_placement_type') }}, p.placement_type)
               and p.start_date <= o.day_date
               and coalesce(p.end_date, o.as_of_date) >= o.day_date
         ) as is_in_work

@@ -83,8 +83,7 @@ completed_training as (
     from releases r
     join measures m on m.person_key = r.person_key
         and m.outcome = 'completed'
-        and m.measure_type in ('vocational_training', 'school', 'job_coaching',
-                               'application_training')
+        and list_contains({{ code_list('training_measure_type') }}, m.measure_type)
         and m.start_date between r.spell_start_date and r.release_date
 ),
 

@@ -29,7 +29,7 @@ select
     p.start_date is not null as has_started,
     coalesce(
         p.start_date is not null
-        and p.end_reason in ('dropout', 'dismissal', 'reincarcerated')
+        and list_contains({{ code_list('dropout_end_reason') }}, p.end_reason)
         and (p.planned_end_date is null or p.end_date < p.planned_end_date),
         false
     ) as is_dropout

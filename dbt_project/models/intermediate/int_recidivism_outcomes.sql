@@ -1,4 +1,5 @@
--- One row per release x follow-up window (12, 24, 36 months) x measure (outputs.md). A release
+-- One row per release x follow-up window in months x measure (outputs.md; the code lists
+-- follow_up_months and measure). A release
 -- enters a rate only with full follow-up: the as-of date at least window + lag after release.
 with releases as (select * from {{ ref('int_releases_joined_to_participation') }}),
 

@@ -25,7 +25,7 @@ with_later_spells as (
 releases as (
     select *
     from with_later_spells
-    where end_type in ('end_of_sentence', 'parole', 'early_release')
+    where list_contains({{ code_list('index_release_type') }}, end_type)
 ),
 
 described as (

@@ -1,5 +1,5 @@
 -- Time to the first event in the evaluation (indicators.md, Programme effect): per programme
--- x estimator (matched, weighted, raw) x measure x group, the Kaplan-Meier curve of staying
+-- x estimator (the list effect_estimator) x measure x group, the Kaplan-Meier curve of staying
 -- free of the event with the estimator's weights (participants 1, or 0 when unmatched; the
 -- comparison by its match or score weights), the unweighted number at risk, and on every row
 -- the hazard ratio of participation from the weighted Cox model with its robust 95 %
@@ -23,7 +23,7 @@ weighted as (
                          else 1.0 end as weight
     from times t
     join scores s using (release_id)
-    cross join (select unnest({{ effect_estimators() }}) as estimator) e
+    cross join (select unnest({{ code_list('effect_estimator') }}) as estimator) e
 ),
 
 by_day as (

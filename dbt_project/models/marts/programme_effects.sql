@@ -1,12 +1,14 @@
 -- The programme's effect on its participants (indicators.md, Programme effect): per
--- programme x cohort ('all' and release years) x estimator (matched, weighted, raw) x measure
--- x outcome (rate, frequency) x window. Estimates and bootstrap intervals come from
+-- programme x cohort ('all' and release years) x estimator x measure x outcome x window (the
+-- code lists effect_estimator, measure, effect_outcome, follow_up_months). Estimates and bootstrap intervals come from
 -- int_effect_estimates (reentry/evaluation/effects.py); here they get a verdict code from fixed rules
 -- and the verdict in words in each of the programme's languages (seed verdict_phrases).
 -- Verdict rules: raw rows are descriptive; an effect below the minimum n or without any
 -- comparable non-participant is not estimated; otherwise the 95 % interval of the
 -- difference decides: below 0 fewer, above 0 more, else no clear difference. Balance (the
 -- programme's covariate_balance after the estimator's adjustment) and the E-value follow.
+{#- A verdict on an estimate (fewer, more or no clear difference): balance and E-value. -#}
+{%- set estimated = "c.estimator <> 'raw' and c.is_estimated is not false" %}
 with estimates as (select * from {{ ref('int_effect_estimates') }}),
 
 programmes as (select * from {{ ref('stg_ingest__programmes') }}),
@@ -63,13 +65,13 @@ composed as (
                 'n_participants': 'cast(c.n_participants as varchar)',
                 'min_participants': "'" ~ var('min_participants') ~ "'",
             }) }},
-            case when c.verdict in ('fewer', 'more', 'no_clear_difference') then
+            case when {{ estimated }} then
                 {{ fill_phrase('bal.phrase', {
                     'n_characteristics': 'cast(c.n_characteristics as varchar)',
                     'n_imbalanced': 'cast(c.n_imbalanced_characteristics as varchar)',
                 }) }}
             end,
-            case when c.verdict in ('fewer', 'more', 'no_clear_difference') then
+            case when {{ estimated }} then
                 {{ fill_phrase('ev.phrase', {
                     'e_value': verdict_number('c.e_value', 2, 'd.phrase'),
                     'e_value_ci': verdict_number('c.e_value_ci', 2, 'd.phrase'),

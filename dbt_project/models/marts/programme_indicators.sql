@@ -1,7 +1,9 @@
 -- The programme indicators (indicators.md) per programme x period (release cohort: 'all',
--- year or quarter) x break-down (prison, partner, sex, age band; 'all' = total), long form:
+-- year or quarter) x break-down (the code list breakdown; 'all' = total), long form:
 -- indicator, numerator, denominator, value, with a Wilson interval for shares. Placement
--- retention at 30/90/180 days (Kaplan-Meier) is read off placement_retention.
+-- retention on the days of the code list retention_day (Kaplan-Meier) is read off
+-- placement_retention.
+{%- set breakdowns = code_values('breakdown') %}
 with facts as (select * from {{ ref('int_indicator_facts') }}),
 
 retention as (select * from {{ ref('placement_retention') }}),
@@ -19,10 +21,9 @@ aggregated as (
         programme,
         period_type,
         period,
-        case when grouping(prison_id) = 1 then 'all' else prison_id end as prison_id,
-        case when grouping(partner_id) = 1 then 'all' else partner_id end as partner_id,
-        case when grouping(sex) = 1 then 'all' else sex end as sex,
-        case when grouping(age_band) = 1 then 'all' else age_band end as age_band,
+        {%- for b in breakdowns %}
+        case when grouping({{ b }}) = 1 then 'all' else {{ b }} end as {{ b }},
+        {%- endfor %}
         grouping(partner_id) = 0 and partner_id is null as is_without_partner,
         indicator,
         kind,
@@ -32,17 +33,16 @@ aggregated as (
         count(*) as n_units
     from periods
     group by grouping sets (
-        (programme, period_type, period, indicator, kind),
-        (programme, period_type, period, indicator, kind, prison_id),
-        (programme, period_type, period, indicator, kind, partner_id),
-        (programme, period_type, period, indicator, kind, sex),
-        (programme, period_type, period, indicator, kind, age_band)
+        (programme, period_type, period, indicator, kind)
+        {%- for b in breakdowns %},
+        (programme, period_type, period, indicator, kind, {{ b }})
+        {%- endfor %}
     )
 ),
 
 valued as (
     select
-        programme, period_type, period, prison_id, partner_id, sex, age_band, indicator, kind,
+        programme, period_type, period, {{ breakdowns | join(', ') }}, indicator, kind,
         case when kind = 'median' then cast(n_units as double) else numerator end as numerator,
         denominator,
         cast(n_units as integer) as n_units,
@@ -79,7 +79,7 @@ retention_at as (
         arg_max(r.ci_low, r.day) as ci_low,
         arg_max(r.ci_high, r.day) as ci_high
     from retention r
-    cross join (select unnest([30, 90, 180]) as days) n
+    cross join (select unnest({{ code_list('retention_day', 'integer') }}) as days) n
     where r.placement_type = 'all' and r.day <= n.days
     group by all
 )

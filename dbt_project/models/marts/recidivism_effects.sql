@@ -1,7 +1,8 @@
 -- Participants minus comparison per programme x cohort x window x measure (indicators.md),
 -- descriptive and not the programme's effect (that is programme_effects):
 -- the raw difference with a Newcombe 95 % interval, and the comparison rate standardised
--- (directly) to the participants' mix of sex, age band and prior spells (0, 1, 2+).
+-- (directly) to the participants' mix of sex, age band and prior spells (banded: the list
+-- prior_spells_band).
 -- Only releases with full follow-up enter; strata without comparison releases are left out
 -- of both sides of the standardised difference (standardisation_coverage says how much).
 with releases as (select * from {{ ref('releases') }}),

@@ -482,7 +482,7 @@
     return {
       data: data,
       layout: baseLayout({yaxis: axis, showlegend: false, height: 340,
-                          xaxis: {title: {text: t("chart.days")}, tickvals: [30, 90, 180, 365],
+                          xaxis: {title: {text: t("chart.days")}, tickvals: SITE.in_work_days,
                                   range: [0, 385], zeroline: false}}),
       n: first ? first.n_observed : undefined,
       notes: [suppressedNote(rows, "share", function (r) { return String(r.day); })]

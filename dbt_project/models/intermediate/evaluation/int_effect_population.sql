@@ -23,7 +23,7 @@ completed_training as (
     select i.person_key, m.end_date
     from {{ ref('stg_prison__prison_measures') }} m
     join inmates i on i.prison_id = m.prison_id and i.inmate_id = m.inmate_id
-    where m.measure_type in {{ training_measure_types() }}
+    where list_contains({{ code_list('training_measure_type') }}, m.measure_type)
       and m.outcome = 'completed'
 ),
 
