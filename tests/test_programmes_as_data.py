@@ -132,6 +132,7 @@ def test_no_programme_id_or_period_in_code() -> None:
     pattern = re.compile(r"mabis|exodus|2002-08-16|2005-06-30", re.IGNORECASE)
     found = []
     for folder in CODE_FOLDERS:
+        assert (root / folder).is_dir(), folder
         for path in (root / folder).rglob("*"):
             if path.suffix not in CODE_SUFFIXES:
                 continue
