@@ -48,8 +48,8 @@ VERDICTS = (
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-MESSAGES_DIR = REPO / "dashboards" / "messages"
-SITE_JS = REPO / "dashboards" / "static" / "site.js"
+MESSAGES_DIR = REPO / "reentry" / "outputs" / "messages"
+SITE_JS = REPO / "reentry" / "outputs" / "static" / "site.js"
 THRESHOLD = 10
 RENDERED = 'body[data-rendered="true"]'
 MISSING = "\u27e6"  # how site.js shows a message key it has no text for
@@ -1011,7 +1011,7 @@ def test_no_programme_named_in_code_or_messages():
     pattern = re.compile(r"mabis|exodus|2002-08-16|2005-06-30", re.IGNORECASE)
     found = [
         str(p.relative_to(REPO))
-        for p in sorted((REPO / "dashboards").rglob("*"))
+        for p in sorted((REPO / "reentry" / "outputs").rglob("*"))
         if p.is_file()
         and p.suffix in (".py", ".js", ".yml", ".css", ".md")
         and pattern.search(p.read_text(encoding="utf-8"))
