@@ -68,6 +68,8 @@ def test_ingest_with_key_file_loads_and_prints_summary(
     assert "1 loaded, 1 quarantined" in out  # the file's own line, shown with -v
     assert "missing_required" in out
     assert "Müller" not in out and "1980-02-01" not in out
+    # Only ingestion has run: no link rate is counted outside the build's mart.
+    assert "Link rates" in out and "come with the build" in out and "linked:" not in out
     assert query(
         tmp_path / "w" / "work" / "warehouse.duckdb", "select count(*) from raw.inmates"
     ) == [(1,)]

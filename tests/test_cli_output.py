@@ -125,6 +125,22 @@ def test_the_summary_has_the_table_per_source_only_when_asked(built_demo) -> Non
     assert f"Sources: {n} (" in compact and "  kind " not in compact
     assert "  kind " in table and len(table.splitlines()) >= len(compact.splitlines()) + n
     assert all(s["source_id"] in table for s in summary["sources"])
+    # Linkage is the mart's link rate over every programme and source, nothing else.
+    rates = dict(
+        query(
+            built_demo["db"],
+            "select entity, n_linked from marts.data_quality_link_rates "
+            "where programme = 'all' and source_id = 'all'",
+        )
+    )
+    assert {e: r["linked"] for e, r in summary["link_rates"].items()} == {
+        "participants": rates["participants"],
+        "register_entries": rates["register_entries"],
+    }
+    for text in (compact, table):
+        assert f"linked: {rates['participants']:,} (" in text
+        assert f"linked: {rates['register_entries']:,} (" in text
+        assert "come with the build" not in text
 
 
 def test_verbose_shows_each_file_dbts_lines_and_the_failure(runs) -> None:

@@ -97,7 +97,7 @@ def test_every_public_mart_has_a_suite_and_a_blocking_check(built_demo, manifest
         ).fetchall()
     }
     con.close()
-    assert set(marts) == tables and len(marts) == 24
+    assert set(marts) == tables and len(marts) == 26
     rules = check_coverage(manifest)
     assert set(rules) == set(marts) and all(rules[m] for m in marts)
 

@@ -1,4 +1,8 @@
-"""What a person wants to know after a load: per source, rows in and out, and linkage."""
+"""What a person wants to know after a load: per source, rows in and out, and linkage.
+
+Linkage is defined once, by the link rates of marts.data_quality_link_rates (the share of
+participant records and register entries whose pseudonym matches a custody spell); the summary
+shows its rows over every programme, and before the first build says they come with it."""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from pathlib import Path
 import duckdb
 
 from reentry.contract import QUARANTINE_REASONS
+
+# The entities the link rate is defined for (data_quality_link_rates), as the summary names them.
+LINKED_ENTITIES = {"participants": "participant records", "register_entries": "register entries"}
 
 
 def load_summary(database: Path) -> dict:
@@ -35,21 +42,20 @@ def load_summary(database: Path) -> dict:
             "qualify row_number() over (partition by file_name order by load_id desc) = 1 "
             "order by file_name"
         ).fetchall()
-        linkage = con.execute(
+        persons = con.execute(
             """
             with inmates as (select distinct person_key from raw.inmates__current),
             part as (select distinct person_key from raw.participants__current),
             reg as (select distinct person_key from raw.register_entries__current)
             select (select count(*) from inmates),
                    (select count(*) from part),
-                   (select count(*) from part semi join inmates using (person_key)),
                    (select count(*) from reg),
-                   (select count(*) from reg semi join inmates using (person_key)),
                    (select count(*) from (select person_key from inmates union
                                           select person_key from part union
                                           select person_key from reg))
             """
         ).fetchone()
+        link_rates = _link_rates(con)
     finally:
         con.close()
     return {
@@ -76,26 +82,32 @@ def load_summary(database: Path) -> dict:
         "quarantine_by_reason": dict(reasons),
         "not_loaded": [{"file": f, "error": e} for f, e in ignored],
         "persons": dict(
-            zip(
-                (
-                    "in_prisons",
-                    "participants",
-                    "participants_linked",
-                    "in_register",
-                    "register_linked",
-                    "distinct",
-                ),
-                linkage,
-                strict=True,
-            )
+            zip(("in_prisons", "participants", "in_register", "distinct"), persons, strict=True)
         ),
+        "link_rates": link_rates,
     }
+
+
+def _link_rates(con: duckdb.DuckDBPyConnection) -> dict[str, dict] | None:
+    """entity -> records, linked and link rate over every programme and source, from
+    marts.data_quality_link_rates; None before the first build (no such mart)."""
+    (built,) = con.execute(
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'marts' and table_name = 'data_quality_link_rates'"
+    ).fetchone()
+    if not built:
+        return None
+    rows = con.execute(
+        "select entity, n_records, n_linked, link_rate from marts.data_quality_link_rates "
+        "where programme = 'all' and source_id = 'all' and entity <> 'all' order by entity"
+    ).fetchall()
+    return {e: {"records": n, "linked": k, "link_rate": r} for e, n, k, r in rows}
 
 
 def format_summary(summary: dict, sources_table: bool = True, max_files: int | None = None) -> str:
     """The summary as text for the terminal: the table of sources (or, without
     `sources_table`, their totals in two lines), quarantine by reason, the files not loaded
-    (at most `max_files` of them) and the persons linked."""
+    (at most `max_files` of them), the persons and the link rates."""
     tot = dict.fromkeys(("files", "received", "loaded", "quarantined", "removed"), 0)
     for s in summary["sources"]:
         for k in tot:
@@ -147,18 +159,26 @@ def format_summary(summary: dict, sources_table: bool = True, max_files: int | N
         if len(shown) < len(summary["not_loaded"]):
             out.append(f"  … and {len(summary['not_loaded']) - len(shown)} more")
     p = summary["persons"]
-
-    def share(a: int, b: int) -> str:
-        return f"{a / b:.1%}" if b else "n/a"
-
     out += [
         "",
         "Persons (pseudonyms)",
         f"  distinct persons          {p['distinct']:>9,}",
         f"  in prison records         {p['in_prisons']:>9,}",
-        f"  partner participants      {p['participants']:>9,}  linked to a prison record: "
-        f"{p['participants_linked']:,} ({share(p['participants_linked'], p['participants'])})",
-        f"  in the register           {p['in_register']:>9,}  linked to a prison record: "
-        f"{p['register_linked']:,} ({share(p['register_linked'], p['in_register'])})",
+        f"  partner participants      {p['participants']:>9,}",
+        f"  in the register           {p['in_register']:>9,}",
+        "",
+        "Link rates (records whose pseudonym matches a custody spell)",
     ]
+    rates = summary["link_rates"]
+    if rates is None:
+        out.append("  come with the build (marts.data_quality_link_rates)")
+        return "\n".join(out)
+    for entity, label in LINKED_ENTITIES.items():
+        r = rates.get(entity)
+        if r is None:
+            out.append(f"  {label:<24}{'none':>11}")
+            continue
+        out.append(
+            f"  {label:<24}{r['records']:>11,}  linked: {r['linked']:,} ({r['link_rate']:.1%})"
+        )
     return "\n".join(out)

@@ -232,46 +232,47 @@ def dropouts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def end_reasons(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Ended placements by end reason, per partner; the shares follow from the counts."""
+    """Ended placements by end reason ('all': the partner's total), per partner, with the share
+    of the ended placements."""
     frame = _frame(
         con,
         """
-        select programme, partner_id, end_reason, n_ended::bigint as n_ended
-        from marts.placement_end_reasons
-        union all
-        select programme, partner_id, 'all', sum(n_ended)::bigint
-        from marts.placement_end_reasons group by all
-        order by all""",
+        select programme, partner_id, end_reason, n_ended::bigint as n_ended, share_of_ended
+        from marts.placement_end_reasons order by all""",
     )
-    protected = protect(frame, ["partner_id", "end_reason"], ["n_ended"], slice_by=["programme"])
+    protected = protect(
+        frame.drop("share_of_ended"),
+        ["partner_id", "end_reason"],
+        ["n_ended"],
+        slice_by=["programme"],
+    )
     totals = protected.filter(pl.col("end_reason") == "all").select(
-        "programme", "partner_id", pl.col("n_ended").alias("_total")
+        "programme", "partner_id", pl.col("n_ended_suppressed").alias("_total_suppressed")
     )
     # The share of a reason is shown where both its count and the partner's total are.
+    keys = ["programme", "partner_id", "end_reason"]
     return (
-        protected.join(totals, on=["programme", "partner_id"], how="left")
+        protected.join(frame.select(*keys, "share_of_ended"), on=keys, how="left")
+        .join(totals, on=["programme", "partner_id"], how="left")
         .with_columns(
-            (pl.col("n_ended").cast(pl.Float64) / pl.col("_total")).alias("share_of_ended")
+            pl.when(pl.col("n_ended_suppressed") | pl.col("_total_suppressed"))
+            .then(None)
+            .otherwise(pl.col("share_of_ended"))
+            .alias("share_of_ended")
         )
-        .drop("_total")
+        .drop("_total_suppressed")
+        .sort(keys)
     )
 
 
 def deliveries(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Rows received, loaded, quarantined and removed per source and entity."""
     counts = ["n_received", "n_loaded", "n_quarantined", "n_removed"]
-    sums = ", ".join(f"sum({c})::bigint as {c}" for c in counts)
     frame = _frame(
         con,
         f"""
-        select programme,
-               case when grouping(source_id) = 1 then 'all' else source_id end as source_id,
-               case when grouping(entity) = 1 then 'all' else entity end as entity,
-               count(*)::bigint as n_files, {sums}
-        from marts.data_quality_deliveries where status = 'loaded'
-        group by grouping sets ((programme, source_id, entity), (programme, entity),
-                                (programme, source_id), (programme))
-        order by all""",
+        select programme, source_id, entity, n_files, {", ".join(counts)}
+        from marts.data_quality_rows order by all""",
     )
     return protect(frame, ["source_id", "entity"], counts, slice_by=["programme"])
 
@@ -280,43 +281,22 @@ def quarantine(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Quarantined rows by reason and source."""
     frame = _frame(
         con,
-        """
-        with q as (
-            select d.programme, q.source_id, q.reason, sum(q.n_rows)::bigint as n_rows
-            from marts.data_quality_quarantine q
-            join (select distinct source_id, programme from marts.data_quality_deliveries) d
-              using (source_id)
-            group by all
-        )
-        select * from q
-        union all select programme, 'all', reason, sum(n_rows)::bigint from q group by all
-        union all select programme, source_id, 'all', sum(n_rows)::bigint from q group by all
-        union all select programme, 'all', 'all', sum(n_rows)::bigint from q group by all
-        order by all""",
+        "select programme, source_id, reason, n_rows "
+        "from marts.data_quality_quarantine_reasons order by all",
     )
     return protect(frame, ["source_id", "reason"], ["n_rows"], slice_by=["programme"])
 
 
 def link_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Share of participants and register entries whose pseudonym matches a custody spell."""
+    """Share of participants and register entries whose pseudonym matches a custody spell, per
+    programme (the mart's rows over every programme are the run summary's)."""
     frame = _frame(
         con,
         """
-        with l as (
-            select coalesce(d.programme, 'all') as programme, l.*
-            from marts.data_quality_link_rates l
-            left join (select distinct source_id, programme from marts.data_quality_deliveries) d
-              using (source_id)
-        )
-        select programme,
-               case when grouping(source_id) = 1 then 'all' else source_id end as source_id,
-               case when grouping(entity) = 1 then 'all' else entity end as entity,
-               sum(n_records)::bigint as n_records, sum(n_linked)::bigint as n_linked
-        from l
-        group by grouping sets ((programme, source_id, entity), (programme, entity),
-                                (programme, source_id), (programme))
-        order by all""",
-    ).with_columns((pl.col("n_linked").cast(pl.Float64) / pl.col("n_records")).alias("link_rate"))
+        select programme, source_id, entity, n_records::bigint as n_records,
+               n_linked::bigint as n_linked, link_rate
+        from marts.data_quality_link_rates where programme <> 'all' order by all""",
+    )
     return protect(
         frame,
         ["source_id", "entity"],
@@ -463,25 +443,17 @@ def programmes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
-def _participants_by_status(effects: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Participants (or their events) of each cohort in long form: `all` (every participant
-    with follow-up: the weighted rows), `matched` (those with a match) and `unmatched` (the
-    difference), so that all = matched + unmatched and the years add up to `all`."""
+def _participants_by_status(effects: pl.DataFrame) -> pl.DataFrame:
+    """Participants of each cohort in long form, from the matched rows of programme_effects:
+    `all` (every participant with follow-up, before matching), `matched` (those with a match)
+    and `unmatched` (those without), so that all = matched + unmatched and the years add up to
+    `all` (the mart's tests)."""
     keys = ["programme", "cohort", "measure", "window_months"]
-    wide = (
-        effects.filter(pl.col("estimator") == "weighted")
-        .select(*keys, pl.col(column).alias("all"))
-        .join(
-            effects.filter(pl.col("estimator") == "matched").select(
-                *keys, pl.col(column).alias("matched")
-            ),
-            on=keys,
-            how="full",
-            coalesce=True,
-        )
-    )
-    wide = wide.with_columns(
-        (pl.col("all").fill_null(0) - pl.col("matched").fill_null(0)).clip(0).alias("unmatched")
+    wide = effects.filter(pl.col("estimator") == "matched").select(
+        *keys,
+        pl.col("n_participants_before_matching").alias("all"),
+        pl.col("n_participants").alias("matched"),
+        pl.col("n_participants_without_match").alias("unmatched"),
     )
     return wide.unpivot(
         ["all", "matched", "unmatched"], index=keys, variable_name="status", value_name="n"
@@ -492,33 +464,32 @@ def effects(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The programme effect (programme_effects): matched and weighted rows of the rate
     outcome, per programme x cohort x measure x window, protected.
 
-    The participants of a cohort are counted three ways, all (weighted rows), matched and
+    The participants of a cohort are counted three ways, all (before matching), matched and
     without a match (all = matched + unmatched; the years add up to `all`): these are
     protected together, so a small number without a match (common support) is suppressed and
-    cannot be worked out as all minus matched. The participants' events (rate times n, exact
-    for the unweighted participants) are protected per estimator over the cohorts; a rate,
+    cannot be worked out as all minus matched. The participants' events (the mart's
+    n_events_participants) are protected per estimator over the cohorts; a rate,
     difference, risk ratio, E-value or verdict text is suppressed where the events or the
     comparison count it rests on are. Not-estimated rows keep their verdict code (the reason)."""
     frame = _frame(
         con,
         """
         select programme, cohort, estimator, measure, window_months, n_participants,
-               n_comparison, n_participants_unmatched, effective_n_comparison,
+               n_comparison, n_participants_unmatched, n_participants_before_matching,
+               n_participants_without_match, effective_n_comparison,
                rate_participants, rate_comparison, difference, difference_ci_low,
                difference_ci_high, risk_ratio, risk_ratio_ci_low, risk_ratio_ci_high,
                e_value, e_value_ci, is_estimated, verdict, verdict_text,
                map_entries(verdict_texts) as verdict_texts, n_characteristics,
-               n_imbalanced_characteristics, n_replicates
+               n_imbalanced_characteristics, n_replicates,
+               n_events_participants::bigint as n_events_participants
         from marts.programme_effects
         where outcome = 'rate' and estimator in ('matched', 'weighted')
         order by programme, cohort, estimator, measure, window_months""",
     )
-    frame = frame.with_columns(
-        pl.when(pl.col("rate_participants").is_not_null())
-        .then((pl.col("rate_participants") * pl.col("n_participants")).round(0))
-        .cast(pl.Int64)
-        .alias("n_events_participants")
-    )
+    long = _participants_by_status(frame)
+    # The counts behind the status rows are published through them only.
+    frame = frame.drop("n_participants_before_matching", "n_participants_without_match")
     if frame.is_empty():
         flags = [
             f"{c}{SUPPRESSED_SUFFIX}"
@@ -535,7 +506,6 @@ def effects(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     cohorts = {"cohort": {}}
     slices = ["programme", "measure", "window_months"]
     hidden = {}
-    long = _participants_by_status(frame, "n_participants")
     protected = protect(long, ["cohort", "status"], ["n"], slice_by=slices, parents=cohorts)
     hidden["n_participants"] = protected.filter(pl.col("n_suppressed")).select(
         *slices, "cohort", "status"
@@ -633,31 +603,27 @@ def effects(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def overlap(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Propensity score overlap (propensity_overlap), protected: releases of the evaluation
-    population per programme x group x score bin, with an `all` bin per group (the groups'
-    sizes, which other tables publish), so that the bins adding up to them are the equations
+    population per programme x group x score bin, with the mart's `all` bin per group (the
+    groups' sizes, which other tables publish), so that the bins adding up to them are the equations
     the suppression guards. Matched participants per bin are not published: with nearly every
     participant matched, they would give the few without a match away bin by bin (common
     support is shown from the protected effects table instead)."""
     frame = _frame(
         con,
         """
-        with o as (
-            select programme, "group", score_bin::varchar as score_bin,
-                   n_releases::bigint as n_releases
-            from marts.propensity_overlap
-        )
-        select * from o
-        union all
-        select programme, "group", 'all', sum(n_releases)::bigint from o group by all
-        order by all""",
+        select programme, "group", score_bin, n_releases::bigint as n_releases, score_low,
+               score_high
+        from marts.propensity_overlap order by all""",
     )
-    bins = _frame(
-        con,
-        "select distinct score_bin::varchar as score_bin, score_low, score_high "
-        "from marts.propensity_overlap",
+    protected = protect(
+        frame.drop("score_low", "score_high"),
+        ["score_bin"],
+        ["n_releases"],
+        slice_by=["programme", "group"],
     )
-    protected = protect(frame, ["score_bin"], ["n_releases"], slice_by=["programme", "group"])
-    return protected.join(bins, on="score_bin", how="left").sort(
+    keys = ["programme", "group", "score_bin"]
+    bins = frame.select(*keys, "score_low", "score_high")
+    return protected.join(bins, on=keys, how="left").sort(
         "programme",
         "group",
         pl.col("score_bin")
@@ -677,26 +643,15 @@ def balance(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     frame = _frame(
         con,
         """
-        with sizes as (
-            select p.programme, p.n_participants, p.n_evaluated - p.n_participants as n_comp,
-                   p.n_participants - coalesce(e.n_participants_unmatched, 0) as n_matched
-            from marts.programmes p
-            left join (select programme, max(n_participants_unmatched)
-                           as n_participants_unmatched
-                       from marts.programme_effects
-                       where cohort = 'all' and estimator = 'matched' group by all) e
-              using (programme)
-        )
-        select b.programme, b.covariate, b.level, b.stage, b.mean_participants,
-               b.mean_comparison, b.smd, b.is_imbalanced,
-               case when b.level is null or b.level = '' then null
-                    when b.stage = 'matched' then b.mean_participants * s.n_matched
-                    else b.mean_participants * s.n_participants end as _count_participants,
-               case when b.level is null or b.level = '' then null
-                    when b.stage = 'before' then b.mean_comparison * s.n_comp end
+        select programme, covariate, level, stage, mean_participants, mean_comparison, smd,
+               is_imbalanced,
+               case when level is null or level = '' then null
+                    else mean_participants * n_participants end as _count_participants,
+               case when level is null or level = '' then null
+                    when stage = 'before' then mean_comparison * n_comparison end
                    as _count_comparison
-        from marts.covariate_balance b left join sizes s using (programme)
-        order by b.programme, b.covariate, b.level, b.stage""",
+        from marts.covariate_balance
+        order by programme, covariate, level, stage""",
     )
     counts = pl.min_horizontal(pl.col("_count_participants"), pl.col("_count_comparison"))
     small = (

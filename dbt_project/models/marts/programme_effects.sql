@@ -7,6 +7,8 @@
 -- comparable non-participant is not estimated; otherwise the 95 % interval of the
 -- difference decides: below 0 fewer, above 0 more, else no clear difference. Balance (the
 -- programme's covariate_balance after the estimator's adjustment) and the E-value follow.
+-- The participants' events (rate rows: exact, participants are not weighted) and the
+-- participants before matching and without a match are the counts disclosure control protects.
 {#- A verdict on an estimate (fewer, more or no clear difference): balance and E-value. -#}
 {%- set estimated = "c.estimator <> 'raw' and c.is_estimated is not false" %}
 with estimates as (select * from {{ ref('int_effect_estimates') }}),
@@ -101,6 +103,17 @@ texts as (
         arg_min(verdict_text, language_rank) as verdict_text
     from composed
     group by all
+),
+
+-- The participants with full follow-up of each cohort x measure x outcome x window before
+-- matching (the weighted rows count every one of them) and how many of them the matching kept.
+followed as (
+    select
+        programme, cohort, measure, outcome, window_months,
+        max(n_participants) filter (where estimator = 'weighted') as n_before_matching,
+        max(n_participants) filter (where estimator = 'matched') as n_matched
+    from coded
+    group by all
 )
 
 select
@@ -113,6 +126,10 @@ select
     cast(c.n_participants as integer) as n_participants,
     cast(c.n_comparison as integer) as n_comparison,
     cast(c.n_participants_unmatched as integer) as n_participants_unmatched,
+    cast(g.n_before_matching as integer) as n_participants_before_matching,
+    cast(g.n_before_matching - g.n_matched as integer) as n_participants_without_match,
+    cast(case when c.outcome = 'rate' then round(c.rate_participants * c.n_participants) end
+        as integer) as n_events_participants,
     c.effective_n_comparison,
     c.rate_participants,
     c.rate_comparison,
@@ -133,3 +150,4 @@ select
     cast(c.n_replicates as integer) as n_replicates
 from coded c
 left join texts t using (programme, cohort, estimator, measure, outcome, window_months)
+left join followed g using (programme, cohort, measure, outcome, window_months)

@@ -1,8 +1,9 @@
 -- Overlap of the propensity scores (indicators.md, Diagnostics: common support): per
 -- programme x group x score bin (twenty bins of 0.05), the releases of the evaluation
 -- population and, for participants, how many found a match. Every bin of both groups is
--- present (zeros included), so the table shows where one group has no counterpart. An
--- aggregate: dashboards pass it through disclosure control like every table.
+-- present (zeros included), so the table shows where one group has no counterpart; bin 'all'
+-- is the group's total (score 0 to 1). An aggregate: dashboards pass it through disclosure
+-- control like every table.
 with scores as (select * from {{ ref('int_effect_scores') }}),
 
 bins as (
@@ -24,18 +25,42 @@ counted as (
         count(*) filter (where is_matched) as n_matched
     from scores
     group by all
+),
+
+binned as (
+    select
+        g.programme,
+        g.group_name,
+        b.score_bin,
+        coalesce(c.n_releases, 0) as n_releases,
+        case when g.group_name = 'participant' then coalesce(c.n_matched, 0) end as n_matched
+    from groups g
+    cross join bins b
+    left join counted c
+        on c.programme = g.programme and c.group_name = g.group_name and c.score_bin = b.score_bin
+),
+
+aggregated as (
+    select
+        programme,
+        group_name,
+        case when grouping(score_bin) = 1 then 'all' else cast(score_bin as varchar) end
+            as score_bin,
+        case when grouping(score_bin) = 1 then 0 else min(score_bin) / 20.0 end as score_low,
+        case when grouping(score_bin) = 1 then 1 else (min(score_bin) + 1) / 20.0 end
+            as score_high,
+        sum(n_releases) as n_releases,
+        sum(n_matched) as n_matched
+    from binned
+    group by grouping sets ((programme, group_name, score_bin), (programme, group_name))
 )
 
 select
-    g.programme,
-    g.group_name as "group",
-    cast(b.score_bin as integer) as score_bin,
-    b.score_bin / 20.0 as score_low,
-    (b.score_bin + 1) / 20.0 as score_high,
-    cast(coalesce(c.n_releases, 0) as integer) as n_releases,
-    cast(case when g.group_name = 'participant' then coalesce(c.n_matched, 0) end as integer)
-        as n_matched
-from groups g
-cross join bins b
-left join counted c
-    on c.programme = g.programme and c.group_name = g.group_name and c.score_bin = b.score_bin
+    programme,
+    group_name as "group",
+    score_bin,
+    cast(score_low as double) as score_low,
+    cast(score_high as double) as score_high,
+    cast(n_releases as integer) as n_releases,
+    cast(n_matched as integer) as n_matched
+from aggregated
