@@ -18,6 +18,7 @@ from reentry.outputs.disclosure import THRESHOLD
 from reentry.outputs.pack import EFFECT_COLUMNS, PACK_INDICATORS, build_pack
 from reentry.outputs.render import render_packs
 from reentry.outputs.site import EFFECT_HEADLINE, load_messages
+from reentry.outputs.tables import EFFECT_ESTIMATES
 from reentry.settings import Workdir
 from tests.browser import CHROMIUM_ARGS, ensure_chromium
 from tests.conftest import query
@@ -496,20 +497,7 @@ def test_bad_periods_get_a_clear_message(pack, capsys) -> None:
     assert "no releases in period 1999" in err and "2002" in err
 
 
-EFFECT_NUMBERS = (
-    "n_participants",
-    "n_comparison",
-    "rate_participants",
-    "rate_comparison",
-    "difference",
-    "difference_ci_low",
-    "difference_ci_high",
-    "risk_ratio",
-    "risk_ratio_ci_low",
-    "risk_ratio_ci_high",
-    "e_value",
-    "e_value_ci",
-)
+EFFECT_NUMBERS = ("n_participants", "n_comparison", *EFFECT_ESTIMATES)
 PERCENT = (
     "rate_participants",
     "rate_comparison",

@@ -33,7 +33,13 @@ import polars as pl
 
 from .disclosure import THRESHOLD
 from .site import EFFECT_HEADLINE, LANGUAGES, load_messages
-from .tables import BREAKDOWNS, metadata, open_published, protected_tables
+from .tables import (
+    BREAKDOWNS,
+    EFFECT_ESTIMATES,
+    metadata,
+    open_published,
+    protected_tables,
+)
 
 PERIOD = re.compile(r"^(\d{4})(Q[1-4])?$")
 PACK_INDICATORS = [
@@ -352,16 +358,7 @@ EFFECT_COLUMNS = [
     "window_months",
     "n_participants",
     "n_comparison",
-    "rate_participants",
-    "rate_comparison",
-    "difference",
-    "difference_ci_low",
-    "difference_ci_high",
-    "risk_ratio",
-    "risk_ratio_ci_low",
-    "risk_ratio_ci_high",
-    "e_value",
-    "e_value_ci",
+    *EFFECT_ESTIMATES,
     "verdict",
     "verdict_text",
     "verdict_language",

@@ -411,7 +411,8 @@ def protected_tables(
 # ---------------------------------------------------------------- the evaluation
 
 EFFECT_ESTIMATORS = ("matched", "weighted")
-EFFECT_SHARES = (
+# The estimates of an effect row: rates, difference, risk ratio, E-value (programme_effects).
+EFFECT_ESTIMATES = (
     "rate_participants",
     "rate_comparison",
     "difference",
@@ -422,6 +423,9 @@ EFFECT_SHARES = (
     "risk_ratio_ci_high",
     "e_value",
     "e_value_ci",
+)
+EFFECT_SHARES = (
+    *EFFECT_ESTIMATES,
     "verdict_text",
     "verdict_texts",
 )
@@ -583,21 +587,7 @@ def effects(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         )
     # Rates and differences as the verdicts state them (a tenth of a percentage point): more
     # digits would give the counts they rest on away.
-    out = out.with_columns(
-        pl.col(c).round(3)
-        for c in (
-            "rate_participants",
-            "rate_comparison",
-            "difference",
-            "difference_ci_low",
-            "difference_ci_high",
-            "risk_ratio",
-            "risk_ratio_ci_low",
-            "risk_ratio_ci_high",
-            "e_value",
-            "e_value_ci",
-        )
-    )
+    out = out.with_columns(pl.col(c).round(3) for c in EFFECT_ESTIMATES)
     return out.sort(keys)
 
 
