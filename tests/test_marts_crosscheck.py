@@ -521,6 +521,16 @@ def test_effects_counts_match_the_window_rates(inputs, effects) -> None:
     assert not bad, bad[:5]
 
 
+def _differing(row: dict, expected: dict) -> list[tuple]:
+    """The columns of an effect row that differ from their recomputed values."""
+    keys = (row["programme"], row["cohort"], row["window_months"], row["measure"])
+    return [
+        (*keys, col, row[col], value)
+        for col, value in expected.items()
+        if not close(row[col], value, 1e-9)
+    ]
+
+
 def test_newcombe_interval_from_wilson_limits(effects) -> None:
     bad = []
     for e in effects:
@@ -547,19 +557,7 @@ def test_newcombe_interval_from_wilson_limits(effects) -> None:
             "difference_ci_low": p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
             "difference_ci_high": p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2),
         }
-        for col, value in expected.items():
-            if not close(e[col], value, 1e-9):
-                bad.append(
-                    (
-                        e["programme"],
-                        e["cohort"],
-                        e["window_months"],
-                        e["measure"],
-                        col,
-                        e[col],
-                        value,
-                    )
-                )
+        bad += _differing(e, expected)
     assert not bad, f"{len(bad)} values differ, e.g. {bad[:5]}"
 
 
@@ -625,19 +623,7 @@ def test_directly_standardised_comparison_rate(built_demo, effects) -> None:
             "standardised_difference": p_p_cov - p_adj,
             "standardisation_coverage": n_cov / n_p,
         }
-        for col, value in expected.items():
-            if not close(e[col], value, 1e-9):
-                bad.append(
-                    (
-                        e["programme"],
-                        e["cohort"],
-                        e["window_months"],
-                        e["measure"],
-                        col,
-                        e[col],
-                        value,
-                    )
-                )
+        bad += _differing(e, expected)
     assert not bad, f"{len(bad)} values differ, e.g. {bad[:5]}"
 
 

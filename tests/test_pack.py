@@ -18,7 +18,7 @@ from reentry.outputs.disclosure import THRESHOLD
 from reentry.outputs.pack import EFFECT_COLUMNS, PACK_INDICATORS, build_pack
 from reentry.outputs.render import render_packs
 from reentry.outputs.site import EFFECT_HEADLINE, load_messages
-from reentry.outputs.tables import EFFECT_ESTIMATES
+from reentry.outputs.tables import EFFECT_DIFFERENCE, EFFECT_ESTIMATES
 from reentry.settings import Workdir
 from tests.browser import CHROMIUM_ARGS, ensure_chromium
 from tests.conftest import query
@@ -360,15 +360,7 @@ def test_summary_sheet_first_with_each_programmes_headline_effect(pack) -> None:
     for row in rows:
         *numbers, texts, languages = truth[row[header[0]]]
         for key, value in zip(
-            (
-                "n_participants",
-                "n_comparison",
-                "rate_participants",
-                "rate_comparison",
-                "difference",
-                "difference_ci_low",
-                "difference_ci_high",
-            ),
+            ("n_participants", "n_comparison", *EFFECT_DIFFERENCE),
             numbers,
             strict=True,
         ):

@@ -35,6 +35,7 @@ from .disclosure import THRESHOLD
 from .site import EFFECT_HEADLINE, LANGUAGES, load_messages
 from .tables import (
     BREAKDOWNS,
+    EFFECT_DIFFERENCE,
     EFFECT_ESTIMATES,
     metadata,
     open_published,
@@ -378,15 +379,7 @@ EFFECT_STYLES = {
     "e_value": "ratio",
     "e_value_ci": "ratio",
 }
-SUMMARY_COLUMNS = [
-    "n_participants",
-    "n_comparison",
-    "rate_participants",
-    "rate_comparison",
-    "difference",
-    "difference_ci_low",
-    "difference_ci_high",
-]
+SUMMARY_COLUMNS = ["n_participants", "n_comparison", *EFFECT_DIFFERENCE]
 
 
 def verdict_in(texts, lang: str, languages: list[str]) -> tuple[str | None, str | None]:

@@ -412,12 +412,15 @@ def protected_tables(
 
 EFFECT_ESTIMATORS = ("matched", "weighted")
 # The estimates of an effect row: rates, difference, risk ratio, E-value (programme_effects).
-EFFECT_ESTIMATES = (
+EFFECT_DIFFERENCE = (
     "rate_participants",
     "rate_comparison",
     "difference",
     "difference_ci_low",
     "difference_ci_high",
+)
+EFFECT_ESTIMATES = (
+    *EFFECT_DIFFERENCE,
     "risk_ratio",
     "risk_ratio_ci_low",
     "risk_ratio_ci_high",
