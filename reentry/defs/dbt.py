@@ -41,11 +41,14 @@ def dbt_executable() -> str:
 
 
 @contextlib.contextmanager
-def _profile_database(database: Path) -> Iterator[None]:
+def _profile_database(database: Path | str) -> Iterator[None]:
     """dbt's profile pointed at `database` while a command runs (settings.export_for_dbt
-    points it at the work folder's database; a check may test another file)."""
+    points it at the work folder's database; a check may test another file; parsing needs
+    a value but opens nothing)."""
     saved = os.environ.get(DBT_WORK_DB_ENV)
-    os.environ[DBT_WORK_DB_ENV] = str(Path(database).resolve())
+    os.environ[DBT_WORK_DB_ENV] = (
+        str(Path(database).resolve()) if isinstance(database, Path) else database
+    )
     try:
         yield
     finally:
@@ -191,7 +194,10 @@ def prepare_manifest() -> Path:
     )
     if manifest.exists() and manifest.stat().st_mtime >= newest:
         return manifest
-    dbt_resource().cli(["--quiet", "parse"], target_path=manifest.parent).wait()
+    # Parsing renders the profile, which names the work folder's database; a clean checkout
+    # (CI, the tests' collection) parses before any work folder exists.
+    with _profile_database(":memory:"):
+        dbt_resource().cli(["--quiet", "parse"], target_path=manifest.parent).wait()
     return manifest
 
 
