@@ -452,6 +452,47 @@ def with_remainders(
     return np.concatenate([values, np.array(extra)]), out, unpublished
 
 
+def _joint_equations(
+    slices: Sequence[pl.DataFrame],
+    dims: Sequence[str],
+    total: str,
+    parents: dict[str, dict[str, str]] | None,
+) -> list[Equation]:
+    """The sums of each slice, by row position in the slices laid end to end."""
+    out: list[Equation] = []
+    offset = 0
+    for piece in slices:
+        out += [
+            Equation(
+                eq.total + offset,
+                tuple(p + offset for p in eq.parts),
+                eq.dim,
+                tuple(m + offset for m in eq.minus),
+            )
+            for eq in equations(piece, dims, total, parents)
+        ]
+        offset += piece.height
+    return out
+
+
+def _copies(frame: pl.DataFrame, dims: Sequence[str], shared_by: str, total: str) -> list[Equation]:
+    """One cell shown in several slices (`protect`'s `shared_by`): each further copy equals the
+    first, written as a sum of one part."""
+    grouped = (
+        frame.select(dims)
+        .with_row_index("_pos")
+        .filter(pl.col(shared_by) != total)
+        .group_by(list(dims), maintain_order=True)
+        .agg(pl.col("_pos"))
+        .filter(pl.col("_pos").list.len() > 1)
+    )
+    return [
+        Equation(int(first), (int(other),), "_copy")
+        for first, *others in grouped["_pos"].to_list()
+        for other in others
+    ]
+
+
 def protect(
     frame: pl.DataFrame,
     dims: Sequence[str],
@@ -463,6 +504,7 @@ def protect(
     parents: dict[str, dict[str, str]] | None = None,
     partial_dims: Sequence[str] = (),
     overlap_dims: Sequence[str] = (),
+    shared_by: str | None = None,
 ) -> pl.DataFrame:
     """The table as it may be published: hidden counts and shares set to None, with a boolean
     `<column>_suppressed` beside each. `dims` are the break-down columns whose `all` rows are
@@ -470,13 +512,24 @@ def protect(
     (programme, measure…); `shares` maps a derived column (share, interval bound…) to the
     counts it is computed from: it is hidden when any of them is. `partial_dims` are dimensions
     whose parts need not add up to their total, `overlap_dims` those whose parts may add up to
-    more (see `with_remainders`)."""
+    more (see `with_remainders`).
+
+    `shared_by` names a dimension whose values may serve several slices (a register serving
+    several programmes): rows of different slices that agree on every dimension, with
+    `shared_by` not at its total, are one cell shown several times. Such slices are solved
+    together, with the copies bound equal, so that no copy shows what another hides and no
+    slice's sums give away a cell hidden in another."""
     shares = shares or {}
     frame = frame.with_row_index("_row")
-    parts = frame.partition_by(list(slice_by), maintain_order=True) if slice_by else [frame]
+    slices = frame.partition_by(list(slice_by), maintain_order=True) if slice_by else [frame]
+    shared = bool(shared_by) and len(slices) > 1 and bool(_copies(frame, dims, shared_by, total))
+    groups = [slices] if shared else [[s] for s in slices]
     masks: dict[str, list[pl.Series]] = {c: [] for c in counts}
-    for part in parts:
-        eqs = equations(part, dims, total, parents)
+    for group in groups:
+        part = pl.concat(group)
+        eqs = _joint_equations(group, dims, total, parents)
+        if shared:
+            eqs += _copies(part, dims, shared_by, total)
         levels = aggregation_levels(part, dims, total, parents)
         rows = part["_row"].to_numpy()
         columns = {c: part[c].fill_null(0).to_numpy().astype(float) for c in counts}

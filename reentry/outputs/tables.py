@@ -274,7 +274,9 @@ def deliveries(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         select programme, source_id, entity, n_files, {", ".join(counts)}
         from marts.data_quality_rows order by all""",
     )
-    return protect(frame, ["source_id", "entity"], counts, slice_by=["programme"])
+    return protect(
+        frame, ["source_id", "entity"], counts, slice_by=["programme"], shared_by="source_id"
+    )
 
 
 def quarantine(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -284,7 +286,9 @@ def quarantine(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         "select programme, source_id, reason, n_rows "
         "from marts.data_quality_quarantine_reasons order by all",
     )
-    return protect(frame, ["source_id", "reason"], ["n_rows"], slice_by=["programme"])
+    return protect(
+        frame, ["source_id", "reason"], ["n_rows"], slice_by=["programme"], shared_by="source_id"
+    )
 
 
 def link_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -303,6 +307,7 @@ def link_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         ["n_records", "n_linked"],
         shares={"link_rate": ("n_records", "n_linked")},
         slice_by=["programme"],
+        shared_by="source_id",
     )
 
 
