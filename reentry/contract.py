@@ -1,6 +1,7 @@
 """The contract as data, loaded from the repository's `contract/` folder: the entities of the
 export contract (exports.md; one YAML per entity), every closed code list of the exports and of
-the warehouse's own tables (`codes.yml`) and the contract's other rules (`rules.yml`).
+the warehouse's own tables (`codes.yml`), the contract's other rules (`rules.yml`) and which
+indicators each output shows (`outputs.yml`).
 
 Everything that checks or writes a file, the validation and the outputs read these
 definitions; nothing else hard-codes a column name or a code list. dbt reads the code lists
@@ -124,3 +125,22 @@ PARTNER_TYPES = CODE_LISTS["partner_type"]
 QUARANTINE_REASONS: dict[str, str] = dict(_RULES["quarantine_reasons"])
 # Plausible dates: nothing in this domain happened before this day.
 EARLIEST_DATE = str(_RULES["earliest_date"])
+
+INDICATOR_CODES = tuple(code.split(":")[0] for code in CODE_LISTS["programme_indicator"])
+
+
+def output_indicators(doc: dict) -> dict[str, tuple[str, ...]]:
+    """Which programme indicators each output shows (outputs.yml), in display order; a code
+    that is not a programme indicator stops with the output's name."""
+    out = {output: tuple(str(c) for c in codes) for output, codes in doc["indicators"].items()}
+    for output, codes in out.items():
+        unknown = sorted(set(codes) - set(INDICATOR_CODES))
+        if unknown:
+            raise RuntimeError(
+                f"contract/outputs.yml: {output} names {', '.join(unknown)}, which codes.yml "
+                "does not list as a programme_indicator"
+            )
+    return out
+
+
+OUTPUT_INDICATORS = output_indicators(_load("outputs.yml"))

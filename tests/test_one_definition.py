@@ -61,3 +61,22 @@ def test_the_check_finds_a_restated_list():
     yaml_list = "values:\n" + "".join(f"  - {m}\n" for m in measures)
     assert _restatements(python) and _restatements(yaml_list)
     assert (CONTRACT_DIR / "codes.yml").exists()
+
+
+def test_outputs_select_indicators_from_the_contract():
+    """Which indicators the site and the pack show is contract data (outputs.yml), each a
+    programme indicator of codes.yml; a selection naming another code is refused by name."""
+    import pytest
+    import yaml
+
+    from reentry.contract import INDICATOR_CODES, OUTPUT_INDICATORS, output_indicators
+    from reentry.outputs.pack import PACK_INDICATORS
+    from reentry.outputs.site import HEADLINE_INDICATORS
+
+    assert list(OUTPUT_INDICATORS["headline"]) == HEADLINE_INDICATORS
+    assert list(OUTPUT_INDICATORS["pack"]) == PACK_INDICATORS
+    assert all(set(codes) <= set(INDICATOR_CODES) for codes in OUTPUT_INDICATORS.values())
+    doc = yaml.safe_load((CONTRACT_DIR / "outputs.yml").read_text(encoding="utf-8"))
+    doc["indicators"]["trend"].append("reconviction_36m_participants")
+    with pytest.raises(RuntimeError, match="trend names reconviction_36m_participants"):
+        output_indicators(doc)

@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import polars as pl
 
+from reentry.contract import OUTPUT_INDICATORS
+
 from .disclosure import THRESHOLD
 from .site import EFFECT_HEADLINE, LANGUAGES, load_messages
 from .tables import (
@@ -43,21 +45,7 @@ from .tables import (
 )
 
 PERIOD = re.compile(r"^(\d{4})(Q[1-4])?$")
-PACK_INDICATORS = [
-    "releases",
-    "participation",
-    "placed_before_release",
-    "placed_within_90_days",
-    "seamless_start",
-    "in_work_day_180",
-    "dropout_180_days",
-    "reconviction_12m_participants",
-    "reconviction_12m_comparison",
-    "reconviction_24m_participants",
-    "reconviction_24m_comparison",
-    "reincarceration_12m_participants",
-    "reincarceration_12m_comparison",
-]
+PACK_INDICATORS = list(OUTPUT_INDICATORS["pack"])
 SHEETS = {"programme": "programmes", "prison_id": "prisons", "partner_id": "partners"}
 DEFINITIONS = ["def.headline", "def.employment", "def.dropout_by", "def.rates"]
 # Spreadsheet programs run a cell that starts like this as a formula (CSV injection).

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from reentry.contract import CODE_LISTS
+from reentry.contract import CODE_LISTS, OUTPUT_INDICATORS
 
 from .tables import (
     AT_RISK_DAYS,
@@ -38,33 +38,10 @@ LANGUAGES = ("de", "nl", "en")
 MEASURES = CODE_LISTS["measure"]
 WINDOWS = tuple(int(months) for months in CODE_LISTS["follow_up_months"])
 
-HEADLINE_INDICATORS = [
-    "participation",
-    "placed_before_release",
-    "placed_within_90_days",
-    "seamless_start",
-    "in_work_day_180",
-    "dropout_180_days",
-    "reconviction_24m_participants",
-    "reconviction_24m_comparison",
-]
-TREND = [
-    "participation",
-    "placed_within_90_days",
-    "reconviction_12m_participants",
-    "reconviction_12m_comparison",
-]
-RANKED = [
-    "participation",
-    "placed_before_release",
-    "placed_within_90_days",
-    "in_work_day_180",
-    "dropout_180_days",
-    "reconviction_24m_participants",
-    "reconviction_24m_comparison",
-    "reincarceration_24m_participants",
-    "days_to_first_start",
-]
+HEADLINE_INDICATORS = list(OUTPUT_INDICATORS["headline"])
+TREND = list(OUTPUT_INDICATORS["trend"])
+RANKED = list(OUTPUT_INDICATORS["ranked_prisons"])
+RANKED_PARTNERS = list(OUTPUT_INDICATORS["ranked_partners"])
 
 
 @dataclass
@@ -283,7 +260,6 @@ PAGES = [
                     "options": RANKED,
                 },
             ),
-            # Every release with a partner participates: partners start from placement.
             chart(
                 "partners",
                 "ranked",
@@ -295,7 +271,7 @@ PAGES = [
                     "param": "partner_indicator",
                     "column": "indicator",
                     "labels": "indicator",
-                    "options": RANKED[1:],
+                    "options": RANKED_PARTNERS,
                 },
             ),
         ],
