@@ -512,6 +512,14 @@ def _subcommand(
     return p
 
 
+def _registry_options(p: argparse.ArgumentParser) -> None:
+    """The registry an output command takes its names from."""
+    p.add_argument(
+        "--landing", help="landing folder, for the registry's names (default WORKDIR/landing)"
+    )
+    p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reentry",
@@ -719,10 +727,7 @@ Needs no REENTRY_WORK_DB.""",
 Render the evaluators' static site (WORKDIR/dashboards/index.html) again from the published
 database, through disclosure control.""",
     )
-    p.add_argument(
-        "--landing", help="landing folder, for the registry's names (default WORKDIR/landing)"
-    )
-    p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
+    _registry_options(p)
     p.set_defaults(func=cmd_dashboards)
 
     p = _subcommand(
@@ -735,12 +740,9 @@ Excel workbook, one CSV per sheet and a printable HTML report in WORKDIR/reports
     )
     p.add_argument("--period", required=True, help="a quarter (2004Q2) or a year (2004)")
     p.add_argument(
-        "--lang", choices=("de", "nl", "en"), default="en", help="language of the pack (default en)"
+        "--lang", default="en", help="language of the pack: a message file's (default en)"
     )
-    p.add_argument(
-        "--landing", help="landing folder, for the registry's names (default WORKDIR/landing)"
-    )
-    p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
+    _registry_options(p)
     p.set_defaults(func=cmd_report)
 
     p = _subcommand(

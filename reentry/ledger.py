@@ -3,11 +3,15 @@ publishes, so that a run knows what is new and `reentry status` can say what hap
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+
+from reentry.contract import ENTITIES_BY_KIND
 
 _DDL = """
 create schema if not exists ledger;
@@ -42,7 +46,18 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_DDL)
 
 
-REGISTER_ENTITIES = ("register_entries",)
+REGISTER_ENTITIES = ENTITIES_BY_KIND["register"]
+
+
+@contextlib.contextmanager
+def _ledger(work_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the work database with the ledger's tables in place."""
+    con = duckdb.connect(str(work_db))
+    try:
+        ensure(con)
+        yield con
+    finally:
+        con.close()
 
 
 def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dict:
@@ -51,9 +66,7 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
     only those need rebuilding, None when everything does (no build yet, a model change, an
     as-of change, a registry change, an erasure, or a new register file while the as-of date
     follows the newest register export)."""
-    con = duckdb.connect(str(work_db))
-    try:
-        ensure(con)
+    with _ledger(work_db) as con:
         (last_load,) = con.execute("select max(load_id) from ingest.files").fetchone()
         # Sources and programmes: a new period or programme rebuilds everything.
         (registry,) = con.execute(
@@ -81,8 +94,6 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
                     [previous[0][0] or 0],
                 ).fetchall()
             ]
-    finally:
-        con.close()
     state = {
         "last_load_id": last_load,
         "as_of": as_of.isoformat() if as_of else "",
@@ -99,9 +110,7 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
 
 def record_build(work_db: Path, state: dict) -> None:
     """Remember what the successful build saw and rebuilt."""
-    con = duckdb.connect(str(work_db))
-    try:
-        ensure(con)
+    with _ledger(work_db) as con:
         con.execute(
             "insert into ledger.builds by name select ? as built_at, ? as last_load_id, "
             "? as as_of, ? as project_checksum, ? as registry_checksum, "
@@ -115,17 +124,13 @@ def record_build(work_db: Path, state: dict) -> None:
                 state.get("changed_entities"),
             ],
         )
-    finally:
-        con.close()
 
 
 def record_validation(work_db: Path, report_json: dict, report_path: Path | None) -> None:
     """Remember a validation's outcome (names of failed expectations only)."""
     outcomes = report_json.get("outcomes", [])
     failures = [o for o in outcomes if not o.get("success")]
-    con = duckdb.connect(str(work_db))
-    try:
-        ensure(con)
+    with _ledger(work_db) as con:
         con.execute(
             "insert into ledger.validations values (?, ?, ?, ?, ?, ?)",
             [
@@ -137,17 +142,13 @@ def record_validation(work_db: Path, report_json: dict, report_path: Path | None
                 str(report_path) if report_path else None,
             ],
         )
-    finally:
-        con.close()
 
 
 def record_publish(
     work_db: Path, path: Path, data_version: str, n_tables: int, previous: Path | None
 ) -> None:
     """Remember a publish."""
-    con = duckdb.connect(str(work_db))
-    try:
-        ensure(con)
+    with _ledger(work_db) as con:
         con.execute(
             "insert into ledger.publishes values (?, ?, ?, ?, ?)",
             [
@@ -158,5 +159,3 @@ def record_publish(
                 str(previous) if previous else None,
             ],
         )
-    finally:
-        con.close()

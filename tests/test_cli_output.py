@@ -44,6 +44,21 @@ def cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def run_argv(workdir: Path, landing: Path, keys: dict) -> list[str]:
+    """`reentry run` on a work folder and a landing folder with the test keys."""
+    return [
+        "run",
+        "--workdir",
+        str(workdir),
+        "--landing",
+        str(landing),
+        "--key-file",
+        str(keys["key_file"]),
+        "--research-key-file",
+        str(keys["research_key_file"]),
+    ]
+
+
 @pytest.fixture(scope="module")
 def runs(built_demo, demo_keys, tmp_path_factory) -> dict:
     """A copy of the built demo through `reentry run`: after one new partner file (default
@@ -56,17 +71,7 @@ def runs(built_demo, demo_keys, tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("cli_output") / "demo"
     shutil.copytree(built_demo["root"], root)
-    argv = [
-        "run",
-        "--workdir",
-        str(root),
-        "--landing",
-        str(root / "landing"),
-        "--key-file",
-        str(demo_keys["key_file"]),
-        "--research-key-file",
-        str(demo_keys["research_key_file"]),
-    ]
+    argv = run_argv(root, root / "landing", demo_keys)
     add_partner_file(root / "archive", root / "landing")
     first = cli(*argv)
     second = cli(*argv)
@@ -209,17 +214,7 @@ def test_a_registry_typo_through_run_names_the_source_and_the_field(
     from reentry.pipeline import PipelineFailed, run_pipeline
 
     landing.source("jva-a", "prisn")
-    code, out, err = cli(
-        "run",
-        "--landing",
-        str(landing.root),
-        "--workdir",
-        str(tmp_path / "w"),
-        "--key-file",
-        str(demo_keys["key_file"]),
-        "--research-key-file",
-        str(demo_keys["research_key_file"]),
-    )
+    code, out, err = cli(*run_argv(tmp_path / "w", landing.root, demo_keys))
     assert code == 2
     assert "sources.yml: invalid configuration" in err
     assert "sources[0] (id jva-a).kind: Input should be 'prison', 'partner' or 'register'" in err

@@ -34,7 +34,8 @@ from .tables import (
 HERE = Path(__file__).parent
 MESSAGES_DIR = HERE / "messages"
 STATIC = HERE / "static"
-LANGUAGES = ("de", "nl", "en")
+# A language is a message file (messages/<lang>.yml): adding one adds the language.
+LANGUAGES = tuple(sorted(path.stem for path in MESSAGES_DIR.glob("*.yml")))
 MEASURES = CODE_LISTS["measure"]
 WINDOWS = tuple(int(months) for months in CODE_LISTS["follow_up_months"])
 
@@ -477,6 +478,9 @@ def _page_html(
     tables = "\n".join(
         f'<script src="data/table-{name}.js"></script>' for name in _tables_of(page, charts)
     )
+    languages = "\n    ".join(
+        f'<button type="button" data-lang="{lang}">{lang.upper()}</button>' for lang in LANGUAGES
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -489,9 +493,7 @@ def _page_html(
 <body data-page="{page.name}" data-rendered="false">
 <header>
   <div class="languages"><span data-i18n="site.language"></span>
-    <button type="button" data-lang="de">DE</button>
-    <button type="button" data-lang="nl">NL</button>
-    <button type="button" data-lang="en">EN</button>
+    {languages}
     <button type="button" id="print" data-i18n="site.print"></button>
   </div>
   <h1 data-i18n="site.title"></h1>

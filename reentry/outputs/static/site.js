@@ -1,6 +1,6 @@
 /* The evaluators' site: filters, language switch and charts, all in the browser.
  *
- * Each page loads plotly.min.js (bundled once), messages.js (REENTRY_MESSAGES: de, nl, en),
+ * Each page loads plotly.min.js (bundled once), messages.js (REENTRY_MESSAGES, one per language),
  * its data file (REENTRY_PAGE: chart specs and the protected tables) and this file. The state
  * (language, programme, cohort, one break-down, chart controls) lives in the URL's hash, so it
  * survives the language switch, page changes and bookmarks. Nothing is fetched.
@@ -12,7 +12,7 @@
   PAGE.tables = window.REENTRY_TABLES || {};
   var SITE = window.REENTRY_SITE;
   var MESSAGES = window.REENTRY_MESSAGES;
-  var LANGUAGES = ["de", "nl", "en"];
+  var LANGUAGES = Object.keys(MESSAGES);
   var BREAKDOWNS = SITE.breakdown_dims;
   var FILTERS = ["cohort"].concat(BREAKDOWNS);
   // Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale
