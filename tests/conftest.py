@@ -180,3 +180,18 @@ def copied_demo(built_demo, tmp_path) -> Path:
     root = tmp_path / "demo"
     shutil.copytree(built_demo["root"], root)
     return root
+
+
+def run_argv(workdir: Path, landing: Path, keys: dict) -> list[str]:
+    """`reentry run` on a work folder and a landing folder with the test keys."""
+    return [
+        "run",
+        "--workdir",
+        str(workdir),
+        "--landing",
+        str(landing),
+        "--key-file",
+        str(keys["key_file"]),
+        "--research-key-file",
+        str(keys["research_key_file"]),
+    ]

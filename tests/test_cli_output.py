@@ -18,7 +18,7 @@ import pytest
 
 from reentry.cli import Console, build_parser, main
 
-from .conftest import Landing, query, settings_for
+from .conftest import Landing, query, run_argv, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 # What Dagster and dagster-dbt say about themselves, which a run must never show.
@@ -42,21 +42,6 @@ def cli(*argv: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(argv))
     return code, out.getvalue(), err.getvalue()
-
-
-def run_argv(workdir: Path, landing: Path, keys: dict) -> list[str]:
-    """`reentry run` on a work folder and a landing folder with the test keys."""
-    return [
-        "run",
-        "--workdir",
-        str(workdir),
-        "--landing",
-        str(landing),
-        "--key-file",
-        str(keys["key_file"]),
-        "--research-key-file",
-        str(keys["research_key_file"]),
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from dagster import AssetKey, AssetSelection
 from reentry.cli import main
 from reentry.pipeline import PipelineFailed, run_pipeline
 
-from .conftest import materialise, query, settings_for
+from .conftest import materialise, query, run_argv, settings_for
 
 
 def sha256(path: Path) -> str:
@@ -166,19 +166,7 @@ def test_a_failing_expectation_blocks_publish_and_keeps_the_old_file(
     ) == [(True,), (False,)]
     # Through the command line: a non-zero exit, the failing step named.
     code = main(
-        [
-            "run",
-            "--landing",
-            str(copied_demo / "landing"),
-            "--workdir",
-            str(copied_demo),
-            "--key-file",
-            str(demo_keys["key_file"]),
-            "--research-key-file",
-            str(demo_keys["research_key_file"]),
-            "--as-of",
-            "2009-12-29",
-        ]
+        [*run_argv(copied_demo, copied_demo / "landing", demo_keys), "--as-of", "2009-12-29"]
     )
     assert code == 1
     assert "great_expectations" in capsys.readouterr().err
