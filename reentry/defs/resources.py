@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from datetime import date
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
 from reentry.pseudonym import PseudonymKey
 from reentry.settings import DEFAULT_DUCKDB_MEMORY, DEFAULT_RETENTION_DAYS, Settings, Workdir
+
+# The settings' own fields, each a field of the resource below under the same name.
+_FIELDS = tuple(f.name for f in fields(Settings) if f.init)
 
 
 class WarehouseResource(ConfigurableResource):
@@ -26,34 +31,16 @@ class WarehouseResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
-        def text(path: Path | None) -> str | None:
-            return str(path) if path else None
+        def plain(value: object) -> object:
+            if isinstance(value, Path):
+                return str(value)
+            return value.isoformat() if isinstance(value, date) else value
 
-        return cls(
-            workdir=str(settings.workdir),
-            landing=str(settings.landing),
-            sources=text(settings.sources),
-            key_file=text(settings.key_file),
-            research_key_file=text(settings.research_key_file),
-            as_of=settings.as_of.isoformat() if settings.as_of else None,
-            retention_days=settings.retention_days,
-            demo=settings.demo,
-            duckdb_memory=settings.duckdb_memory,
-        )
+        return cls(**{name: plain(getattr(settings, name)) for name in _FIELDS})
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            workdir=Path(self.workdir),
-            landing=self.landing,
-            sources=self.sources,
-            key_file=self.key_file,
-            research_key_file=self.research_key_file,
-            as_of=self.as_of,
-            retention_days=self.retention_days,
-            demo=self.demo,
-            duckdb_memory=self.duckdb_memory,
-        )
+        return Settings(**{name: getattr(self, name) for name in _FIELDS})
 
     @property
     def paths(self) -> Workdir:
