@@ -415,7 +415,8 @@ def protected_tables(
 
 # ---------------------------------------------------------------- the evaluation
 
-EFFECT_ESTIMATORS = ("matched", "weighted")
+# What an effect row is of (programme_effects' key).
+EFFECT_KEY = ("programme", "cohort", "estimator", "measure", "window_months")
 # The estimates of an effect row: rates, difference, risk ratio, E-value (programme_effects).
 EFFECT_DIFFERENCE = (
     "rate_participants",
@@ -536,17 +537,14 @@ def effects(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         ["n_comparison"],
         slice_by=["programme", "estimator", "measure", "window_months"],
     )
-    keys = ["programme", "cohort", "estimator", "measure", "window_months"]
+    keys = list(EFFECT_KEY)
     out = frame.join(comparison.select(*keys, "n_comparison_suppressed"), on=keys, how="left").join(
         events.select(*keys, "n_events_participants_suppressed"), on=keys, how="left"
     )
 
-    def flag(column: str, status: str, estimator: str | None, name: str) -> pl.DataFrame:
+    def flag(column: str, status: str, estimator: str, name: str) -> pl.DataFrame:
         rows = hidden[column].filter(pl.col("status") == status).drop("status")
-        estimators = [estimator] if estimator else list(EFFECT_ESTIMATORS)
-        return rows.join(pl.DataFrame({"estimator": estimators}), how="cross").with_columns(
-            pl.lit(True).alias(name)
-        )
+        return rows.with_columns(pl.lit(estimator).alias("estimator"), pl.lit(True).alias(name))
 
     for column, name, parts in (
         (
