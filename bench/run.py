@@ -56,6 +56,9 @@ class SizeResult:
     work_db_mb: float = 0.0
     published_mb: float = 0.0
     models_built: dict[str, int] = field(default_factory=dict)  # dbt models run: job, incremental
+    # The dbt data tests of the build step: the sum of their execution times (dbt runs them on
+    # its threads between the models, so the sum, not a wall time, is what they cost).
+    dbt_tests_seconds: float = 0.0
     rates: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -132,6 +135,17 @@ def models_built(workdir: Path) -> int:
     return sum(r["unique_id"].startswith("model.") for r in results["results"])
 
 
+def dbt_tests_seconds(workdir: Path) -> float:
+    """The summed execution time of the data tests of the last dbt build in `workdir`."""
+    results = json.loads(
+        (workdir / "work" / "dbt" / "target" / "run_results.json").read_text(encoding="utf-8")
+    )
+    return round(
+        sum(r["execution_time"] for r in results["results"] if r["unique_id"].startswith("test.")),
+        1,
+    )
+
+
 def run_size(persons: int, work: Path, log) -> SizeResult:
     result = SizeResult(persons)
     root = work / f"n{persons}"
@@ -163,6 +177,8 @@ def run_size(persons: int, work: Path, log) -> SizeResult:
         result.steps[step] = timed(
             python("-m", "bench.steps", step, str(steps_dir), str(steps_landing))
         )
+        if step == "dbt":
+            result.dbt_tests_seconds = dbt_tests_seconds(steps_dir)
     log(f"{persons:,} persons: DuckDB reading the same files")
     result.duckdb_read = timed(python("-m", "bench.steps", "read", str(steps_dir), str(landing)))
     result.work_db_mb = size_mb(steps_dir / "work" / "warehouse.duckdb")
@@ -208,7 +224,7 @@ def pipeline_seconds(r: SizeResult) -> float:
 def markdown(results: list[SizeResult]) -> str:
     head = (
         "| persons | files | landing MB | generate | ingest | dbt build | "
-        "of which evaluation (alone) | validation | "
+        "of which evaluation (alone) | dbt tests (sum) | validation | "
         "publish | dashboards + packs | whole job | peak GB (job) | one new file | "
         "DuckDB script | pandas | job / DuckDB | pandas / job | ingest / DuckDB read |"
     )
@@ -222,7 +238,7 @@ def markdown(results: list[SizeResult]) -> str:
         lines.append(
             f"| {r.persons:,} | {r.files} | {r.landing_mb:,.0f} | {cell(s['generate'])} | "
             f"{cell(s['ingest'])} | {cell(s['dbt'])} | {cell(s['evaluation'])} | "
-            f"{cell(s['validate'])} | "
+            f"{r.dbt_tests_seconds:,.1f} s | {cell(s['validate'])} | "
             f"{cell(s['publish'])} | {cell(s['dashboards'])} | {r.job.seconds:,.1f} s | "
             f"{r.job.peak_mb / 1024:.1f} | {r.incremental.seconds:,.1f} s "
             f"({r.incremental.seconds / r.job.seconds:.0%}) | "

@@ -41,6 +41,7 @@ def test_bench_smoke_size_measures_every_step(tmp_path, capsys):
     # one new partner file rebuilds only part of what the first run built (times are the
     # benchmark's business, not a test's)
     assert 0 < result["models_built"]["incremental"] < result["models_built"]["job"]
+    assert result["dbt_tests_seconds"] > 0  # the build step's data tests were found and summed
     # the same headline figures three ways: pipeline, DuckDB script, pandas
     pipeline = result["rates"]["pipeline"]
     assert set(pipeline) == {
