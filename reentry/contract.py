@@ -143,4 +143,12 @@ def output_indicators(doc: dict) -> dict[str, tuple[str, ...]]:
     return out
 
 
-OUTPUT_INDICATORS = output_indicators(_load("outputs.yml"))
+_OUTPUTS = _load("outputs.yml")
+OUTPUT_INDICATORS = output_indicators(_OUTPUTS)
+# The estimators of the effect the site's charts show (outputs.yml).
+OUTPUT_ESTIMATORS = tuple(str(e) for e in _OUTPUTS["estimators"])
+if not set(OUTPUT_ESTIMATORS) <= set(CODE_LISTS["effect_estimator"]):
+    raise RuntimeError(
+        f"contract/outputs.yml: estimators {list(OUTPUT_ESTIMATORS)} are not all of codes.yml's "
+        f"effect_estimator {list(CODE_LISTS['effect_estimator'])}"
+    )

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from reentry.contract import CODE_LISTS, OUTPUT_INDICATORS
+from reentry.contract import CODE_LISTS, OUTPUT_ESTIMATORS, OUTPUT_INDICATORS
 
 from .tables import (
     AT_RISK_DAYS,
@@ -66,13 +66,31 @@ def chart(id: str, kind: str, table: str, title: str, definition: str, **spec) -
     }
 
 
+def _ranked(table: str, unit: str, options: list[str]) -> dict:
+    """Prisons or partners ranked by an indicator the reader picks."""
+    return chart(
+        table,
+        "ranked",
+        "indicators",
+        table,
+        table,
+        free=[f"{unit}_id"],
+        control={
+            "param": f"{unit}_indicator",
+            "column": "indicator",
+            "labels": "indicator",
+            "options": options,
+        },
+    )
+
+
 EFFECT_HEADLINE = {
     "cohort": "all",
     "estimator": "matched",
     "measure": "reconviction",
     "window_months": 24,
 }
-ESTIMATORS = ("matched", "weighted")
+ESTIMATORS = OUTPUT_ESTIMATORS
 BALANCE_STAGES = CODE_LISTS["balance_stage"]
 
 PAGES = [
@@ -247,34 +265,8 @@ PAGES = [
         "comparison",
         "comparison.html",
         [
-            chart(
-                "prisons",
-                "ranked",
-                "indicators",
-                "prisons",
-                "prisons",
-                free=["prison_id"],
-                control={
-                    "param": "prison_indicator",
-                    "column": "indicator",
-                    "labels": "indicator",
-                    "options": RANKED,
-                },
-            ),
-            chart(
-                "partners",
-                "ranked",
-                "indicators",
-                "partners",
-                "partners",
-                free=["partner_id"],
-                control={
-                    "param": "partner_indicator",
-                    "column": "indicator",
-                    "labels": "indicator",
-                    "options": RANKED_PARTNERS,
-                },
-            ),
+            _ranked("prisons", "prison", RANKED),
+            _ranked("partners", "partner", RANKED_PARTNERS),
         ],
     ),
     Page(
