@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/sqlfluff lint dbt_project
 
 clean:
 	rm -rf demo .pytest_cache

@@ -7,7 +7,8 @@
 {% macro fill_phrase(phrase, mapping) -%}
     {%- set ns = namespace(sql=phrase) -%}
     {%- for key, value in mapping.items() -%}
-        {%- set ns.sql = "replace(" ~ ns.sql ~ ", '{" ~ key ~ "}', coalesce(" ~ value ~ ", '–'))" -%}
+        {%- set ns.sql = "replace(" ~ ns.sql ~ ", '{" ~ key ~ "}', coalesce("
+            ~ value ~ ", '–'))" -%}
     {%- endfor -%}
     {{ ns.sql }}
 {%- endmacro %}

@@ -17,16 +17,19 @@ levels as (
     select programme, 'age_band', age_band, is_participant from releases
 ),
 
-groups as (select * from (values (true), (false)) as g(is_participant)),
+-- The alias g names the column of the values list (AL05 takes it for unused).
+groups as (select * from (values (true), (false)) as g (is_participant)),  -- noqa: AL05
 
 programme_levels as (select distinct programme, dimension, level from levels),
 
 counted as (
-    select pl.programme, pl.dimension, pl.level, g.is_participant,
-           count(l.level) as n_releases
-    from programme_levels pl
-    cross join groups g
-    left join levels l on l.programme = pl.programme and l.dimension = pl.dimension
+    select
+        pl.programme, pl.dimension, pl.level, g.is_participant,
+        count(l.level) as n_releases
+    from programme_levels as pl
+    cross join groups as g
+    left join levels as l
+        on l.programme = pl.programme and l.dimension = pl.dimension
         and l.level = pl.level and l.is_participant = g.is_participant
     group by all
 ),
@@ -41,10 +44,14 @@ select
     s.programme,
     s.dimension,
     s.level,
-    coalesce(f.fold_into is not null
-             and s.n_smallest_group < {{ var('min_category_releases') }}, false) as is_folded,
+    coalesce(
+        f.fold_into is not null
+        and s.n_smallest_group < {{ var('min_category_releases') }}, false
+    ) as is_folded,
     case when f.fold_into is not null
-              and s.n_smallest_group < {{ var('min_category_releases') }}
-         then f.fold_into else s.level end as published_level
-from smallest s
-left join folds f on f.dimension = s.dimension and f.level = s.level
+            and s.n_smallest_group < {{ var('min_category_releases') }}
+            then f.fold_into
+        else s.level
+    end as published_level
+from smallest as s
+left join folds as f on f.dimension = s.dimension and f.level = s.level

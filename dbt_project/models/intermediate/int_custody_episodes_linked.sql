@@ -19,6 +19,6 @@ select
     e.expected_release_date,
     e.sentence_days,
     e.offence_group
-from episodes e
-join inmates i on i.prison_id = e.prison_id and i.inmate_id = e.inmate_id
-join sources s on s.source_id = e.prison_id
+from episodes as e
+inner join inmates as i on i.prison_id = e.prison_id and i.inmate_id = e.inmate_id
+inner join sources as s on s.source_id = e.prison_id

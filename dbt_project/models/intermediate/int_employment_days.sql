@@ -25,36 +25,36 @@ days as (
         n.day,
         r.release_date + cast(n.day as integer) as day_date,
         params.as_of_date
-    from releases r
-    cross join (select unnest({{ code_list('in_work_day', 'integer') }}) as day) n
+    from releases as r
+    cross join (select unnest({{ code_list('in_work_day', 'integer') }}) as day) as n
     cross join params
     where r.is_participant and r.is_index_year and r.is_programme_period
 ),
 
 observed as (
     select d.*
-    from days d
+    from days as d
     where d.day_date <= d.as_of_date
-      -- In custody on day N: a later spell covers that day; such releases are not observed.
-      and not exists (
-          select 1 from spells s
-          where s.person_key = d.person_key
-            and s.spell_start_date <= d.day_date
-            and coalesce(s.spell_end_date, d.as_of_date) >= d.day_date
-      )
+        -- In custody on day N: a later spell covers that day; such releases are not observed.
+        and not exists (
+            select 1 from spells as s
+            where s.person_key = d.person_key
+                and s.spell_start_date <= d.day_date
+                and coalesce(s.spell_end_date, d.as_of_date) >= d.day_date
+        )
 ),
 
 in_work as (
     select
         o.*,
-        exists (
-            select 1 from placements p
+        exists(
+            select 1 from placements as p
             where p.person_key = o.person_key
-              and list_contains({{ code_list('in_work_placement_type') }}, p.placement_type)
-              and p.start_date <= o.day_date
-              and coalesce(p.end_date, o.as_of_date) >= o.day_date
+                and list_contains({{ code_list('in_work_placement_type') }}, p.placement_type)
+                and p.start_date <= o.day_date
+                and coalesce(p.end_date, o.as_of_date) >= o.day_date
         ) as is_in_work
-    from observed o
+    from observed as o
 )
 
 select * from in_work

@@ -4,18 +4,19 @@ with files as (select * from {{ ref('stg_ingest__files') }}),
 
 sources as (select * from {{ ref('stg_ingest__sources') }}),
 
-newest_register_export as (
+-- Read when var('as_of') is empty (sqlfluff renders the other branch).
+newest_register_export as (  -- noqa: ST03
     select max(f.export_date) as export_date
-    from files f
-    join sources s using (source_id)
+    from files as f
+    inner join sources as s using (source_id)
     where s.kind = 'register' and f.status = 'loaded'
 )
 
 select
     {% if var('as_of') %}
-    cast('{{ var("as_of") }}' as date) as as_of_date,
+        cast('{{ var("as_of") }}' as date) as as_of_date,
     {% else %}
-    (select export_date from newest_register_export) as as_of_date,
+        (select export_date from newest_register_export) as as_of_date,
     {% endif %}
     cast({{ var('register_lag_months') }} as integer) as register_lag_months,
     cast({{ var('reincarceration_lag_months') }} as integer) as reincarceration_lag_months

@@ -14,9 +14,9 @@ with_person as (
         pl.*,
         pt.person_key,
         s.programme
-    from placements pl
-    join participants pt on pt.partner_id = pl.partner_id and pt.client_id = pl.client_id
-    join sources s on s.source_id = pl.partner_id
+    from placements as pl
+    inner join participants as pt on pt.partner_id = pl.partner_id and pt.client_id = pl.client_id
+    inner join sources as s on s.source_id = pl.partner_id
 )
 
 select
@@ -33,8 +33,8 @@ select
         and (p.planned_end_date is null or p.end_date < p.planned_end_date),
         false
     ) as is_dropout
-from with_person p
-asof left join releases r
+from with_person as p
+asof left join releases as r
     on r.person_key = p.person_key
     and r.programme = p.programme
-    and p.arranged_date >= r.spell_start_date
+    and r.spell_start_date <= p.arranged_date

@@ -20,8 +20,8 @@ register_events as (
         c.offence_date as event_date,
         c.sanction = 'custodial' as is_custodial,
         coalesce(c.max_penalty_years >= 4, false) as is_serious
-    from releases r
-    join convictions c on c.person_key = r.person_key and c.offence_date >= r.release_date
+    from releases as r
+    inner join convictions as c on c.person_key = r.person_key and c.offence_date >= r.release_date
     cross join params
     where c.decision_date <= params.as_of_date
 ),
@@ -31,21 +31,23 @@ reincarcerations as (
         r.release_id,
         s.spell_id as event_ref,
         s.spell_start_date as event_date
-    from releases r
-    join spells s on s.person_key = r.person_key and s.spell_start_date > r.release_date
+    from releases as r
+    inner join spells as s on s.person_key = r.person_key and s.spell_start_date > r.release_date
     cross join params
     where s.first_admission_type <> 'transfer_in'
-      and s.spell_start_date <= params.as_of_date
+        and s.spell_start_date <= params.as_of_date
 )
 
 select release_id, 'reconviction' as measure, entry_id as event_ref, event_date
 from register_events
 union all
 select release_id, 'custodial_reconviction', entry_id, event_date
-from register_events where is_custodial
+from register_events
+where is_custodial
 union all
 select release_id, 'serious_reconviction', entry_id, event_date
-from register_events where is_serious
+from register_events
+where is_serious
 union all
 select release_id, 'reincarceration', event_ref, event_date
 from reincarcerations

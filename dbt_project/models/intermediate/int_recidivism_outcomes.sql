@@ -17,11 +17,12 @@ grid as (
         w.window_months,
         m.measure,
         case when m.measure = 'reincarceration' then params.reincarceration_lag_months
-             else params.register_lag_months end as lag_months,
+            else params.register_lag_months
+        end as lag_months,
         params.as_of_date
-    from releases r
-    cross join (select unnest({{ follow_up_windows() }}) as window_months) w
-    cross join (select unnest({{ recidivism_measures() }}) as measure) m
+    from releases as r
+    cross join (select unnest({{ follow_up_windows() }}) as window_months) as w
+    cross join (select unnest({{ recidivism_measures() }}) as measure) as m
     cross join params
 ),
 
@@ -48,8 +49,8 @@ first_events as (
         w.measure,
         min(e.event_date) as first_event_date,
         count(*) as n_events
-    from windowed w
-    join event_firsts e
+    from windowed as w
+    inner join event_firsts as e
         on e.release_id = w.release_id
         and e.measure = w.measure
         and e.event_date <= w.window_end_date
@@ -67,8 +68,8 @@ release_windows as (
         w.window_months,
         cast(r.release_date + to_months(w.window_months) as date) as window_end_date,
         params.as_of_date
-    from releases r
-    cross join (select unnest({{ follow_up_windows() }}) as window_months) w
+    from releases as r
+    cross join (select unnest({{ follow_up_windows() }}) as window_months) as w
     cross join params
 ),
 
@@ -83,8 +84,8 @@ custody_days as (
                 0
             )
         ) as days_in_custody
-    from release_windows w
-    join spells s
+    from release_windows as w
+    inner join spells as s
         on s.person_key = w.person_key
         and s.spell_start_date > w.release_date
         and s.spell_start_date <= w.window_end_date
@@ -102,6 +103,6 @@ select
     coalesce(fe.n_events, 0) as n_events,
     cast((w.window_end_date - w.release_date) - coalesce(cd.days_in_custody, 0) as bigint)
         as days_at_liberty
-from windowed w
-left join first_events fe using (release_id, window_months, measure)
-left join custody_days cd using (release_id, window_months)
+from windowed as w
+left join first_events as fe using (release_id, window_months, measure)
+left join custody_days as cd using (release_id, window_months)

@@ -23,13 +23,15 @@ subjects as (
         least(
             cast(params.as_of_date - to_months(
                 case when m.measure = 'reincarceration' then params.reincarceration_lag_months
-                     else params.register_lag_months end) as date),
+                    else params.register_lag_months
+                end
+            ) as date),
             coalesce(r.exit_date, date '9999-12-31')
         ) as censor_date
-    from releases r
-    cross join (select unnest({{ recidivism_measures() }}) as measure) m
+    from releases as r
+    cross join (select unnest({{ recidivism_measures() }}) as measure) as m
     cross join params
-    left join first_events fe on fe.release_id = r.release_id and fe.measure = m.measure
+    left join first_events as fe on fe.release_id = r.release_id and fe.measure = m.measure
 )
 
 select
@@ -37,6 +39,7 @@ select
     measure,
     coalesce(first_event_date <= censor_date, false) as is_event,
     cast(case when first_event_date <= censor_date then first_event_date - release_date
-              else censor_date - release_date end as integer) as day
+        else censor_date - release_date
+    end as integer) as day
 from subjects
 where censor_date >= release_date

@@ -52,9 +52,9 @@ described as (
         r.exit_date,
         coalesce(r.spell_end_date between g.period_start_date and g.period_end_date, false)
             as is_programme_period
-    from releases r
-    left join persons p using (person_key)
-    left join programmes g on g.programme = r.programme
+    from releases as r
+    left join persons as p using (person_key)
+    left join programmes as g on g.programme = r.programme
 )
 
 select

@@ -13,12 +13,12 @@ matches as (
         p.partner_id,
         p.client_id,
         p.intake_date
-    from releases r
-    join participants p
+    from releases as r
+    inner join participants as p
         on p.person_key = r.person_key
         and p.selection = 'accepted'
         and p.intake_date between r.spell_start_date and r.release_date + interval 90 day
-    join sources s on s.source_id = p.partner_id and s.programme = r.programme
+    inner join sources as s on s.source_id = p.partner_id and s.programme = r.programme
 ),
 
 per_release as (
@@ -37,5 +37,5 @@ select
     pr.partner_id,
     pr.first_intake_date,
     coalesce(pr.n_partners, 0) as n_partners
-from releases r
-left join per_release pr using (release_id)
+from releases as r
+left join per_release as pr using (release_id)

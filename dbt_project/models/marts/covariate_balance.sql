@@ -31,5 +31,5 @@ select
     cast(case when b.stage = 'matched' then s.n_matched else s.n_participants end as integer)
         as n_participants,
     cast(case when b.stage <> 'matched' then s.n_comparison end as integer) as n_comparison
-from balance b
-left join sizes s using (programme)
+from balance as b
+left join sizes as s using (programme)

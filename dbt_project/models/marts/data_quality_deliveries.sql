@@ -22,5 +22,5 @@ select
     f.n_superseded,
     f.n_removed,
     f.loaded_at
-from files f
-left join sources s using (source_id)
+from files as f
+left join sources as s using (source_id)

@@ -16,7 +16,7 @@ records as (
 ),
 
 flagged as (
-    select source_id, entity, person_key in (select person_key from spells) as is_linked
+    select source_id, entity, person_key in (select s.person_key from spells as s) as is_linked
     from records
 ),
 

@@ -3,7 +3,8 @@
 -- totalling a source, an entity and the programme. A register serving several programmes is
 -- counted in each of them.
 with deliveries as (
-    select * from {{ ref('data_quality_deliveries') }} where status = 'loaded'
+    select * from {{ ref('data_quality_deliveries') }}
+    where status = 'loaded'
 ),
 
 aggregated as (

@@ -1,6 +1,9 @@
 -- Timeliness (indicators.md): days from the newest export of each source and entity to the
 -- as-of date, against the source's expected cadence.
-with files as (select * from {{ ref('stg_ingest__files') }} where status in ('loaded', 'duplicate')),
+with files as (
+    select * from {{ ref('stg_ingest__files') }}
+    where status in ('loaded', 'duplicate')
+),
 
 sources as (select * from {{ ref('stg_ingest__sources') }}),
 
@@ -21,6 +24,6 @@ select
     cast(params.as_of_date - l.last_export_date as integer) as days_since_last_export,
     s.cadence_days,
     coalesce(params.as_of_date - l.last_export_date > s.cadence_days, false) as is_stale
-from latest l
-join sources s using (source_id)
+from latest as l
+inner join sources as s using (source_id)
 cross join params

@@ -1,6 +1,9 @@
 -- Dropouts of started placements (indicators.md) by placement type, sector, partner and
 -- releasing prison ('all' = total): started placements, dropouts, share with a Wilson interval.
-with placements as (select * from {{ ref('placements') }} where has_started),
+with placements as (
+    select * from {{ ref('placements') }}
+    where has_started
+),
 
 long as (
     select programme, 'all' as breakdown, 'all' as breakdown_value, is_dropout from placements

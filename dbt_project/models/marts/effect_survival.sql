@@ -19,11 +19,12 @@ weighted as (
         t.day,
         t.is_event,
         case e.estimator when 'matched' then s.weight_matched
-                         when 'weighted' then s.weight_weighted
-                         else 1.0 end as weight
-    from times t
-    join scores s using (release_id)
-    cross join (select unnest({{ code_list('effect_estimator') }}) as estimator) e
+            when 'weighted' then s.weight_weighted
+            else 1.0
+        end as weight
+    from times as t
+    inner join scores as s using (release_id)
+    cross join (select unnest({{ code_list('effect_estimator') }}) as estimator) as e
 ),
 
 by_day as (
@@ -34,11 +35,13 @@ by_day as (
         count(*) filter (where is_event and weight > 0) as n_events,
         count(*) filter (where weight > 0) as n_leaving
     from (
-        select * from weighted where weight > 0
+        select * from weighted
+        where weight > 0
         union all
         select distinct programme, estimator, measure, group_name, 0, null, 0.0
-        from weighted where weight > 0
-    )
+        from weighted
+        where weight > 0
+    ) as with_day_zero
     group by all
 ),
 
@@ -48,20 +51,26 @@ at_risk as (
         sum(w_leaving) over curve_desc as w_at_risk,
         sum(n_leaving) over curve_desc as n_at_risk
     from by_day
-    window curve_desc as (partition by programme, estimator, measure, group_name
-                          order by day desc rows unbounded preceding)
+    window curve_desc as (
+        partition by programme, estimator, measure, group_name
+        order by day desc rows unbounded preceding
+    )
 ),
 
 curves as (
     select
         *,
         exp(sum(case when coalesce(w_events, 0) > 0 and w_events < w_at_risk
-                     then ln(1 - w_events / w_at_risk) else 0 end) over curve) as partial,
+                then ln(1 - w_events / w_at_risk)
+            else 0
+        end) over curve) as partial,
         max(case when coalesce(w_events, 0) > 0 and w_events >= w_at_risk then 1 else 0 end)
             over curve as has_ended
     from at_risk
-    window curve as (partition by programme, estimator, measure, group_name order by day
-                     rows unbounded preceding)
+    window curve as (
+        partition by programme, estimator, measure, group_name order by day
+        rows unbounded preceding
+    )
 )
 
 select
@@ -77,6 +86,6 @@ select
     h.hazard_ratio,
     h.hazard_ratio_ci_low,
     h.hazard_ratio_ci_high
-from curves c
-left join hazard_ratios h using (programme, estimator, measure)
+from curves as c
+left join hazard_ratios as h using (programme, estimator, measure)
 where c.n_at_risk > 0

@@ -1,7 +1,8 @@
 -- How started placements ended, per programme x partner ('all') x end reason ('all': every
 -- ended placement of the programme and partner, the total the shares are of).
 with placements as (
-    select * from {{ ref('placements') }} where has_started and end_date is not null
+    select * from {{ ref('placements') }}
+    where has_started and end_date is not null
 ),
 
 aggregated as (
@@ -23,6 +24,7 @@ select
     partner_id,
     end_reason,
     cast(n_ended as integer) as n_ended,
-    n_ended / max(n_ended) filter (where end_reason = 'all') over (partition by programme, partner_id)
+    n_ended
+    / max(n_ended) filter (where end_reason = 'all') over (partition by programme, partner_id)
         as share_of_ended
 from aggregated

@@ -28,14 +28,16 @@ per_record as (
         bool_or(
             pl.has_started
             and pl.start_date + interval 180 day <= params.as_of_date
-            and (pl.end_date is null or pl.end_date > pl.start_date + interval 180 day
-                 or pl.end_reason in ('completed', 'transition'))
+            and (
+                pl.end_date is null or pl.end_date > pl.start_date + interval 180 day
+                or pl.end_reason in ('completed', 'transition')
+            )
         ) as is_retained_180
-    from participants p
-    join sources s on s.source_id = p.partner_id
-    join programmes g on g.programme = s.programme
+    from participants as p
+    inner join sources as s on s.source_id = p.partner_id
+    inner join programmes as g on g.programme = s.programme
     cross join params
-    left join placements pl on pl.partner_id = p.partner_id and pl.client_id = p.client_id
+    left join placements as pl on pl.partner_id = p.partner_id and pl.client_id = p.client_id
     where p.intake_date between g.period_start_date and g.period_end_date
     group by p.partner_id, p.client_id, p.person_key, s.programme, p.intake_date, p.selection
 ),

@@ -12,14 +12,14 @@ subjects as (
         p.partner_id,
         p.placement_type,
         p.end_date is not null and p.end_reason not in ('completed', 'transition')
-            and p.end_date <= params.as_of_date as is_event,
+        and p.end_date <= params.as_of_date as is_event,
         case
             when p.end_date is not null and p.end_reason not in ('completed', 'transition')
-                 and p.end_date <= params.as_of_date
+                and p.end_date <= params.as_of_date
                 then p.end_date - p.start_date
             else params.as_of_date - p.start_date
         end as day
-    from placements p
+    from placements as p
     cross join params
     where p.has_started and p.start_date <= params.as_of_date
 ),

@@ -1,8 +1,9 @@
 -- The programme's effect on its participants (indicators.md, Programme effect): per
 -- programme x cohort ('all' and release years) x estimator x measure x outcome x window (the
--- code lists effect_estimator, measure, effect_outcome, follow_up_months). Estimates and bootstrap intervals come from
--- int_effect_estimates (reentry/evaluation/effects.py); here they get a verdict code from fixed rules
--- and the verdict in words in each of the programme's languages (seed verdict_phrases).
+-- code lists effect_estimator, measure, effect_outcome, follow_up_months). Estimates and
+-- bootstrap intervals come from int_effect_estimates (reentry/evaluation/effects.py); here they
+-- get a verdict code from fixed rules and the verdict in words in each of the programme's
+-- languages (seed verdict_phrases).
 -- Verdict rules: raw rows are descriptive; an effect below the minimum n or without any
 -- comparable non-participant is not estimated; otherwise the 95 % interval of the
 -- difference decides: below 0 fewer, above 0 more, else no clear difference. Balance (the
@@ -37,13 +38,14 @@ coded as (
             else 'no_clear_difference'
         end as verdict,
         coalesce(b.n_imbalanced, 0) as n_imbalanced_characteristics
-    from estimates e
-    left join balance b on b.programme = e.programme and b.stage = e.estimator
+    from estimates as e
+    left join balance as b on b.programme = e.programme and b.stage = e.estimator
 ),
 
 languages as (
-    select programme, unnest(languages) as language,
-           unnest(generate_series(1, len(languages))) as language_rank
+    select
+        programme, unnest(languages) as language,
+        unnest(generate_series(1, len(languages))) as language_rank
     from programmes
 ),
 
@@ -52,7 +54,8 @@ composed as (
         c.programme, c.cohort, c.estimator, c.measure, c.outcome, c.window_months,
         l.language,
         l.language_rank,
-        concat_ws(' ',
+        concat_ws(
+            ' ',
             {{ fill_phrase('main.phrase', {
                 'window': 'cast(c.window_months as varchar)',
                 'measure': 'm.phrase',
@@ -80,26 +83,30 @@ composed as (
                 }) }}
             end
         ) as verdict_text
-    from coded c
-    join languages l using (programme)
-    left join phrases main
+    from coded as c
+    inner join languages as l using (programme)
+    left join phrases as main
         on main.language = l.language
         and main.phrase_key = case when c.verdict like 'not_estimated%' then c.verdict
-                                   else c.outcome || '.' || c.verdict end
-    left join phrases m on m.language = l.language and m.phrase_key = 'measure.' || c.measure
-    left join phrases d on d.language = l.language and d.phrase_key = 'format.decimal'
-    left join phrases bal
+            else c.outcome || '.' || c.verdict
+        end
+    left join phrases as m on m.language = l.language and m.phrase_key = 'measure.' || c.measure
+    left join phrases as d on d.language = l.language and d.phrase_key = 'format.decimal'
+    left join phrases as bal
         on bal.language = l.language
         and bal.phrase_key = case when c.n_imbalanced_characteristics = 0 then 'balance.balanced'
-                                  else 'balance.imbalanced' end
-    left join phrases ev on ev.language = l.language and ev.phrase_key = 'evalue'
+            else 'balance.imbalanced'
+        end
+    left join phrases as ev on ev.language = l.language and ev.phrase_key = 'evalue'
 ),
 
 texts as (
     select
         programme, cohort, estimator, measure, outcome, window_months,
-        map_from_entries(list(struct_pack(k := language, v := verdict_text)
-                              order by language_rank)) as verdict_texts,
+        map_from_entries(list(
+            struct_pack(k := language, v := verdict_text)
+            order by language_rank
+        )) as verdict_texts,
         arg_min(verdict_text, language_rank) as verdict_text
     from composed
     group by all
@@ -128,8 +135,10 @@ select
     cast(c.n_participants_unmatched as integer) as n_participants_unmatched,
     cast(g.n_before_matching as integer) as n_participants_before_matching,
     cast(g.n_before_matching - g.n_matched as integer) as n_participants_without_match,
-    cast(case when c.outcome = 'rate' then round(c.rate_participants * c.n_participants) end
-        as integer) as n_events_participants,
+    cast(
+        case when c.outcome = 'rate' then round(c.rate_participants * c.n_participants) end
+        as integer
+    ) as n_events_participants,
     c.effective_n_comparison,
     c.rate_participants,
     c.rate_comparison,
@@ -148,6 +157,6 @@ select
     cast(c.n_characteristics as integer) as n_characteristics,
     cast(c.n_imbalanced_characteristics as integer) as n_imbalanced_characteristics,
     cast(c.n_replicates as integer) as n_replicates
-from coded c
-left join texts t using (programme, cohort, estimator, measure, outcome, window_months)
-left join followed g using (programme, cohort, measure, outcome, window_months)
+from coded as c
+left join texts as t using (programme, cohort, estimator, measure, outcome, window_months)
+left join followed as g using (programme, cohort, measure, outcome, window_months)

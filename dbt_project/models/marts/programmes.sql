@@ -14,8 +14,9 @@ release_counts as (
 ),
 
 population_counts as (
-    select programme, count(*) as n_evaluated, count(*) filter (where is_participant)
-        as n_participants
+    select
+        programme, count(*) as n_evaluated, count(*) filter (where is_participant)
+            as n_participants
     from population
     group by programme
 )
@@ -30,6 +31,6 @@ select
     cast(coalesce(r.n_period_releases, 0) as integer) as n_period_releases,
     cast(coalesce(c.n_evaluated, 0) as integer) as n_evaluated,
     cast(coalesce(c.n_participants, 0) as integer) as n_participants
-from programmes p
-left join release_counts r using (programme)
-left join population_counts c using (programme)
+from programmes as p
+left join release_counts as r using (programme)
+left join population_counts as c using (programme)

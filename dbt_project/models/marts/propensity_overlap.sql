@@ -11,9 +11,9 @@ bins as (
 ),
 
 groups as (
-    select distinct programme, g.group_name
-    from scores
-    cross join (select unnest({{ code_list('group') }}) as group_name) g
+    select distinct s.programme, g.group_name
+    from scores as s
+    cross join (select unnest({{ code_list('group') }}) as group_name) as g
 ),
 
 counted as (
@@ -34,9 +34,9 @@ binned as (
         b.score_bin,
         coalesce(c.n_releases, 0) as n_releases,
         case when g.group_name = 'participant' then coalesce(c.n_matched, 0) end as n_matched
-    from groups g
-    cross join bins b
-    left join counted c
+    from groups as g
+    cross join bins as b
+    left join counted as c
         on c.programme = g.programme and c.group_name = g.group_name and c.score_bin = b.score_bin
 ),
 

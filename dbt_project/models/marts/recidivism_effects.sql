@@ -20,8 +20,8 @@ base as (
         x.window_months,
         x.measure,
         x.has_event
-    from recidivism x
-    join releases r using (release_id)
+    from recidivism as x
+    inner join releases as r using (release_id)
     where r.is_index_year and r.is_programme_period and x.has_full_follow_up
 ),
 
@@ -101,18 +101,18 @@ select
     {{ newcombe_low('p_p', 'l_p', 'u_p', 'p_c', 'l_c', 'u_c') }} as difference_ci_low,
     {{ newcombe_high('p_p', 'l_p', 'u_p', 'p_c', 'l_c', 'u_c') }} as difference_ci_high,
     p_adj as standardised_rate_comparison,
-    case when p_adj is not null
-         then greatest(p_adj - 1.959963984540054 * sqrt(var_adj), 0) end
-        as standardised_ci_low_comparison,
-    case when p_adj is not null
-         then least(p_adj + 1.959963984540054 * sqrt(var_adj), 1) end
-        as standardised_ci_high_comparison,
+    case
+        when p_adj is not null then greatest(p_adj - 1.959963984540054 * sqrt(var_adj), 0)
+    end as standardised_ci_low_comparison,
+    case
+        when p_adj is not null then least(p_adj + 1.959963984540054 * sqrt(var_adj), 1)
+    end as standardised_ci_high_comparison,
     p_p_covered - p_adj as standardised_difference,
     p_p_covered - p_adj - 1.959963984540054
-        * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
+    * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
         as standardised_difference_ci_low,
     p_p_covered - p_adj + 1.959963984540054
-        * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
+    * sqrt(var_adj + p_p_covered * (1 - p_p_covered) / n_p_covered)
         as standardised_difference_ci_high,
     {{ rate('n_p_covered', 'n_p') }} as standardisation_coverage
 from rates

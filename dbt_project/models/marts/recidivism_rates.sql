@@ -23,11 +23,13 @@ base as (
         x.has_event,
         x.n_events,
         x.days_at_liberty
-    from recidivism x
-    join releases r using (release_id)
-    left join levels ls on ls.programme = r.programme and ls.dimension = 'sex'
+    from recidivism as x
+    inner join releases as r using (release_id)
+    left join levels as ls
+        on ls.programme = r.programme and ls.dimension = 'sex'
         and ls.level = r.sex
-    left join levels la on la.programme = r.programme and la.dimension = 'age_band'
+    left join levels as la
+        on la.programme = r.programme and la.dimension = 'age_band'
         and la.level = r.age_band
     where r.is_index_year and r.is_programme_period
 ),
@@ -77,5 +79,6 @@ select
     {{ wilson_high('n_events', 'n_full_follow_up') }} as ci_high,
     -- Frequency: new convictions (or reincarcerations) per person-year at liberty.
     case when days_at_liberty > 0
-         then coalesce(n_event_count, 0) / (days_at_liberty / 365.25) end as events_per_person_year
+            then coalesce(n_event_count, 0) / (days_at_liberty / 365.25)
+    end as events_per_person_year
 from aggregated

@@ -1,9 +1,10 @@
 -- Kaplan-Meier estimate of staying free of each event by days since release (indicators.md),
 -- per programme x cohort ('all' = every cohort) x group x measure, with the number at risk
--- and Greenwood 95 % bands on the log(-log) scale (macro kaplan_meier). Every index release of the programme period
--- contributes until its first event or its censoring at the as-of date less the lag, or at
--- death or deportation ending a later spell (int_recidivism_time_to_event). A step function: the value on a day is that of
--- the last row at or before it; day 0 is always present.
+-- and Greenwood 95 % bands on the log(-log) scale (macro kaplan_meier). Every index release of
+-- the programme period contributes until its first event or its censoring at the as-of date
+-- less the lag, or at death or deportation ending a later spell
+-- (int_recidivism_time_to_event). A step function: the value on a day is that of the last row
+-- at or before it; day 0 is always present.
 with releases as (select * from {{ ref('releases') }}),
 
 times as (select * from {{ ref('int_recidivism_time_to_event') }}),
@@ -16,8 +17,8 @@ timed as (
         t.measure,
         t.is_event,
         t.day
-    from times t
-    join releases r using (release_id)
+    from times as t
+    inner join releases as r using (release_id)
     where r.is_index_year and r.is_programme_period
 ),
 

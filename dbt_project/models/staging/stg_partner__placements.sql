@@ -1,7 +1,9 @@
 -- Placements of clients without consent are dropped with them (see stg_partner__participants).
 with placements as (select * from {{ source('raw', 'placements__current') }}),
 
-consented as ({{ consented_clients() }})
+consented as (
+    {{ consented_clients() }}
+)
 
 select
     p._source_id as partner_id,
@@ -17,5 +19,5 @@ select
     p.end_reason,
     p.hours_per_week,
     p.paid = 'yes' as is_paid
-from placements p
-semi join consented c on c._source_id = p._source_id and c.client_id = p.client_id
+from placements as p
+semi join consented as c on c._source_id = p._source_id and c.client_id = p.client_id

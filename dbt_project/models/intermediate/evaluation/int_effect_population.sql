@@ -21,10 +21,10 @@ inmates as (select * from {{ ref('stg_prison__inmates') }}),
 
 completed_training as (
     select i.person_key, m.end_date
-    from {{ ref('stg_prison__prison_measures') }} m
-    join inmates i on i.prison_id = m.prison_id and i.inmate_id = m.inmate_id
+    from {{ ref('stg_prison__prison_measures') }} as m
+    inner join inmates as i on i.prison_id = m.prison_id and i.inmate_id = m.inmate_id
     where list_contains({{ code_list('training_measure_type') }}, m.measure_type)
-      and m.outcome = 'completed'
+        and m.outcome = 'completed'
 ),
 
 participation_anywhere as (
@@ -38,14 +38,14 @@ first_in_period as (
     from releases
     where is_programme_period
     qualify row_number() over (
-        partition by programme, person_key order by release_date, release_id
-    ) = 1
+            partition by programme, person_key order by release_date, release_id
+        ) = 1
 ),
 
 eligible as (
     select f.*
-    from first_in_period f
-    join participation_anywhere a using (programme, person_key)
+    from first_in_period as f
+    inner join participation_anywhere as a using (programme, person_key)
     where f.is_participant or not a.has_participated
 ),
 
@@ -54,16 +54,16 @@ prior_convictions as (
         e.release_id,
         count(c.decision_date) as n_prior_convictions,
         min(c.decision_date) as first_conviction_date
-    from eligible e
-    left join convictions c
+    from eligible as e
+    left join convictions as c
         on c.person_key = e.person_key and c.decision_date <= e.release_date
     group by e.release_id
 ),
 
 training as (
     select e.release_id, count(t.end_date) > 0 as has_completed_training
-    from eligible e
-    left join completed_training t
+    from eligible as e
+    left join completed_training as t
         on t.person_key = e.person_key
         and t.end_date between e.spell_start_date and e.release_date
     group by e.release_id
@@ -80,38 +80,43 @@ described as (
         cast(e.age_at_release as double) as age_at_release,
         e.age_band,
         case when e.nationality is null then 'unknown'
-             when e.nationality = g.country then 'home'
-             else 'other' end as nationality_group,
+            when e.nationality = g.country then 'home'
+            else 'other'
+        end as nationality_group,
         case when e.prior_spells >= 3 then '3+' else cast(e.prior_spells as varchar) end
             as prior_spells_group,
         case when pc.n_prior_convictions >= 5 then '5+'
-             when pc.n_prior_convictions >= 3 then '3-4'
-             else cast(pc.n_prior_convictions as varchar) end as prior_convictions_group,
+            when pc.n_prior_convictions >= 3 then '3-4'
+            else cast(pc.n_prior_convictions as varchar)
+        end as prior_convictions_group,
         case when pc.first_conviction_date is null then 'none'
-             when e.release_date - pc.first_conviction_date < 2 * 365.25 then 'under_2'
-             when e.release_date - pc.first_conviction_date < 5 * 365.25 then '2_5'
-             when e.release_date - pc.first_conviction_date < 10 * 365.25 then '5_10'
-             else '10_plus' end as years_since_first_conviction,
+            when e.release_date - pc.first_conviction_date < 2 * 365.25 then 'under_2'
+            when e.release_date - pc.first_conviction_date < 5 * 365.25 then '2_5'
+            when e.release_date - pc.first_conviction_date < 10 * 365.25 then '5_10'
+            else '10_plus'
+        end as years_since_first_conviction,
         coalesce(e.offence_group, 'missing') as offence_group,
         case when e.sentence_days is null then 'missing'
-             when e.sentence_days < 183 then 'under_6m'
-             when e.sentence_days < 365 then '6_12m'
-             when e.sentence_days < 730 then '1_2y'
-             when e.sentence_days < 1826 then '2_5y'
-             else '5y_plus' end as sentence_length,
+            when e.sentence_days < 183 then 'under_6m'
+            when e.sentence_days < 365 then '6_12m'
+            when e.sentence_days < 730 then '1_2y'
+            when e.sentence_days < 1826 then '2_5y'
+            else '5y_plus'
+        end as sentence_length,
         case when e.release_date - e.spell_start_date < 91 then 'under_3m'
-             when e.release_date - e.spell_start_date < 183 then '3_6m'
-             when e.release_date - e.spell_start_date < 365 then '6_12m'
-             when e.release_date - e.spell_start_date < 730 then '1_2y'
-             else '2y_plus' end as spell_length,
+            when e.release_date - e.spell_start_date < 183 then '3_6m'
+            when e.release_date - e.spell_start_date < 365 then '6_12m'
+            when e.release_date - e.spell_start_date < 730 then '1_2y'
+            else '2y_plus'
+        end as spell_length,
         case when t.has_completed_training then 'yes' else 'no' end as completed_training,
         e.release_type,
         e.prison_id as releasing_prison,
         cast(e.cohort_year as varchar) as release_year
-    from eligible e
-    join programmes g on g.programme = e.programme
-    join prior_convictions pc using (release_id)
-    join training t using (release_id)
+    from eligible as e
+    inner join programmes as g on g.programme = e.programme
+    inner join prior_convictions as pc using (release_id)
+    inner join training as t using (release_id)
 )
 
 select * from described
