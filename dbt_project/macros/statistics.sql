@@ -35,3 +35,11 @@
 {% macro rate(k, n) -%}
     case when {{ n }} > 0 then cast({{ k }} as double) / {{ n }} end
 {%- endmacro %}
+
+{#- A share k / n with its Wilson interval: three select targets, named `share`, `low` and
+    `high` (indicators.md: every published share carries its 95 % interval). -#}
+{% macro share_with_interval(k, n, share='share', low='ci_low', high='ci_high') -%}
+    {{ rate(k, n) }} as {{ share }},
+    {{ wilson_low(k, n) }} as {{ low }},
+    {{ wilson_high(k, n) }} as {{ high }}
+{%- endmacro %}

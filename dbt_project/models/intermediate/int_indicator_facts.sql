@@ -96,22 +96,14 @@ completed_training as (
         and m.start_date between r.spell_start_date and r.release_date
 ),
 
--- Rare levels of sex and age band are counted with a neighbour (int_breakdown_levels).
-levels as (select * from {{ ref('int_breakdown_levels') }}),
-
 dims as (
     select
         r.release_id, r.programme, r.cohort_year, r.cohort_quarter, r.prison_id,
-        r.partner_id, coalesce(ls.published_level, r.sex) as sex,
-        coalesce(la.published_level, r.age_band) as age_band, r.is_participant,
+        r.partner_id, {{ published_level('r', 'sex') }} as sex,
+        {{ published_level('r', 'age_band') }} as age_band, r.is_participant,
         r.release_date
     from releases as r
-    left join levels as ls
-        on ls.programme = r.programme and ls.dimension = 'sex'
-        and ls.level = r.sex
-    left join levels as la
-        on la.programme = r.programme and la.dimension = 'age_band'
-        and la.level = r.age_band
+    {{ join_published_levels('r') }}
 ),
 
 release_facts as (

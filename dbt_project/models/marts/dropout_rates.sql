@@ -34,7 +34,5 @@ select
     breakdown_value,
     cast(n_started as integer) as n_started,
     cast(n_dropouts as integer) as n_dropouts,
-    {{ rate('n_dropouts', 'n_started') }} as dropout_share,
-    {{ wilson_low('n_dropouts', 'n_started') }} as ci_low,
-    {{ wilson_high('n_dropouts', 'n_started') }} as ci_high
+    {{ share_with_interval('n_dropouts', 'n_started', share='dropout_share') }}
 from aggregated

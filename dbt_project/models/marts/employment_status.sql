@@ -21,7 +21,5 @@ select
     cast(day as integer) as day,
     cast(n_observed as integer) as n_observed,
     cast(n_in_work as integer) as n_in_work,
-    {{ rate('n_in_work', 'n_observed') }} as share,
-    {{ wilson_low('n_in_work', 'n_observed') }} as ci_low,
-    {{ wilson_high('n_in_work', 'n_observed') }} as ci_high
+    {{ share_with_interval('n_in_work', 'n_observed') }}
 from aggregated

@@ -67,12 +67,8 @@ totals as (
 rates as (
     select
         *,
-        {{ rate('k_p', 'n_p') }} as p_p,
-        {{ wilson_low('k_p', 'n_p') }} as l_p,
-        {{ wilson_high('k_p', 'n_p') }} as u_p,
-        {{ rate('k_c', 'n_c') }} as p_c,
-        {{ wilson_low('k_c', 'n_c') }} as l_c,
-        {{ wilson_high('k_c', 'n_c') }} as u_c,
+        {{ share_with_interval('k_p', 'n_p', 'p_p', 'l_p', 'u_p') }},
+        {{ share_with_interval('k_c', 'n_c', 'p_c', 'l_c', 'u_c') }},
         {{ rate('k_p_covered', 'n_p_covered') }} as p_p_covered,
         -- No participant in a stratum with comparison releases: nothing to standardise to
         -- (null, not 0/0). A mean of comparison rates is a rate: a sum of floats can step

@@ -6,16 +6,13 @@ with releases as (select * from {{ ref('releases') }}),
 
 recidivism as (select * from {{ ref('recidivism') }}),
 
--- Rare levels of sex and age band are counted with a neighbour (int_breakdown_levels).
-levels as (select * from {{ ref('int_breakdown_levels') }}),
-
 base as (
     select
         r.programme,
         cast(r.cohort_year as varchar) as cohort,
         r.prison_id,
-        coalesce(ls.published_level, r.sex) as sex,
-        coalesce(la.published_level, r.age_band) as age_band,
+        {{ published_level('r', 'sex') }} as sex,
+        {{ published_level('r', 'age_band') }} as age_band,
         case when r.is_participant then 'participant' else 'comparison' end as group_name,
         x.window_months,
         x.measure,
@@ -25,12 +22,7 @@ base as (
         x.days_at_liberty
     from recidivism as x
     inner join releases as r using (release_id)
-    left join levels as ls
-        on ls.programme = r.programme and ls.dimension = 'sex'
-        and ls.level = r.sex
-    left join levels as la
-        on la.programme = r.programme and la.dimension = 'age_band'
-        and la.level = r.age_band
+    {{ join_published_levels('r') }}
     where r.is_index_year and r.is_programme_period
 ),
 
@@ -74,9 +66,7 @@ select
     cast(n_releases as integer) as n_releases,
     cast(n_full_follow_up as integer) as n_full_follow_up,
     cast(n_events as integer) as n_events,
-    {{ rate('n_events', 'n_full_follow_up') }} as rate,
-    {{ wilson_low('n_events', 'n_full_follow_up') }} as ci_low,
-    {{ wilson_high('n_events', 'n_full_follow_up') }} as ci_high,
+    {{ share_with_interval('n_events', 'n_full_follow_up', share='rate') }},
     -- Frequency: new convictions (or reincarcerations) per person-year at liberty.
     case when days_at_liberty > 0
             then coalesce(n_event_count, 0) / (days_at_liberty / 365.25)
