@@ -5,24 +5,17 @@
 -- prior_spells_band).
 -- Only releases with full follow-up enter; strata without comparison releases are left out
 -- of both sides of the standardised difference (standardisation_coverage says how much).
-with releases as (select * from {{ ref('releases') }}),
+with releases as (select * from {{ ref('int_index_releases') }}),
 
-recidivism as (select * from {{ ref('recidivism') }}),
+recidivism as (select * from {{ ref('int_recidivism_outcomes') }}),
 
 base as (
     select
-        r.programme,
-        cast(r.cohort_year as varchar) as cohort,
-        r.sex,
-        r.age_band,
-        r.prior_spells_band,
-        r.is_participant,
-        x.window_months,
-        x.measure,
-        x.has_event
+        r.programme, r.cohort, r.sex, r.age_band, r.prior_spells_band, r.is_participant,
+        x.window_months, x.measure, x.has_event
     from recidivism as x
     inner join releases as r using (release_id)
-    where r.is_index_year and r.is_programme_period and x.has_full_follow_up
+    where x.has_full_follow_up
 ),
 
 strata as (

@@ -2,18 +2,18 @@
 -- break-downs by sex and age band; 'all' marks the rows that total over a break-down.
 -- Population: index releases (first of a person in the cohort year) of the programme period.
 -- Rate = events / releases with full follow-up, with a 95 % Wilson interval.
-with releases as (select * from {{ ref('releases') }}),
+with releases as (select * from {{ ref('int_index_releases') }}),
 
-recidivism as (select * from {{ ref('recidivism') }}),
+recidivism as (select * from {{ ref('int_recidivism_outcomes') }}),
 
 base as (
     select
         r.programme,
-        cast(r.cohort_year as varchar) as cohort,
+        r.cohort,
         r.prison_id,
         {{ published_level('r', 'sex') }} as sex,
         {{ published_level('r', 'age_band') }} as age_band,
-        case when r.is_participant then 'participant' else 'comparison' end as group_name,
+        r.group_name,
         x.window_months,
         x.measure,
         x.has_full_follow_up,
@@ -23,7 +23,6 @@ base as (
     from recidivism as x
     inner join releases as r using (release_id)
     {{ join_published_levels('r') }}
-    where r.is_index_year and r.is_programme_period
 ),
 
 aggregated as (

@@ -5,21 +5,14 @@
 -- less the lag, or at death or deportation ending a later spell
 -- (int_recidivism_time_to_event). A step function: the value on a day is that of the last row
 -- at or before it; day 0 is always present.
-with releases as (select * from {{ ref('releases') }}),
+with releases as (select * from {{ ref('int_index_releases') }}),
 
 times as (select * from {{ ref('int_recidivism_time_to_event') }}),
 
 timed as (
-    select
-        r.programme,
-        cast(r.cohort_year as varchar) as cohort,
-        case when r.is_participant then 'participant' else 'comparison' end as group_name,
-        t.measure,
-        t.is_event,
-        t.day
+    select r.programme, r.cohort, r.group_name, t.measure, t.is_event, t.day
     from times as t
     inner join releases as r using (release_id)
-    where r.is_index_year and r.is_programme_period
 ),
 
 both_cohorts as (
