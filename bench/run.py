@@ -29,7 +29,9 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-STEPS = ("ingest", "dbt", "evaluation", "validate", "publish", "dashboards")
+# The evaluation alone re-runs models after the build and so replaces its run_results.json, which
+# the validation reads: it goes last.
+STEPS = ("ingest", "dbt", "validate", "publish", "dashboards", "evaluation")
 
 
 @dataclass
