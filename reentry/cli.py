@@ -25,6 +25,7 @@ from reentry.pseudonym import PseudonymKeyError
 from simulation.selection import parse_hidden_confounding
 
 from .erase import ErasureIncomplete
+from .lock import WorkFolderBusy, work_folder_lock
 from .pipeline import PipelineFailed
 from .research import NotPublished
 from .settings import WORKDIR_ENV, Settings, Workdir, default_workdir
@@ -180,8 +181,9 @@ def _check_settings(settings: Settings, research: bool = True) -> None:
     """Refuse missing or short keys, a missing landing folder and a registry or layout with a
     mistake (the message names the file, the source and the field) before anything starts."""
     from reentry.ingest.registry import load_registry
+    from reentry.ingest.warehouse import check_key
 
-    settings.pseudonym_key()
+    check_key(settings.paths.work_db, settings.pseudonym_key())
     if research:
         settings.research_key()
     if not settings.landing.is_dir():
@@ -229,13 +231,15 @@ def _pipeline(settings: Settings, console: Console) -> None:
         console.line(f"ministry packs: {wd.reports.resolve()}")
 
 
-def _as_of(value: str | None) -> date | None:
-    if not value:
-        return None
+def _as_of(value: str) -> date:
+    """--as-of: a date YYYY-MM-DD; an empty or malformed value is refused, never taken as "no
+    date" (leave the option out for the default)."""
     try:
-        return date.fromisoformat(value)
+        return date.fromisoformat(value.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--as-of {value!r} is not a date YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a date YYYY-MM-DD (leave --as-of out for the default)"
+        ) from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -320,6 +324,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erasure requests: pseudonymised, removed from every layer, published without them."""
     from reentry.ingest.erasure import Request, read_requests
+    from reentry.ingest.warehouse import check_key
 
     from .erase import erase, format_result, last_landing
 
@@ -328,7 +333,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
     keys = Settings(
         workdir=wd.root, key_file=args.key_file, research_key_file=args.research_key_file
     )
-    keys.pseudonym_key()  # refuse a missing or short key before anything else
+    # Refuse a missing or short key, or another key than the work folder's, before anything.
+    check_key(wd.work_db, keys.pseudonym_key())
     keys.research_key()
     person = (args.family_name, args.given_name, args.birth_date)
     if args.requests and any(person):
@@ -512,6 +518,18 @@ def _subcommand(
     return p
 
 
+def _writer(p: argparse.ArgumentParser) -> None:
+    """A command that changes the work folder: it holds the folder's lock (reentry.lock)."""
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another command holding the work folder (default 0)",
+    )
+    p.set_defaults(writes=True)
+
+
 def _registry_options(p: argparse.ArgumentParser) -> None:
     """The registry an output command takes its names from."""
     p.add_argument(
@@ -584,6 +602,7 @@ Prints one line per step and a summary; -v adds each file and dbt's output.""",
         "trial: the naive difference is then the effect)",
     )
     retention(p)
+    _writer(p)
     p.set_defaults(func=cmd_demo)
 
     p = _subcommand(
@@ -619,6 +638,7 @@ WORKDIR/archive, and print the sources, quarantine and linkage. No model is buil
     p.add_argument("--sources", help="source registry (default LANDING/sources.yml)")
     p.add_argument("--key-file", help="pseudonym key file (else REENTRY_PSEUDONYM_KEY)")
     retention(p)
+    _writer(p)
     p.set_defaults(func=cmd_ingest)
 
     p = _subcommand(
@@ -648,6 +668,7 @@ output. Exit code 1 names the failing step or expectations, 2 a configuration or
         help="data cut-off YYYY-MM-DD (default: the newest register export date)",
     )
     retention(p)
+    _writer(p)
     p.set_defaults(func=cmd_run)
 
     p = _subcommand(
@@ -674,6 +695,7 @@ the version before is deleted. Prints the rows removed per layer.""",
         "--research-key-file", help="key of this research release (else REENTRY_RESEARCH_KEY)"
     )
     retention(p)
+    _writer(p)
     p.set_defaults(func=cmd_erase)
 
     p = _subcommand(
@@ -728,6 +750,7 @@ Render the evaluators' static site (WORKDIR/dashboards/index.html) again from th
 database, through disclosure control.""",
     )
     _registry_options(p)
+    _writer(p)
     p.set_defaults(func=cmd_dashboards)
 
     p = _subcommand(
@@ -743,6 +766,7 @@ Excel workbook, one CSV per sheet and a printable HTML report in WORKDIR/reports
         "--lang", default="en", help="language of the pack: a message file's (default en)"
     )
     _registry_options(p)
+    _writer(p)
     p.set_defaults(func=cmd_report)
 
     p = _subcommand(
@@ -760,13 +784,24 @@ when, and the erasure log's size.""",
     return parser
 
 
+def _held(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """The work folder's lock for a command that changes it; nothing for the others."""
+    if not getattr(args, "writes", False):
+        return contextlib.nullcontext()
+    return work_folder_lock(Path(args.workdir), args.command, args.wait)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; exit 2 on configuration or key errors."""
     args = build_parser().parse_args(argv)
     args.console = Console(verbose=args.verbose)
     try:
-        with _library_output(args.verbose):
+        with _library_output(args.verbose), _held(args):
             return args.func(args)
+    except WorkFolderBusy as exc:
+        args.console.close()
+        print(f"reentry {args.command}: {exc}", file=sys.stderr)
+        return 1
     except (
         ConfigError,
         PseudonymKeyError,

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from reentry.ingest.erasure import Request, apply_erasures, log_erasures, pseudonymise
-from reentry.ingest.warehouse import WH, ensure_schema
+from reentry.ingest.warehouse import WH, check_key, ensure_schema
 from reentry.pseudonym import PseudonymKey, hmac_sql
 
 from .publish.database import previous_path, staged_database
@@ -170,6 +170,7 @@ def erase(settings: Settings, requests: list[Request], say: Callable[[str], None
     if not wd.work_db.exists():
         raise FileNotFoundError(f"no work database at {wd.work_db}: nothing to erase from")
     key, research_key = settings.pseudonym_key(), settings.research_key()
+    check_key(wd.work_db, key)  # another key would find no one and report success
     pairs = pseudonymise(requests, key)
     keys = sorted({k for k, _ in pairs})
     result = ErasureResult(requests=len(requests), newly_logged=0)

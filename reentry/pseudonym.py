@@ -8,6 +8,7 @@ parameters of an in-memory connection, never as part of a stored object.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 KEY_ENV = "REENTRY_PSEUDONYM_KEY"
 MIN_KEY_BYTES = 32
 _BLOCK = 64  # SHA-256 block size
+_CHECK_LABEL = b"reentry-warehouse: the pseudonym key of this work database"
 
 # Letters strip_accents() leaves alone or that the spec transliterates to two letters.
 _TRANSLITERATIONS = (
@@ -49,6 +51,11 @@ class PseudonymKey:
 
     def __repr__(self) -> str:
         return "PseudonymKey(<hidden>)"
+
+    def check_value(self) -> str:
+        """What a work database remembers of its key: an HMAC of a fixed label under the key,
+        hex. It identifies the key without revealing it."""
+        return hmac.new(self.secret, _CHECK_LABEL, hashlib.sha256).hexdigest()
 
     def pads(self) -> dict[str, bytes]:
         """The HMAC inner and outer pads, as SQL parameters `ipad` and `opad`."""

@@ -11,6 +11,23 @@ from pydantic import BaseModel, ValidationError
 M = TypeVar("M", bound=BaseModel)
 
 
+# Configuration is small; a larger file is refused before it is parsed.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _NoAliases(yaml.SafeLoader):
+    """YAML without aliases (*name): a few nested aliases expand to billions of nodes, and
+    configuration never needs them."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in configuration", mark
+            )
+        return super().compose_node(parent, index)
+
+
 class ConfigError(Exception):
     """A configuration file is missing, unreadable or invalid; the message says where and why."""
 
@@ -37,13 +54,15 @@ def _location(loc: tuple, data: object) -> str:
 def load_yaml_model(path: Path, model: type[M]) -> M:
     """Read `path` as YAML and validate it as `model`; raise ConfigError naming file and field."""
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES >> 20} MiB, not configuration")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_NoAliases)  # a SafeLoader, without aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

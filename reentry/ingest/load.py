@@ -9,6 +9,8 @@ never stops the others.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import re
 import shutil
@@ -29,7 +31,7 @@ from .erasure import apply_erasures, has_erasures
 from .reader import MALFORMED, FileRejected, read_file
 from .registry import Registry, load_registry
 from .validate import CHECKED, check_rows
-from .warehouse import WH, ensure_schema, raw_columns, store_registry
+from .warehouse import WH, bind_key, ensure_schema, raw_columns, store_registry
 
 FILE_NAME = re.compile(
     r"^(?P<entity>[a-z_]+)\.(?P<date>\d{4}-\d{2}-\d{2})\.(?P<ext>csv|xlsx)$", re.IGNORECASE
@@ -79,41 +81,70 @@ class LandingFile:
 
 
 def discover(landing: Path, registry: Registry) -> list[LandingFile]:
-    """Every file under the landing folder's source folders, oldest export first."""
+    """Every file under the landing folder's source folders, oldest export first. A symbolic
+    link (to a file or a folder) is listed with its problem and never followed: the landing
+    folder is a boundary."""
     found: list[LandingFile] = []
     skip_dirs = {registry.layouts_dir.resolve()}
-    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
-        if folder.name.startswith(".") or folder.resolve() in skip_dirs:
+    for folder in sorted(landing.iterdir()):
+        if folder.name.startswith("."):
+            continue
+        if folder.is_symlink():
+            found.append(_link(landing, folder))
+            continue
+        if not folder.is_dir() or folder.resolve() in skip_dirs:
             continue
         source = registry.sources.get(folder.name)
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path.name.startswith("."):
-                continue
-            rel = path.relative_to(landing).as_posix()
-            m = FILE_NAME.match(path.name)
-            problem = None
-            entity = export_date = None
-            if source is None:
-                problem = f"folder {folder.name!r} is not a source in the registry"
-            elif path.parent != folder:
-                problem = "files belong directly in the source folder, not in a subfolder"
-            elif not m:
-                problem = "name is not <entity>.<YYYY-MM-DD>.<csv|xlsx>"
-            else:
-                entity = m["entity"].lower()
-                try:
-                    export_date = date.fromisoformat(m["date"])
-                except ValueError:
-                    problem = f"export date {m['date']!r} in the name is not a date"
-                if entity not in ENTITIES_BY_KIND[source.kind]:
-                    problem = (
-                        f"a {source.kind} delivers {', '.join(ENTITIES_BY_KIND[source.kind])}, "
-                        f"not {entity!r}"
-                    )
-            found.append(
-                LandingFile(path, rel, source.id if source else None, entity, export_date, problem)
-            )
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+            here = Path(dirpath)
+            for name in sorted(dirnames):
+                if (here / name).is_symlink():
+                    found.append(_link(landing, here / name))
+            for name in sorted(filenames):
+                path = here / name
+                if name.startswith("."):
+                    continue
+                if path.is_symlink():
+                    found.append(_link(landing, path))
+                elif path.is_file():
+                    found.append(_landing_file(landing, folder, source, path))
     return sorted(found, key=lambda f: (f.export_date or date.min, f.rel))
+
+
+LINK_PROBLEM = "a symbolic link: the landing folder takes files, never links (not followed)"
+
+
+def _link(landing: Path, path: Path) -> LandingFile:
+    return LandingFile(path, path.relative_to(landing).as_posix(), None, None, None, LINK_PROBLEM)
+
+
+def _landing_file(landing: Path, folder: Path, source, path: Path) -> LandingFile:
+    """What a file's place and name say: its source, entity and export date, or its problem."""
+    rel = path.relative_to(landing).as_posix()
+    m = FILE_NAME.match(path.name)
+    problem = None
+    entity = export_date = None
+    if source is None:
+        problem = f"folder {folder.name!r} is not a source in the registry"
+    elif path.parent != folder:
+        problem = "files belong directly in the source folder, not in a subfolder"
+    elif not m:
+        problem = "name is not <entity>.<YYYY-MM-DD>.<csv|xlsx>"
+    else:
+        entity = m["entity"].lower()
+        try:
+            export_date = date.fromisoformat(m["date"])
+        except ValueError:
+            problem = f"export date {m['date']!r} in the name is not a date"
+        else:
+            if export_date > date.today():
+                problem = f"export date {export_date} in the name lies in the future"
+        if entity not in ENTITIES_BY_KIND[source.kind]:
+            problem = (
+                f"a {source.kind} delivers {', '.join(ENTITIES_BY_KIND[source.kind])}, "
+                f"not {entity!r}"
+            )
+    return LandingFile(path, rel, source.id if source else None, entity, export_date, problem)
 
 
 def _insert_outcome(
@@ -300,6 +331,7 @@ def ingest(
         con.execute("set checkpoint_threshold = '1GB'")
         con.execute(f"attach '{database}' as {WH}")
         ensure_schema(con, WH)
+        bind_key(con, WH, key, record=True)
         store_registry(con, WH, registry)
         run_id = con.execute(
             f"select coalesce(max(run_id), 0) + 1 from {WH}.ingest.runs"
@@ -474,10 +506,24 @@ def _ingest_one(
     registry: Registry,
     key: PseudonymKey,
 ) -> FileOutcome:
-    digest = sha256_file(lf.path)
+    if lf.problem == LINK_PROBLEM:
+        # Never read through a link: its record is keyed by its place, not by bytes elsewhere.
+        digest = hashlib.sha256(f"link:{lf.rel}".encode()).hexdigest()
+    else:
+        try:
+            digest = sha256_file(lf.path)
+        except OSError as exc:
+            # Unreadable or gone since it was listed: reported, and tried again next run.
+            return FileOutcome(lf.rel, "rejected", lf.source_id, lf.entity, error=_unreadable(exc))
     outcome = _process(con, run_id, lf, registry, key, digest)
     outcome.file_hash = digest
     return outcome
+
+
+def _unreadable(exc: OSError) -> str:
+    """Why a file could not be read, without its content: the error's class and number."""
+    code = f" {errno.errorcode.get(exc.errno, exc.errno)}" if exc.errno else ""
+    return f"could not be read ({type(exc).__name__}{code}); it is tried again next run"
 
 
 def _process(
@@ -518,6 +564,8 @@ def _process(
         )
     except FileRejected as exc:
         outcome = FileOutcome(lf.rel, "rejected", lf.source_id, lf.entity, error=str(exc))
+    except OSError as exc:
+        outcome = FileOutcome(lf.rel, "rejected", lf.source_id, lf.entity, error=_unreadable(exc))
     except duckdb.Error as exc:
         if os.environ.get("REENTRY_DEBUG"):
             raise  # developers on synthetic data only: the message may quote field values

@@ -102,6 +102,11 @@ def _utf8(data: bytes, encoding: str) -> tuple[bytes, bool]:
     return text.lstrip("\ufeff").encode("utf-8"), broken
 
 
+# A regular expression (RE2) for control characters other than tab, line feed and carriage
+# return.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: Layout) -> ReadResult:
     """Split a delimited file into `_rows` and `_malformed` in `con`."""
     data, encoding_broken = _utf8(path.read_bytes(), layout.encoding)
@@ -131,7 +136,11 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
         record_re = (
             f"^{field_re}" + (f"(?:{d}{field_re}){{{width - 1}}}" if width > 1 else "") + "$"
         )
-        bad_encoding = "strpos(text, chr(65533)) > 0" if encoding_broken else "false"
+        # Bytes that are not text: undecodable in the layout's encoding, or control characters
+        # (NUL and the like; a tab is text).
+        bad_encoding = (
+            "strpos(text, chr(65533)) > 0 or " if encoding_broken else ""
+        ) + f"regexp_matches(text, '{CONTROL_CHARACTERS}')"
         # Lines without a quote character (nearly all) split on the delimiter; only the others
         # need the quote-aware pattern. A line that is not exactly one record gets no fields.
         con.execute(
@@ -163,7 +172,8 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
         select _line,
                case when {bad_encoding} then 'invalid_encoding' else 'malformed_line' end
                    as reason,
-               case when {bad_encoding} then $enc_msg
+               case when regexp_matches(text, '{CONTROL_CHARACTERS}') then $control_msg
+                    when {bad_encoding} then $enc_msg
                     else 'expected ' || {width} || ' fields separated by ' || $shown
                          || ', found ' || len(string_split(text, $delim))
                          || ' (or a quote that is not closed)'
@@ -174,6 +184,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
             "delim": layout.delimiter,
             "shown": repr(layout.delimiter),
             "enc_msg": f"bytes that are not valid {layout.encoding}",
+            "control_msg": "control characters (such as NUL) that are not text",
         },
     )
     selects = ", ".join(f"fields[{pos + 1}] as {col}" for pos, col in mapped.items())

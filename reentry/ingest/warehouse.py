@@ -6,9 +6,12 @@ All statements are idempotent; `ensure_schema` runs at the start of every ingest
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from reentry.contract import CODE_LISTS, ENTITIES, Entity
+from reentry.pseudonym import PseudonymKey, PseudonymKeyError
 
 from .erasure import ensure_erasure_schema
 from .registry import Registry
@@ -55,6 +58,52 @@ def _current_view(db: str, entity: Entity) -> str:
          or row_number() over (partition by r._source_id, r.{entity.key}
                                order by r._export_date desc, r._load_id desc, r._line desc) = 1
     """
+
+
+WRONG_KEY = (
+    "this work folder was built with another pseudonym key (the check value it keeps differs); "
+    "run with the key it was built with, or rebuild a new work folder from the archive with "
+    "this one (README, Reliability)"
+)
+
+
+def bind_key(con: duckdb.DuckDBPyConnection, db: str, key: PseudonymKey, record: bool) -> None:
+    """Refuse a pseudonym key other than the one database `db` was built with: the database
+    keeps the key's check value (never the key), recorded at first use when `record`. Another
+    key would give every person a second pseudonym, and an erasure would miss them."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'ingest' "
+        "and table_name = 'key_check'",
+        [db],
+    ).fetchone()[0]
+    if not exists:
+        if not record:
+            return
+        con.execute(
+            f"create table {db}.ingest.key_check "
+            "(check_value varchar not null, recorded_at timestamp not null)"
+        )
+    row = con.execute(f"select check_value from {db}.ingest.key_check").fetchone()
+    if row is None:
+        if record:
+            con.execute(
+                f"insert into {db}.ingest.key_check values (?, current_timestamp)",
+                [key.check_value()],
+            )
+    elif row[0] != key.check_value():
+        raise PseudonymKeyError(WRONG_KEY)
+
+
+def check_key(work_db: Path, key: PseudonymKey) -> None:
+    """`bind_key` on a work database before a command changes anything (read-only)."""
+    if not Path(work_db).is_file():
+        return
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        (db,) = con.execute("select current_database()").fetchone()
+        bind_key(con, db, key, record=False)
+    finally:
+        con.close()
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:

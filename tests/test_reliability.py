@@ -1,0 +1,229 @@
+"""Reliability (README, Reliability): one writer per work folder, told clearly; the pseudonym
+key bound to the work database; malformed options refused. With real processes where the
+promise is about processes: a lock holder that is killed, two runs started together."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reentry.cli import main
+from reentry.ingest.config import ConfigError
+from reentry.ingest.load import LINK_PROBLEM, ingest
+from reentry.lock import LOCK_NAME, WorkFolderBusy, work_folder_lock
+
+from .conftest import TEST_KEY, Landing, query, run_argv
+
+REENTRY = [sys.executable, "-m", "reentry.cli"]
+HOLD = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from reentry.lock import work_folder_lock\n"
+    "with work_folder_lock(Path(sys.argv[1]), 'run'):\n"
+    "    print('held', flush=True)\n"
+    "    time.sleep(float(sys.argv[2]))\n"
+)
+
+
+def holder(workdir: Path, seconds: float) -> subprocess.Popen:
+    """Another process holding the work folder's lock for `seconds`."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(workdir), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def reentry(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*REENTRY, *argv], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ingest_argv(root: Path, keys: dict, *extra: str) -> list[str]:
+    # reentry ingest takes no research key: the run's arguments up to the pseudonym key
+    return ["ingest", *run_argv(root, root / "landing", keys)[1:7], *extra]
+
+
+def test_a_second_writer_is_told_who_holds_the_work_folder(copied_demo, demo_keys) -> None:
+    proc = holder(copied_demo, 60)
+    try:
+        before = sha256(copied_demo / "work" / "warehouse.duckdb")
+        result = reentry(*ingest_argv(copied_demo, demo_keys))
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr  # one line, no traceback
+        assert f"in use by process {proc.pid} (reentry run, started " in lines[0]
+        assert "--wait SECONDS" in lines[0]
+        assert sha256(copied_demo / "work" / "warehouse.duckdb") == before
+    finally:
+        proc.kill()
+        proc.wait()
+    # The holder was killed (SIGKILL): its lock died with it and is taken over.
+    result = reentry(*ingest_argv(copied_demo, demo_keys))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_writer_waits_for_the_holder_when_asked(copied_demo, demo_keys) -> None:
+    proc = holder(copied_demo, 3)
+    start = time.monotonic()
+    result = reentry(*ingest_argv(copied_demo, demo_keys, "--wait", "120"))
+    assert result.returncode == 0, result.stderr
+    assert proc.wait(timeout=10) == 0  # the holder finished undisturbed
+    assert time.monotonic() - start >= 2
+
+
+def test_two_runs_started_together_one_runs_one_is_refused(copied_demo, demo_keys) -> None:
+    argv = [*REENTRY, *run_argv(copied_demo, copied_demo / "landing", demo_keys)]
+    runs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outcomes = sorted(
+        (p.wait(timeout=600), p.stderr.read(), p.stdout.read()) for p in runs
+    )  # fmt: skip
+    (ok_code, ok_err, _), (refused_code, refused_err, _) = outcomes
+    assert (ok_code, refused_code) == (0, 1), outcomes
+    assert "Traceback" not in ok_err + refused_err
+    assert len(refused_err.strip().splitlines()) == 1 and "is in use by process" in refused_err
+
+
+def test_the_lock_is_released_and_refuses_a_planted_link(tmp_path) -> None:
+    with (
+        work_folder_lock(tmp_path, "run"),
+        pytest.raises(WorkFolderBusy),
+        work_folder_lock(tmp_path, "erase", wait=0.3),
+    ):
+        pass
+    with work_folder_lock(tmp_path, "erase"):  # released after the block
+        pass
+    other = tmp_path / "other"
+    other.mkdir()
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    os.symlink(target, other / LOCK_NAME)
+    with pytest.raises(OSError), work_folder_lock(other, "run"):
+        pass
+
+
+def test_another_pseudonym_key_is_refused(copied_demo, demo_keys, tmp_path, capsys) -> None:
+    other = tmp_path / "other.key"
+    other.write_bytes(b"another-pseudonym-key-of-32-bytes-or-more")
+    keys = {**demo_keys, "key_file": other}
+    work_db = copied_demo / "work" / "warehouse.duckdb"
+    before = sha256(work_db)
+    assert main(ingest_argv(copied_demo, keys)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "built with another pseudonym key" in err[0]
+    # An erasure with the wrong key would find no one and report success: it is refused.
+    person = ["--family-name", "Muster", "--given-name", "Max", "--birth-date", "1970-01-01"]
+    erase = [
+        "erase",
+        "--workdir",
+        str(copied_demo),
+        *person,
+        "--key-file",
+        str(other),
+        "--research-key-file",
+        str(demo_keys["research_key_file"]),
+    ]
+    assert main(erase) == 2
+    assert "built with another pseudonym key" in capsys.readouterr().err
+    assert sha256(work_db) == before
+    # The work database keeps a check value of its key, never the key.
+    (value,) = query(work_db, "select check_value from ingest.key_check")[0]
+    assert len(value) == 64 and demo_keys["key_file"].read_bytes().hex() not in value
+
+
+@pytest.mark.parametrize("value", ["", " ", "2005-13-01", "yesterday"])
+def test_a_malformed_as_of_is_refused(value, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "--workdir", str(tmp_path), "--as-of", value])
+    assert stopped.value.code == 2
+    assert "is not a date YYYY-MM-DD" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
+
+
+# ---------------------------------------------------------------- the landing folder's boundary
+
+INMATES = "inmate_id,family_name,given_name,birth_date,sex,nationality\n"
+
+
+def _good_landing(landing: Landing) -> None:
+    landing.source("jva-a", "prison")
+    landing.file(
+        "jva-a",
+        "inmates.2005-01-31.csv",
+        INMATES + "A1,Muster,Max,1970-01-01,m,DE\nA2,Beispiel,Eva,1981-02-03,f,DE\n",
+    )
+
+
+def _published_rows(work_db: Path) -> list[tuple]:
+    return query(work_db, "select inmate_id, person_key from raw.inmates__current order by 1")
+
+
+def test_links_in_the_landing_folder_are_listed_never_followed(
+    landing: Landing, work_db, tmp_path
+) -> None:
+    _good_landing(landing)
+    clean = tmp_path / "clean" / "warehouse.duckdb"
+    ingest(landing.root, clean, TEST_KEY)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "inmates.2005-01-31.csv").write_text(INMATES + "X1,Geheim,Gustav,1960-06-06,m,DE\n")
+    os.symlink(outside, landing.root / "jva-b")  # a folder link beside the sources
+    os.symlink(outside, landing.root / "jva-a" / "more")  # and one inside a source
+    os.symlink(
+        outside / "inmates.2005-01-31.csv", landing.root / "jva-a" / "inmates.2005-02-28.csv"
+    )
+    report = ingest(landing.root, work_db, TEST_KEY)
+    links = sorted(f.file_name for f in report.files if f.error == LINK_PROBLEM)
+    assert links == ["jva-a/inmates.2005-02-28.csv", "jva-a/more", "jva-b"]
+    recorded = [r[0] for r in query(work_db, "select file_name from ingest.files")]
+    assert not any("outside" in name or name.startswith("jva-b/") for name in recorded)
+    # The good source publishes exactly what it publishes without the links.
+    assert _published_rows(work_db) == _published_rows(clean)
+
+
+def test_yaml_aliases_in_configuration_are_refused(landing: Landing, work_db) -> None:
+    _good_landing(landing)
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    (landing.root / "sources.yml").write_text(bomb + "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n")
+    with pytest.raises(ConfigError, match="aliases .* are not allowed"):
+        ingest(landing.root, work_db, TEST_KEY)
+
+
+def test_nul_bytes_and_control_characters_are_quarantined(landing: Landing, work_db) -> None:
+    _good_landing(landing)
+    landing.file(
+        "jva-a",
+        "inmates.2005-02-28.csv",
+        INMATES + "A3,Mus\x00ter,Max,1970-01-01,m,DE\nA4,Beispiel,E\x07va,1981-02-03,f,DE\n"
+        "A5,Fein,Frieda,1975-05-05,f,DE\n",
+    )
+    ingest(landing.root, work_db, TEST_KEY)
+    assert query(
+        work_db,
+        "select line, reason from ingest.quarantine where file_name like '%02-28%' order by 1",
+    ) == [(2, "invalid_encoding"), (3, "invalid_encoding")]
+    # inmates are full snapshots: the newest file is the truth, less its quarantined lines
+    assert [r[0] for r in _published_rows(work_db)] == ["A5"]
+
+
+def test_a_file_dated_in_the_future_is_not_loaded(landing: Landing, work_db) -> None:
+    _good_landing(landing)
+    landing.file("jva-a", "inmates.2099-01-01.csv", INMATES + "A9,Zukunft,Zora,1990-01-01,f,DE\n")
+    report = ingest(landing.root, work_db, TEST_KEY)
+    (future,) = [f for f in report.files if "2099" in f.file_name]
+    assert future.status == "ignored" and "lies in the future" in future.error
+    assert [r[0] for r in _published_rows(work_db)] == ["A1", "A2"]
