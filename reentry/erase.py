@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 
+from reentry import ledger
 from reentry.ingest.erasure import Request, apply_erasures, log_erasures, pseudonymise
 from reentry.ingest.warehouse import WH, check_key, ensure_schema
 from reentry.pseudonym import PseudonymKey, hmac_sql
@@ -180,6 +181,9 @@ def erase(settings: Settings, requests: list[Request], say: Callable[[str], None
     result.newly_logged, removed = _apply(wd.work_db, pairs)
     result.removed = {table: n for table, n in removed.items()}
     say(f"raw history and quarantine: {sum(removed.values()):,} rows removed; rebuilding")
+    # The release without them keeps the data cut-off of the release it replaces.
+    if settings.as_of is None:
+        settings = replace(settings, as_of=ledger.last_as_of(wd.work_db))
     run_pipeline(settings, say)
     previous = previous_path(wd.published_db)
     if previous.exists():

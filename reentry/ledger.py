@@ -108,6 +108,15 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
     return state
 
 
+def last_as_of(work_db: Path) -> date | None:
+    """The as-of date the last build was asked for (None: the default, or no build yet)."""
+    with _ledger(work_db) as con:
+        row = con.execute(
+            "select as_of from ledger.builds order by built_at desc limit 1"
+        ).fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
 def record_build(work_db: Path, state: dict) -> None:
     """Remember what the successful build saw and rebuilt."""
     with _ledger(work_db) as con:

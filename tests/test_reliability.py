@@ -227,3 +227,19 @@ def test_a_file_dated_in_the_future_is_not_loaded(landing: Landing, work_db) -> 
     (future,) = [f for f in report.files if "2099" in f.file_name]
     assert future.status == "ignored" and "lies in the future" in future.error
     assert [r[0] for r in _published_rows(work_db)] == ["A1", "A2"]
+
+
+def test_an_erasure_rebuilds_with_the_as_of_date_of_the_last_build(tmp_path) -> None:
+    """The erasure's rebuild takes the as-of date the last build was asked for (reentry.erase):
+    the release without the person keeps the data cut-off of the release it replaces."""
+    from datetime import date
+
+    from reentry import ledger
+
+    work_db = tmp_path / "warehouse.duckdb"
+    assert ledger.last_as_of(work_db) is None  # no build yet: the default
+    state = {"last_load_id": 1, "project_checksum": "p", "registry_checksum": "r"}
+    ledger.record_build(work_db, {**state, "as_of": "2004-12-31"})
+    assert ledger.last_as_of(work_db) == date(2004, 12, 31)
+    ledger.record_build(work_db, {**state, "as_of": ""})
+    assert ledger.last_as_of(work_db) is None  # the last build took the default
