@@ -48,7 +48,7 @@ def step_selection(step: str):
     from dagster import AssetKey, AssetSelection
 
     from reentry.defs.outputs import PUBLISHED
-    from reentry.defs.selections import INGESTION, MODELS, PUBLISH_AND_OUTPUTS, validation_checks
+    from reentry.defs.selections import INGESTION, MODELS, OUTPUTS, validation_checks
 
     population = AssetSelection.assets(AssetKey(["intermediate", "int_effect_population"]))
     return {
@@ -59,7 +59,7 @@ def step_selection(step: str):
         "evaluation": (population.downstream() & MODELS).without_checks(),
         "validate": validation_checks(),
         "publish": AssetSelection.assets(PUBLISHED),
-        "dashboards": PUBLISH_AND_OUTPUTS - AssetSelection.assets(PUBLISHED),
+        "dashboards": OUTPUTS,
     }.get(step)
 
 

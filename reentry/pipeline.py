@@ -181,12 +181,21 @@ def _root_cause(error) -> str:
 def plan_build(settings: Settings, defs) -> BuildPlan:
     """The part of the job after the ingestion that the ledger finds stale."""
     from reentry.defs.dbt import PROJECT, project_checksum
-    from reentry.defs.selections import FULL_BUILD, MODELS, after_new_files
+    from reentry.defs.selections import FULL_BUILD, MODELS, OUTPUTS, after_new_files
+    from reentry.outputs.render import stale_outputs
 
     state = ledger.build_state(
         settings.paths.work_db, settings.as_of, project_checksum(PROJECT.manifest_path)
     )
     if state["is_current"]:
+        stale = stale_outputs(settings.paths)
+        if stale:
+            # Published, but not drawn (a run stopped in between): draw them again.
+            return BuildPlan(
+                OUTPUTS,
+                message=f"{' and '.join(stale)} show an older version than the published "
+                "database: drawn again",
+            )
         return BuildPlan(
             None,
             message="dbt: nothing to rebuild (no new data, no model change and the same "

@@ -243,3 +243,20 @@ def test_an_erasure_rebuilds_with_the_as_of_date_of_the_last_build(tmp_path) -> 
     assert ledger.last_as_of(work_db) == date(2004, 12, 31)
     ledger.record_build(work_db, {**state, "as_of": ""})
     assert ledger.last_as_of(work_db) is None  # the last build took the default
+
+
+def test_outputs_that_show_an_older_version_are_drawn_again(copied_demo, demo_keys) -> None:
+    """A run stopped after the publish and before the dashboards: the next run, with nothing
+    new to build, draws them again for the published version."""
+    from reentry.outputs.render import VERSION_FILE, shown_version
+    from reentry.outputs.tables import data_version
+
+    current = data_version(copied_demo / "published" / "warehouse.duckdb")
+    assert shown_version(copied_demo / "dashboards") == current
+    (copied_demo / "dashboards" / VERSION_FILE).write_text("an-older-version\n")
+    result = reentry(*run_argv(copied_demo, copied_demo / "landing", demo_keys))
+    assert result.returncode == 0, result.stderr
+    assert "dashboards show an older version than the published database" in result.stdout
+    assert shown_version(copied_demo / "dashboards") == current
+    again = reentry(*run_argv(copied_demo, copied_demo / "landing", demo_keys))
+    assert "nothing to rebuild" in again.stdout and "drawn again" not in again.stdout

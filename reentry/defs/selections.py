@@ -19,6 +19,8 @@ from .outputs import PUBLISHED
 INGESTION = AssetSelection.assets(*RAW_KEYS.values(), *INGEST_KEYS.values())
 # The researchers' database and what is made from it (dashboards, ministry packs).
 PUBLISH_AND_OUTPUTS = AssetSelection.assets(PUBLISHED).downstream()
+# The site and the packs alone, drawn from the published database as it is.
+OUTPUTS = PUBLISH_AND_OUTPUTS - AssetSelection.assets(PUBLISHED)
 # Everything but the ingestion: seeds, models with their checks, publish, outputs.
 FULL_BUILD = AssetSelection.all() - INGESTION
 # The dbt seeds and models with their dbt tests and the marts' validation.

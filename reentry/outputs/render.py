@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,35 @@ def _published(paths) -> Path:
     return paths.published_db
 
 
+# Each output folder records the published version it shows, written last: a site or pack
+# drawn only in part (a run killed while drawing) still names the older version.
+VERSION_FILE = ".data-version"
+
+
+def _mark(folder: Path, version: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / f"{VERSION_FILE}.tmp"
+    staged.write_text(version + "\n", encoding="utf-8")
+    os.replace(staged, folder / VERSION_FILE)
+
+
+def shown_version(folder: Path) -> str | None:
+    """The published version an output folder shows (None: none recorded)."""
+    try:
+        return (Path(folder) / VERSION_FILE).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def stale_outputs(paths) -> list[str]:
+    """The output folders (dashboards, reports) that do not show the published version."""
+    if not paths.published_db.exists():
+        return []
+    current = data_version(paths.published_db)
+    folders = {"dashboards": paths.dashboards, "reports": paths.reports}
+    return [name for name, folder in folders.items() if shown_version(folder) != current]
+
+
 def render_dashboards(paths, registry_path: Path | None) -> Site:
     """WORKDIR/dashboards from WORKDIR/published/warehouse.duckdb."""
     published = _published(paths)
@@ -53,6 +83,7 @@ def render_dashboards(paths, registry_path: Path | None) -> Site:
         source_names(registry_path),
         cache_dir=paths.aggregates,
     )
+    _mark(paths.dashboards, version)
     return Site(index=paths.dashboards / "index.html", pages=len(PAGES), data_version=version)
 
 
@@ -63,9 +94,12 @@ def render_packs(
     published = _published(paths)
     version = data_version(published)
     names = source_names(registry_path)
-    return [
+    packs = [
         build_pack(
             published, paths.reports, period, version, names, lang, cache_dir=paths.aggregates
         )
         for period in (periods or latest_periods(published))
     ]
+    if periods is None:  # the job's packs (newest quarter and year), not one asked for
+        _mark(paths.reports, version)
+    return packs
