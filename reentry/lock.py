@@ -37,30 +37,45 @@ def _holder(fd: int) -> str:
         return "another process"
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path, follow_symlinks=False).st_ino
+    except FileNotFoundError:
+        return False
+
+
 @contextlib.contextmanager
 def work_folder_lock(
     workdir: Path, command: str, wait: float = 0.0, poll: float = 0.2
 ) -> Iterator[None]:
-    """Hold the work folder's lock for the block; wait up to `wait` seconds for it."""
+    """Hold the work folder's lock for the block; wait up to `wait` seconds for it. A work
+    folder this call had to create, and which holds nothing else afterwards (the command
+    stopped at its checks), is removed again: a refused command leaves nothing behind."""
     workdir = Path(workdir)
+    created = not workdir.exists()
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / LOCK_NAME
-    # O_NOFOLLOW: a link planted in place of the lock file is refused, never followed.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    deadline = time.monotonic() + max(wait, 0.0)
+    while True:
+        # O_NOFOLLOW: a link planted in place of the lock file is refused, never followed.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                waited = f" after waiting {wait:g} s" if wait > 0 else ""
+                raise WorkFolderBusy(
+                    f"the work folder {workdir} is in use by {holder}{waited}; "
+                    "try again when it has finished, or pass --wait SECONDS"
+                ) from None
+            time.sleep(poll)
+            continue
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # the file was removed while we waited for it: lock the new one
     try:
-        deadline = time.monotonic() + max(wait, 0.0)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    waited = f" after waiting {wait:g} s" if wait > 0 else ""
-                    raise WorkFolderBusy(
-                        f"the work folder {workdir} is in use by {_holder(fd)}{waited}; "
-                        "try again when it has finished, or pass --wait SECONDS"
-                    ) from None
-                time.sleep(poll)
         record = {
             "pid": os.getpid(),
             "command": command,
@@ -70,4 +85,7 @@ def work_folder_lock(
         os.pwrite(fd, json.dumps(record).encode("utf-8"), 0)
         yield
     finally:
+        if created and [p.name for p in workdir.iterdir()] == [LOCK_NAME]:
+            path.unlink()
+            workdir.rmdir()
         os.close(fd)  # closing the file releases the lock
