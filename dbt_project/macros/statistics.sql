@@ -43,3 +43,16 @@
     {{ wilson_low(k, n) }} as {{ low }},
     {{ wilson_high(k, n) }} as {{ high }}
 {%- endmacro %}
+
+{#- A sum of doubles that does not depend on the order of its terms: each term as an exact
+    decimal, the sum exact, then a double (a plain parallel sum rounds in another order on
+    every run; reentry.evaluation.survival.exact_sum is the same for the Cox model's cells).
+    `where` keeps only the terms where it holds (as a filter would; the others are not even
+    computed, so a division by zero there does no harm). -#}
+{% macro exact_sum(expression, where=none) -%}
+    {%- if where %}
+    cast(sum(cast(case when {{ where }} then {{ expression }} end as decimal(38, 18))) as double)
+    {%- else %}
+    cast(sum(cast({{ expression }} as decimal(38, 18))) as double)
+    {%- endif %}
+{%- endmacro %}

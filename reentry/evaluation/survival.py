@@ -29,6 +29,14 @@ from .settings import Z95
 # in threads and catch_warnings() in one thread can restore the filters under another.
 warnings.filterwarnings("ignore", message="It appears your weights are not integers")
 
+
+def exact_sum(expression: str) -> str:
+    """SQL summing a double `expression` in an order-free way: each term as an exact decimal,
+    the sum exact, then a double. A plain sum of doubles in parallel threads rounds in another
+    order on every run, and the fit then differs in the last bits."""
+    return f"cast(sum(cast({expression} as decimal(38, 18))) as double)"
+
+
 # Cells of the Cox model, made in DuckDB from the evaluation population's times to event
 # (relation `t`: programme, measure, day, is_event, is_participant, weight_weighted,
 # weight_matched): per programme x estimator x measure x day x event x group, the summed
@@ -43,7 +51,7 @@ CELLS_QUERY = f"""
         cross join (select unnest({list(CODE_LISTS["effect_estimator"])}) as estimator) e
     )
     select programme, estimator, measure, day, is_event, is_participant,
-           sum(w) as w, sum(w * w) as w2
+           {exact_sum("w")} as w, {exact_sum("w * w")} as w2
     from weighted
     where w > 0
     group by all

@@ -30,8 +30,8 @@ weighted as (
 by_day as (
     select
         programme, estimator, measure, group_name, day,
-        sum(weight) filter (where is_event) as w_events,
-        sum(weight) as w_leaving,
+        {{ exact_sum('weight', where='is_event') }} as w_events,
+        {{ exact_sum('weight') }} as w_leaving,
         count(*) filter (where is_event and weight > 0) as n_events,
         count(*) filter (where weight > 0) as n_leaving
     from (

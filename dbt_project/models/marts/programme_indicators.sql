@@ -31,7 +31,7 @@ aggregated as (
         indicator,
         kind,
         sum(numerator) as numerator,
-        sum(denominator) as denominator,
+        {{ exact_sum('denominator') }} as denominator,
         median(value) as median_value,
         count(*) as n_units
     from periods

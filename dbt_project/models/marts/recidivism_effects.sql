@@ -50,8 +50,8 @@ totals as (
         sum(k_c) as k_c,
         sum(n_p) filter (where n_c > 0) as n_p_covered,
         sum(k_p) filter (where n_c > 0) as k_p_covered,
-        sum(n_p * k_c / n_c) filter (where n_c > 0) as weighted_events,
-        sum(n_p ^ 2 * (k_c / n_c) * (1 - k_c / n_c) / n_c) filter (where n_c > 0)
+        {{ exact_sum('n_p * k_c / n_c', where='n_c > 0') }} as weighted_events,
+        {{ exact_sum('n_p ^ 2 * (k_c / n_c) * (1 - k_c / n_c) / n_c', where='n_c > 0') }}
             as weighted_variance
     from strata
     group by all
