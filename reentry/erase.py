@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from reentry import ledger
+from reentry.faults import moment
 from reentry.ingest.erasure import Request, apply_erasures, log_erasures, pseudonymise
 from reentry.ingest.warehouse import WH, check_key, ensure_schema
 from reentry.pseudonym import PseudonymKey, hmac_sql
@@ -163,8 +164,47 @@ def last_landing(work_db: Path) -> Path | None:
     return Path(row[0]) if row else None
 
 
+def erased_keys(work_db: Path) -> list[str]:
+    """The pseudonyms of every logged erasure."""
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        return [r[0] for r in con.execute("select person_key from ingest.erasures order by 1")]
+    finally:
+        con.close()
+
+
+def finish_erasures(settings: Settings, say: Callable[[str], None]) -> None:
+    """After a run that published without the persons of the erasure log: delete the
+    previous published version (it may still hold them), rewrite the work database into a
+    fresh file, count every layer, and record that the log is applied. A killed erasure is
+    finished by the next run (or by repeating it); an erased person still found anywhere
+    stops with an error."""
+    wd = settings.paths
+    moment("erase:published")
+    previous = previous_path(wd.published_db)
+    if previous.exists():
+        previous.unlink()
+        say("the previous published version (which may hold an erased person) is deleted")
+    compact(wd.work_db)
+    keys = erased_keys(wd.work_db)
+    remaining = {
+        **_count_work(wd.work_db, keys),
+        **_count_published(wd.published_db, keys, settings.research_key()),
+    }
+    left = sorted(t for t, n in remaining.items() if n)
+    if left:
+        raise ErasureIncomplete(f"erased persons are still found in: {', '.join(left)}")
+    ledger.record_erasures_finished(wd.work_db)
+    say(f"erasure log applied to every layer: {len(keys)} erased person(s) found nowhere")
+
+
 def erase(settings: Settings, requests: list[Request], say: Callable[[str], None]) -> ErasureResult:
-    """Apply erasure requests to the work folder of `settings` and publish without them."""
+    """Apply erasure requests to the work folder of `settings` and publish without them.
+
+    The request is logged and applied to the raw layer in one transaction; every later run
+    honours the log (reentry.pipeline: a rebuild, a publish keeping no previous version, then
+    finish_erasures), so an erasure killed at any moment is finished by the next run or by
+    repeating it."""
     from .pipeline import run_pipeline
 
     wd = settings.paths
@@ -179,17 +219,13 @@ def erase(settings: Settings, requests: list[Request], say: Callable[[str], None
     before_published = _count_published(wd.published_db, keys, research_key)
     say(f"{len(keys)} person(s) to erase; pseudonymised, logged with the request date")
     result.newly_logged, removed = _apply(wd.work_db, pairs)
+    moment("erase:logged")
     result.removed = {table: n for table, n in removed.items()}
     say(f"raw history and quarantine: {sum(removed.values()):,} rows removed; rebuilding")
     # The release without them keeps the data cut-off of the release it replaces.
     if settings.as_of is None:
         settings = replace(settings, as_of=ledger.last_as_of(wd.work_db))
-    run_pipeline(settings, say)
-    previous = previous_path(wd.published_db)
-    if previous.exists():
-        previous.unlink()
-        say("the previous published version (which still held them) is deleted")
-    compact(wd.work_db)
+    run_pipeline(settings, say, command="erase")  # ends with finish_erasures
     for table, n in before_work.items():
         if not table.startswith(("raw.", "ingest.")):
             result.removed[table] = n

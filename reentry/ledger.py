@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -38,6 +39,21 @@ create table if not exists ledger.publishes (
     n_tables integer,
     previous_path varchar
 );
+-- A publish is recorded before the new file replaces the old one ('staged': its intent) and
+-- marked 'published' after; a run finds a 'staged' one left by a killed run and settles it.
+alter table ledger.publishes add column if not exists built_at timestamp; -- the build published
+alter table ledger.publishes add column if not exists state varchar;      -- null: published
+-- Every run of a command that changes the work folder: one without finished_at was killed.
+create table if not exists ledger.runs (
+    started_at timestamp not null,
+    pid integer,
+    command varchar,
+    as_of varchar,
+    finished_at timestamp
+);
+-- When the layers were last checked free of every logged erasure (old published versions
+-- deleted, the work database compacted, every layer counted).
+create table if not exists ledger.erasures_finished (finished_at timestamp not null);
 """
 
 
@@ -153,18 +169,122 @@ def record_validation(work_db: Path, report_json: dict, report_path: Path | None
         )
 
 
-def record_publish(
-    work_db: Path, path: Path, data_version: str, n_tables: int, previous: Path | None
+def last_build(work_db: Path) -> datetime | None:
+    """When the last recorded build finished (None: no build yet)."""
+    with _ledger(work_db) as con:
+        return con.execute("select max(built_at) from ledger.builds").fetchone()[0]
+
+
+def unpublished_build(work_db: Path) -> bool:
+    """Whether the last recorded build is not (yet) the one published: a run stopped between
+    the build and the end of its publish."""
+    with _ledger(work_db) as con:
+        (unpublished,) = con.execute(
+            "select (select max(built_at) from ledger.builds) is distinct from "
+            "(select max(built_at) from ledger.publishes where coalesce(state, 'published') "
+            " = 'published' and built_at is not null) "
+            "and exists (select 1 from ledger.builds)"
+        ).fetchone()
+    return bool(unpublished)
+
+
+def last_validation_failed(work_db: Path) -> bool:
+    """Whether the newest recorded validation failed (publishing it is refused)."""
+    with _ledger(work_db) as con:
+        row = con.execute(
+            "select success from ledger.validations order by validated_at desc limit 1"
+        ).fetchone()
+    return row is not None and not row[0]
+
+
+def record_publish_intent(
+    work_db: Path, path: Path, data_version: str, n_tables: int, built_at: datetime | None
 ) -> None:
-    """Remember a publish."""
+    """Before the new file replaces the published one: what is about to be published."""
     with _ledger(work_db) as con:
         con.execute(
-            "insert into ledger.publishes values (?, ?, ?, ?, ?)",
+            "insert into ledger.publishes by name select ? as published_at, ? as path, "
+            "? as data_version, ? as n_tables, ? as built_at, 'staged' as state",
+            [datetime.now(), str(path), data_version, n_tables, built_at],
+        )
+
+
+def pending_publish(work_db: Path) -> tuple[str, str] | None:
+    """(path, data version) of a publish a killed run left between intent and record."""
+    with _ledger(work_db) as con:
+        row = con.execute(
+            "select path, data_version from ledger.publishes where state = 'staged' "
+            "order by published_at desc limit 1"
+        ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def settle_publish(work_db: Path, data_version: str, moved: bool, previous: Path | None) -> None:
+    """Record how a staged publish ended: moved into place ('published'), or not
+    ('abandoned': the file it would have replaced is still the published one)."""
+    with _ledger(work_db) as con:
+        con.execute(
+            "update ledger.publishes set state = ?, previous_path = ?, "
+            "published_at = case when ? then ? else published_at end "
+            "where state = 'staged' and data_version = ?",
             [
-                datetime.now(),
-                str(path),
-                data_version,
-                n_tables,
+                "published" if moved else "abandoned",
                 str(previous) if previous else None,
+                moved,
+                datetime.now(),
+                data_version,
             ],
         )
+
+
+def start_run(work_db: Path, command: str, as_of: date | None) -> tuple[datetime, dict | None]:
+    """Record that a run of `command` starts; return its start and, if the run before it
+    was killed, that run's start, command and as-of date."""
+    with _ledger(work_db) as con:
+        last = con.execute(
+            "select started_at, command, as_of, finished_at from ledger.runs "
+            "order by started_at desc limit 1"
+        ).fetchone()
+        started = datetime.now()
+        con.execute(
+            "insert into ledger.runs values (?, ?, ?, ?, null)",
+            [started, os.getpid(), command, as_of.isoformat() if as_of else ""],
+        )
+    killed = None
+    if last is not None and last[3] is None:
+        killed = {"started_at": last[0], "command": last[1], "as_of": last[2]}
+    return started, killed
+
+
+def finish_run(work_db: Path, started: datetime) -> None:
+    """Record that the run started at `started` ended (successfully or with a reported
+    error: it was not killed)."""
+    with _ledger(work_db) as con:
+        con.execute(
+            "update ledger.runs set finished_at = ? where started_at = ?",
+            [datetime.now(), started],
+        )
+
+
+def erasures_unfinished(work_db: Path) -> bool:
+    """Whether an erasure was logged after the layers were last checked free of every
+    logged erasure."""
+    with _ledger(work_db) as con:
+        (logged,) = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'ingest' "
+            "and table_name = 'erasures'"
+        ).fetchone()
+        if not logged:
+            return False
+        (pending,) = con.execute(
+            "select coalesce((select max(erased_at) from ingest.erasures) > coalesce("
+            "(select max(finished_at) from ledger.erasures_finished), '-infinity'::timestamp),"
+            " false)"
+        ).fetchone()
+    return bool(pending)
+
+
+def record_erasures_finished(work_db: Path) -> None:
+    """Every logged erasure is applied to every layer, and checked."""
+    with _ledger(work_db) as con:
+        con.execute("insert into ledger.erasures_finished values (?)", [datetime.now()])

@@ -181,13 +181,28 @@ def _root_cause(error) -> str:
 def plan_build(settings: Settings, defs) -> BuildPlan:
     """The part of the job after the ingestion that the ledger finds stale."""
     from reentry.defs.dbt import PROJECT, project_checksum
-    from reentry.defs.selections import FULL_BUILD, MODELS, OUTPUTS, after_new_files
+    from reentry.defs.selections import (
+        FULL_BUILD,
+        MODELS,
+        OUTPUTS,
+        PUBLISH_AND_OUTPUTS,
+        after_new_files,
+        validation_checks,
+    )
     from reentry.outputs.render import stale_outputs
 
-    state = ledger.build_state(
-        settings.paths.work_db, settings.as_of, project_checksum(PROJECT.manifest_path)
-    )
+    work_db = settings.paths.work_db
+    state = ledger.build_state(work_db, settings.as_of, project_checksum(PROJECT.manifest_path))
     if state["is_current"]:
+        if ledger.unpublished_build(work_db):
+            # Built, but stopped before its publish ended: validated again (every test run
+            # anew, nothing taken from the stopped run) and published.
+            (work_db.parent / "dbt" / "target" / "run_results.json").unlink(missing_ok=True)
+            return BuildPlan(
+                PUBLISH_AND_OUTPUTS | validation_checks(),
+                message="the last build was not published (its run was stopped): "
+                "validating and publishing it",
+            )
         stale = stale_outputs(settings.paths)
         if stale:
             # Published, but not drawn (a run stopped in between): draw them again.
@@ -224,6 +239,7 @@ def run_pipeline(
     dbt_line: Callable[[str], None] | None = None,
     dbt_colors: bool = False,
     on_step: Callable[[str], None] | None = None,
+    command: str = "run",
 ) -> PipelineResult:
     """Execute the job for `settings` as `reentry run` does (ingestion, then what the ledger
     finds stale), or only `selection` of it; raise PipelineFailed naming what failed.
@@ -251,14 +267,72 @@ def run_pipeline(
         if selection is not None:
             execute(selection)
             return summary
-        execute(INGESTION)
-        plan = plan_build(settings, defs)
-        if plan.message:
-            say(plan.message)
-        if plan.selection is not None:
-            tags = {} if plan.entities is None else {REBUILT_ENTITIES_TAG: ",".join(plan.entities)}
-            execute(plan.selection, tags)
+        started = recover(settings, say, command)
+        try:
+            execute(INGESTION)
+            plan = plan_build(settings, defs)
+            if plan.message:
+                say(plan.message)
+            if plan.selection is not None:
+                tags = (
+                    {} if plan.entities is None else {REBUILT_ENTITIES_TAG: ",".join(plan.entities)}
+                )
+                execute(plan.selection, tags)
+            if ledger.erasures_unfinished(settings.paths.work_db):
+                from reentry.erase import finish_erasures
+
+                finish_erasures(settings, say)
+        finally:
+            ledger.finish_run(settings.paths.work_db, started)
     return summary
+
+
+# What a killed step leaves beside the files it was writing (each is written whole or not
+# at all): relative to the work folder.
+_LEFTOVERS = (
+    "work/.ingest-*",  # the ingestion's scratch folder
+    "work/warehouse.duckdb.compact",  # an erasure's compacted copy of the work database
+    "published/*.new",  # a staged researchers' database, or the link to the previous one
+    "dashboards/.data-version.tmp",
+    "reports/.data-version.tmp",
+)
+
+
+def recover(settings: Settings, say: Callable[[str], None], command: str = "run"):
+    """Before a run acts: remove what a killed run left half-written, settle a publish it left
+    between intent and record, and say so. Return the run's start (its ledger record)."""
+    import shutil
+
+    from reentry.files import sha256_file
+    from reentry.publish.database import previous_path
+
+    paths, root = settings.paths, settings.paths.root
+    paths.work_db.parent.mkdir(parents=True, exist_ok=True)
+    for pattern in _LEFTOVERS:
+        for leftover in root.glob(pattern):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+    started, killed = ledger.start_run(paths.work_db, command, settings.as_of)
+    if killed:
+        say(
+            f"the {killed['command']} started at {killed['started_at']:%Y-%m-%d %H:%M:%S} was "
+            "stopped before it ended: this run finishes its work"
+        )
+    pending = ledger.pending_publish(paths.work_db)
+    if pending:
+        _, version = pending
+        moved = paths.published_db.exists() and sha256_file(paths.published_db) == version
+        previous = previous_path(paths.published_db)
+        ledger.settle_publish(
+            paths.work_db, version, moved, previous if moved and previous.exists() else None
+        )
+        say(
+            "the stopped run's publish had "
+            + ("ended: recorded now" if moved else "not replaced the published version: redone")
+        )
+    return started
 
 
 def _execute(defs, selection: AssetSelection, instance, say, on_step, tags) -> PipelineResult:

@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from reentry import ledger
+from reentry.faults import moment
 
 from .resources import WarehouseResource
 
@@ -66,6 +67,7 @@ def build_marts_checks(marts: Sequence[str]):
             )
         html = write_report(report, paths.validation)
         ledger.record_validation(paths.work_db, report.to_json(), html)
+        moment("validate:done")
         failed = report.failures()
         context.log.info(
             f"validation: {len(report.outcomes) - len(failed)} of "

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -20,6 +20,7 @@ from dagster_dbt import (
 )
 
 from reentry import ledger
+from reentry.faults import moment
 from reentry.files import sha256_file
 from reentry.settings import DBT_WORK_DB_ENV
 from reentry.validation.rules import read_run_results
@@ -250,7 +251,10 @@ def build_dbt_assets(manifest: Path):
         target = work_db.parent / "dbt" / "target"
         (target / "run_results.json").unlink(missing_ok=True)
         try:
-            yield from _stream(dbt.cli(args, context=context, target_path=target), sink)
+            for event in _stream(dbt.cli(args, context=context, target_path=target), sink):
+                if isinstance(event, Output):
+                    moment("build:model")
+                yield event
         except Exception:
             line = build_result_line(target / "run_results.json")
             if line:
@@ -258,11 +262,13 @@ def build_dbt_assets(manifest: Path):
             raise
         context.log.info(build_result_line(target / "run_results.json") or "dbt: build finished")
         planned = context.run.tags.get(REBUILT_ENTITIES_TAG)
+        moment("build:done")
         if not context.is_subset:
             ledger.record_build(work_db, {**state, "changed_entities": None})
         elif planned is not None:
             ledger.record_build(
                 work_db, {**state, "changed_entities": [e for e in planned.split(",") if e]}
             )
+        moment("build:recorded")
 
     return dbt_models

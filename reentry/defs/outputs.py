@@ -3,6 +3,7 @@ the published database through disclosure control (dashboards/)."""
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from reentry.faults import moment
 from reentry.outputs.render import render_dashboards, render_packs
 
 from .resources import WarehouseResource
@@ -20,6 +21,7 @@ PUBLISHED = AssetKey(["published", "warehouse"])
 def dashboards_site(context: AssetExecutionContext, warehouse: WarehouseResource):
     """Render the site from the newly published database."""
     site = render_dashboards(warehouse.paths, warehouse.settings.registry)
+    moment("outputs:dashboards")
     context.log.info(f"dashboards written: {site.index}")
     return MaterializeResult(
         metadata={"index": str(site.index), "pages": site.pages, "data_version": site.data_version}

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from reentry import ledger
-from reentry.publish.database import publish
+from reentry.faults import moment
+from reentry.publish.database import move_into_place, stage
 
 from .resources import WarehouseResource
 
@@ -29,15 +30,35 @@ def build_researcher_database(marts: Sequence[str]):
 
 
 def _publish(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """Stage the new version, record the intent, move it into place, record the publish: a
+    run killed in between is settled by the next (reentry.pipeline.recover)."""
     paths = warehouse.paths
-    result = publish(paths.work_db, paths.published_db, warehouse.research_key())
-    ledger.record_publish(
-        paths.work_db, result.path, result.data_version, len(result.tables), result.previous
+    if ledger.last_validation_failed(paths.work_db):
+        # Dagster's blocking checks stop a publish in the run that validated; this also stops
+        # one in a later run that did not validate again.
+        raise RuntimeError("the last validation of the marts failed: nothing is published")
+    staged = stage(paths.work_db, paths.published_db, warehouse.research_key())
+    ledger.record_publish_intent(
+        paths.work_db,
+        paths.published_db,
+        staged.data_version,
+        len(staged.tables),
+        ledger.last_build(paths.work_db),
     )
+    moment("publish:staged")
+    # After an erasure not yet finished, the version replaced may still hold the person.
+    keep_previous = not ledger.erasures_unfinished(paths.work_db)
+    result = move_into_place(staged, paths.published_db, keep_previous)
+    moment("publish:moved")
+    ledger.settle_publish(paths.work_db, result.data_version, moved=True, previous=result.previous)
     context.log.info(
         f"published {len(result.tables)} marts to {result.path} "
         f"(data version {result.data_version[:12]})"
     )
+    if not keep_previous:
+        context.log.info(
+            "no previous version kept: it may hold a person erased since (erasure log)"
+        )
     return MaterializeResult(
         metadata={
             "path": str(result.path),

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from reentry.contract import ENTITIES, ENTITIES_BY_KIND
+from reentry.faults import moment
 from reentry.files import sha256_file
 from reentry.pseudonym import PseudonymKey
 
@@ -341,6 +342,7 @@ def ingest(
             [run_id, datetime.now(), str(landing.resolve())],
         )
         report = IngestReport(run_id)
+        moment("ingest:started")
         (first_load,) = con.execute(
             f"select coalesce(max(load_id), 0) + 1 from {WH}.ingest.files"
         ).fetchone()
@@ -351,6 +353,8 @@ def ingest(
             report.files.append(outcome)
             if outcome.status != "skipped":
                 say(_progress_line(i, len(files), outcome))
+            if outcome.status == "loaded":
+                moment("ingest:file")
         _drop_erased(con, report, first_load, say)
         con.execute(
             f"""update {WH}.ingest.runs set finished_at = ?, n_files_seen = ?, n_loaded = ?,
@@ -366,6 +370,7 @@ def ingest(
             ],
         )
         con.execute("checkpoint wh")
+        moment("ingest:loaded")
         if archive is not None:
             archive_files(con, landing, Path(archive), registry, report, files, say)
             if retention_days is not None:
@@ -465,6 +470,7 @@ def archive_files(
         )
         shutil.move(lf.path, target)
         moved += 1
+        moment("ingest:archived")
     if moved:
         say(f"{moved} files moved from the landing folder to the archive {archive}")
 

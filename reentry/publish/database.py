@@ -127,8 +127,22 @@ def staged_database(target: Path, suffix: str) -> Iterator[tuple[duckdb.DuckDBPy
     con.close()
 
 
-def publish(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Published:
-    """Write the `marts` schema into a new file and move it onto `published_db` atomically."""
+@dataclass(frozen=True)
+class Staged:
+    """A new researchers' database written beside the published one, not yet in its place."""
+
+    path: Path
+    tables: list[str]
+    data_version: str  # sha256 of the file
+
+
+def staging_path(published_db: Path) -> Path:
+    """Where a new version is written before it replaces the published one."""
+    return published_db.with_name(published_db.name + ".new")
+
+
+def stage(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Staged:
+    """Write the `marts` schema of `work_db` into a new file beside `published_db`."""
     published_db = Path(published_db)
     published_db.parent.mkdir(parents=True, exist_ok=True)
     with staged_database(published_db, ".new") as (con, staging):
@@ -147,13 +161,34 @@ def publish(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Pu
         _copy_dictionary(con)
         con.execute("checkpoint pub")
         con.execute("detach pub")
-    version = sha256_file(staging)
-    previous = None
-    if published_db.exists():
-        previous = previous_path(published_db)
+    _sync(staging)
+    return Staged(staging, tables, sha256_file(staging))
+
+
+def _sync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to the disk (a rename is durable only then)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def move_into_place(staged: Staged, published_db: Path, keep_previous: bool = True) -> Published:
+    """Move a staged version onto `published_db` atomically. The version it replaces is kept
+    as `warehouse.previous.duckdb`, unless `keep_previous` is false (it may hold a person
+    erased since): then no previous version is kept at all."""
+    published_db = Path(published_db)
+    previous = previous_path(published_db)
+    kept = None
+    if published_db.exists() and keep_previous:
         link = previous.with_name(previous.name + ".new")
         link.unlink(missing_ok=True)
         os.link(published_db, link)
         os.replace(link, previous)
-    os.replace(staging, published_db)
-    return Published(published_db, tables, version, previous)
+        kept = previous
+    elif not keep_previous:
+        previous.unlink(missing_ok=True)
+    os.replace(staged.path, published_db)
+    _sync(published_db.parent)
+    return Published(published_db, staged.tables, staged.data_version, kept)

@@ -1,0 +1,200 @@
+"""Crash-exact runs (README, Reliability), with real processes and real SIGKILLs.
+
+A work folder holds a first delivery, built and published. The second delivery's
+`reentry run` is killed at each boundary between its steps (reentry.faults.MOMENTS: the
+process kills itself and its dbt build with SIGKILL on reaching that moment), and the next
+`reentry run`, with no manual step, must leave exactly the state of a run that was never
+killed: the same published marts, manifest, archive, landing folder, rollback file and
+outputs showing the published version, and nothing half-written left behind.
+
+Two clean runs of the same files and keys must publish equal marts (every value, to the
+bit), apart from the build and load timestamps.
+
+These tests run `reentry run` about 30 times: `make test-crash` runs them (CI does, after
+`make test`); `make test` leaves them out to stay within its time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from reentry.faults import ENV, MOMENTS
+from simulation import generate_demo
+
+from .conftest import run_argv
+
+pytestmark = pytest.mark.crash
+
+PERSONS = 600
+# Columns that say when something ran, not what the data are.
+WHEN_COLUMNS = {"built_at", "loaded_at", "last_loaded_at"}
+# A moment reached more than once: killed the N-th time.
+NTH = {"ingest:file": 2, "ingest:archived": 2, "build:model": 3}
+RUN_MOMENTS = [m for m in MOMENTS if not m.startswith("erase:")]
+
+
+def reentry_run(workdir: Path, landing: Path, keys: dict, kill_at: str | None = None):
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    if kill_at:
+        env[ENV] = kill_at
+    return subprocess.run(
+        [sys.executable, "-m", "reentry.cli", *run_argv(workdir, landing, keys)],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the kill takes its dbt build along
+        timeout=900,
+    )
+
+
+def _published(workdir: Path) -> dict[str, list[str]]:
+    """Every published mart's rows (repr: floats to the bit), sorted, without run times."""
+    con = duckdb.connect(str(workdir / "published" / "warehouse.duckdb"), read_only=True)
+    try:
+        out = {}
+        tables = con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+        ).fetchall()
+        for (table,) in tables:
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from duckdb_columns() where schema_name = 'marts' "
+                    "and table_name = ? order by column_index",
+                    [table],
+                ).fetchall()
+                if c not in WHEN_COLUMNS
+            ]
+            select = ", ".join(f'"{c}"' for c in columns)
+            rows = con.execute(f'select {select} from marts."{table}"').fetchall()
+            out[table] = sorted(repr(r) for r in rows)
+        return out
+    finally:
+        con.close()
+
+
+def _manifest(workdir: Path) -> list[tuple]:
+    con = duckdb.connect(str(workdir / "work" / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select file_name, file_hash, status, n_loaded, n_quarantined, error "
+            "from ingest.files order by all"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def state(workdir: Path, landing: Path) -> dict:
+    """What a run leaves that the next one and the users see."""
+    from reentry.outputs.render import shown_version
+    from reentry.outputs.tables import data_version
+
+    published = workdir / "published" / "warehouse.duckdb"
+    version = data_version(published)
+    return {
+        "marts": _published(workdir),
+        "manifest": _manifest(workdir),
+        "archive": _files(workdir / "archive"),
+        "landing": _files(landing),
+        "published folder": _files(workdir / "published"),
+        "outputs show the published version": [
+            shown_version(workdir / folder) == version for folder in ("dashboards", "reports")
+        ],
+        "left behind": sorted(
+            p.name for p in workdir.rglob("*") if p.name.endswith((".new", ".tmp", ".compact"))
+        )
+        + sorted(p.name for p in (workdir / "work").glob(".ingest-*")),
+    }
+
+
+def _differences(got: dict, want: dict) -> list[str]:
+    out = []
+    for part, value in want.items():
+        if part == "marts":
+            for table in sorted(set(value) | set(got[part])):
+                if got[part].get(table) != value.get(table):
+                    out.append(f"mart {table} differs")
+        elif got[part] != value:
+            out.append(f"{part}: {got[part]!r} != {value!r}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def deliveries(tmp_path_factory, demo_keys) -> dict:
+    """A landing folder in two deliveries (the second: each partner's newest placements
+    file) and a work folder that has run the first, copied for each test."""
+    root = tmp_path_factory.mktemp("crash")
+    generate_demo(root / "all", root / "truth", persons=PERSONS, seed=5)
+    second = root / "second"
+    for folder in sorted(p for p in (root / "all").iterdir() if p.is_dir()):
+        newest = sorted(folder.glob("placements.*"))[-1:]
+        for path in newest:
+            target = second / path.relative_to(root / "all")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)
+    assert _files(second), "the second delivery is empty"
+    after_first = root / "after-first"
+    landing = root / "landing-first"
+    shutil.copytree(root / "all", landing)
+    done = reentry_run(after_first, landing, demo_keys)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {"root": root, "after_first": after_first, "landing": landing, "second": second}
+
+
+def second_delivery(deliveries: dict, name: str) -> tuple[Path, Path]:
+    """A private copy of the work folder after the first delivery, with the second landed."""
+    folder = deliveries["root"] / name
+    workdir, landing = folder / "work", folder / "landing"
+    shutil.copytree(deliveries["after_first"], workdir)
+    shutil.copytree(deliveries["landing"], landing)
+    shutil.copytree(deliveries["second"], landing, dirs_exist_ok=True)
+    return workdir, landing
+
+
+@pytest.fixture(scope="module")
+def clean(deliveries, demo_keys) -> dict:
+    """The second delivery run without a kill."""
+    workdir, landing = second_delivery(deliveries, "clean")
+    done = reentry_run(workdir, landing, demo_keys)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "rebuilding what depends on them" in done.stdout  # a partial build
+    return state(workdir, landing)
+
+
+def test_two_clean_runs_publish_equal_marts(deliveries, clean, demo_keys) -> None:
+    workdir, landing = second_delivery(deliveries, "clean-again")
+    done = reentry_run(workdir, landing, demo_keys)
+    assert done.returncode == 0, done.stderr[-2000:]
+    again = state(workdir, landing)
+    assert len(clean["marts"]) >= 18 and all(clean["marts"].values())
+    assert _differences(again, clean) == []
+
+
+@pytest.mark.parametrize("moment", RUN_MOMENTS)
+def test_a_run_killed_at_any_moment_is_finished_exactly_by_the_next(
+    moment, deliveries, clean, demo_keys
+) -> None:
+    workdir, landing = second_delivery(deliveries, moment.replace(":", "-"))
+    kill_at = f"{moment}@{NTH[moment]}" if moment in NTH else moment
+    killed = reentry_run(workdir, landing, demo_keys, kill_at=kill_at)
+    assert killed.returncode == -signal.SIGKILL, f"never reached {kill_at}: {killed.stdout[-800:]}"
+    after = reentry_run(workdir, landing, demo_keys)
+    assert after.returncode == 0, after.stdout[-1500:] + after.stderr[-1500:]
+    assert "was stopped before it ended" in after.stdout
+    assert _differences(state(workdir, landing), clean) == []
+    # And the run after that finds nothing to do.
+    again = reentry_run(workdir, landing, demo_keys)
+    assert again.returncode == 0 and "nothing rebuilt" in again.stdout, again.stdout[-800:]
