@@ -18,6 +18,7 @@ from typing import TextIO
 
 import duckdb
 
+from reentry import failures
 from reentry.ingest.config import ConfigError
 from reentry.ingest.erasure import ErasureRequestError
 from reentry.outputs.pack import PackError
@@ -817,8 +818,13 @@ def main(argv: list[str] | None = None) -> int:
         args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
+    except (OSError, MemoryError, duckdb.Error) as exc:
+        kind = failures.kind_of(exc)
+        if kind:  # the machine's failure, not the data's: one line, nothing quoted
+            args.console.close()
+            print(f"reentry {args.command}: {failures.message(kind)}", file=sys.stderr)
+            return 1
+        if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
             raise
         args.console.close()
         print(

@@ -123,6 +123,9 @@ PARTNER_TYPES = CODE_LISTS["partner_type"]
 
 # Quarantine reasons: what a person reads in the load report.
 QUARANTINE_REASONS: dict[str, str] = dict(_RULES["quarantine_reasons"])
+# Reading is bounded: longer lines are quarantined unread, larger files rejected unread.
+MAX_LINE_BYTES = int(_RULES["max_line_bytes"])
+MAX_FILE_BYTES = int(_RULES["max_file_bytes"])
 # Plausible dates: nothing in this domain happened before this day.
 EARLIEST_DATE = str(_RULES["earliest_date"])
 

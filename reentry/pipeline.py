@@ -32,6 +32,8 @@ from dagster import (
 )
 
 from reentry import ledger
+from reentry.failures import kind_of as failures_kind_of
+from reentry.failures import message as failure_message
 from reentry.settings import Settings
 
 # Modules whose log calls are Dagster's, not the project's.
@@ -360,6 +362,15 @@ def _execute(defs, selection: AssetSelection, instance, say, on_step, tags) -> P
     return summary
 
 
+def _chain_text(error) -> str:
+    """Every class name and message of a wrapped error chain (to recognise its kind only)."""
+    parts = []
+    while error is not None:
+        parts.append(f"{error.cls_name}: {error.message}")
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return "\n".join(parts)
+
+
 def _raise_failure(result: ExecuteInProcessResult, summary: PipelineResult) -> None:
     failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
     steps = ", ".join(sorted({e.step_key for e in failures})) or "unknown step"
@@ -368,6 +379,10 @@ def _raise_failure(result: ExecuteInProcessResult, summary: PipelineResult) -> N
         for e in failures
         if e.event_specific_data and e.event_specific_data.error
     ]
+    for key, error in errors:
+        kind = failures_kind_of(_chain_text(error))
+        if kind:  # the machine's failure, not the data's: one line, nothing quoted
+            raise PipelineFailed(failure_message(kind, f"step {key}"))
     if summary.failed_checks:  # named below with their expectations
         errors = [
             (key, error)

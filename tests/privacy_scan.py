@@ -105,7 +105,7 @@ def code_vocabulary() -> set[str]:
     return words
 
 
-def _found_in_text(text: str, ids: Identifiers) -> set[str]:
+def found_in_text(text: str, ids: Identifiers) -> set[str]:
     words = {w.lower() for w in WORD.findall(text)}
     dates = {d for m in DATE.findall(text) if (d := _iso(m))}
     return (words & ids.name_tokens) | (dates & ids.birth_dates)
@@ -129,7 +129,7 @@ def scan_duckdb(path: Path, ids: Identifiers) -> dict[str, set[str]]:
                 ).fetchone()[0]
                 or ""
             )
-            found = _found_in_text(text, ids)
+            found = found_in_text(text, ids)
             if found:
                 leaks[f"{path.name}:{schema}.{table}.{column}"] = found
     finally:
@@ -151,7 +151,7 @@ def _scan_parquet(path: Path, ids: Identifiers) -> set[str]:
                 ).fetchone()[0]
                 or ""
             )
-            found |= _found_in_text(text, ids)
+            found |= found_in_text(text, ids)
         return found
     finally:
         con.close()
@@ -167,7 +167,7 @@ def _scan_zip(path: Path, ids: Identifiers) -> set[str]:
             # The font theme is the writer's fixed boilerplate (script codes such as "Hans").
             if name.startswith("xl/theme/"):
                 continue
-            found |= _found_in_text(archive.read(name).decode("utf-8", errors="ignore"), ids)
+            found |= found_in_text(archive.read(name).decode("utf-8", errors="ignore"), ids)
     return found
 
 
@@ -189,7 +189,7 @@ def scan_tree(root: Path, ids: Identifiers, exclude: tuple[Path, ...] = ()) -> d
             continue
         found = set()
         for encoding in ("utf-8", "cp1252"):
-            found |= _found_in_text(data.decode(encoding, errors="ignore"), ids)
+            found |= found_in_text(data.decode(encoding, errors="ignore"), ids)
         if found:
             leaks[str(path.relative_to(root))] = found
     return leaks

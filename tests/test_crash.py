@@ -198,3 +198,56 @@ def test_a_run_killed_at_any_moment_is_finished_exactly_by_the_next(
     # And the run after that finds nothing to do.
     again = reentry_run(workdir, landing, demo_keys)
     assert again.returncode == 0 and "nothing rebuilt" in again.stdout, again.stdout[-800:]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A file system of its own for a work folder (a tmpfs, mounted by the test itself)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"mounting a tmpfs needs root with CAP_SYS_ADMIN: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path, leave_bytes: int) -> Path:
+    """A ballast file taking all space of `disk` but `leave_bytes`."""
+    stat = os.statvfs(disk)
+    ballast = disk / "ballast"
+    fd = os.open(ballast, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, stat.f_bavail * stat.f_frsize - leave_bytes)
+    finally:
+        os.close(fd)
+    return ballast
+
+
+@pytest.mark.parametrize("free_mb", [1, 6, 12])
+def test_a_full_disk_ends_with_one_line_and_the_next_run_finishes_exactly(
+    free_mb, small_disk, deliveries, clean, demo_keys
+) -> None:
+    from .privacy_scan import found_in_text, landing_identifiers
+
+    _, landing = second_delivery(deliveries, f"disk-{free_mb}")
+    workdir = small_disk / "work"
+    shutil.copytree(deliveries["after_first"], workdir)
+    names = landing_identifiers(landing)
+    ballast = _fill(small_disk, free_mb * 2**20)
+    full = reentry_run(workdir, landing, demo_keys)
+    assert full.returncode == 1, full.stdout[-800:] + full.stderr[-800:]
+    (line,) = full.stderr.strip().splitlines()
+    assert line.startswith("reentry run: out of disk space during "), line
+    assert "Traceback" not in full.stdout + full.stderr
+    assert names.name_tokens and not found_in_text(full.stdout + full.stderr, names)
+    ballast.unlink()  # space freed
+    after = reentry_run(workdir, landing, demo_keys)
+    assert after.returncode == 0, after.stdout[-1500:] + after.stderr[-1500:]
+    assert _differences(state(workdir, landing), clean) == []

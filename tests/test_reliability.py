@@ -220,6 +220,29 @@ def test_nul_bytes_and_control_characters_are_quarantined(landing: Landing, work
     assert [r[0] for r in _published_rows(work_db)] == ["A5"]
 
 
+def test_an_overlong_line_is_quarantined_unread(landing: Landing, work_db) -> None:
+    from reentry.contract import MAX_LINE_BYTES
+
+    _good_landing(landing)
+    long_name = "Lang" * (MAX_LINE_BYTES // 4)
+    landing.file(
+        "jva-a",
+        "inmates.2005-02-28.csv",
+        INMATES + f"A3,{long_name},Max,1970-01-01,m,DE\nA5,Fein,Frieda,1975-05-05,f,DE\n",
+    )
+    ingest(landing.root, work_db, TEST_KEY)
+    assert query(
+        work_db,
+        "select line, reason, problem from ingest.quarantine where file_name like '%02-28%'",
+    ) == [(2, "line_too_long", f"longer than {MAX_LINE_BYTES:,} bytes: not read")]
+    assert [r[0] for r in _published_rows(work_db)] == ["A5"]
+    # A header line over the limit: the file is rejected, its reason given.
+    landing.file("jva-a", "inmates.2005-03-31.csv", "inmate_id," + "x" * MAX_LINE_BYTES + "\n")
+    report = ingest(landing.root, work_db, TEST_KEY)
+    (rejected,) = [f for f in report.files if "03-31" in f.file_name]
+    assert rejected.status == "rejected" and "header line has" in rejected.error
+
+
 def test_a_file_dated_in_the_future_is_not_loaded(landing: Landing, work_db) -> None:
     _good_landing(landing)
     landing.file("jva-a", "inmates.2099-01-01.csv", INMATES + "A9,Zukunft,Zora,1990-01-01,f,DE\n")
@@ -227,6 +250,22 @@ def test_a_file_dated_in_the_future_is_not_loaded(landing: Landing, work_db) -> 
     (future,) = [f for f in report.files if "2099" in f.file_name]
     assert future.status == "ignored" and "lies in the future" in future.error
     assert [r[0] for r in _published_rows(work_db)] == ["A1", "A2"]
+
+
+def test_a_file_exported_after_the_as_of_date_waits_for_a_run_that_reaches_it(
+    landing: Landing, work_db
+) -> None:
+    from datetime import date
+
+    _good_landing(landing)
+    landing.file("jva-a", "inmates.2005-06-30.csv", INMATES + "A7,Später,Sven,1977-07-07,m,DE\n")
+    report = ingest(landing.root, work_db, TEST_KEY, as_of=date(2005, 3, 31))
+    (later,) = [f for f in report.files if "06-30" in f.file_name]
+    assert later.status == "ignored" and "after the as-of date 2005-03-31" in later.error
+    assert [r[0] for r in _published_rows(work_db)] == ["A1", "A2"]
+    report = ingest(landing.root, work_db, TEST_KEY, as_of=date(2005, 6, 30))
+    assert [f.status for f in report.files if "06-30" in f.file_name] == ["loaded"]
+    assert [r[0] for r in _published_rows(work_db)] == ["A7"]
 
 
 def test_an_erasure_rebuilds_with_the_as_of_date_of_the_last_build(tmp_path) -> None:
@@ -260,3 +299,32 @@ def test_outputs_that_show_an_older_version_are_drawn_again(copied_demo, demo_ke
     assert shown_version(copied_demo / "dashboards") == current
     again = reentry(*run_argv(copied_demo, copied_demo / "landing", demo_keys))
     assert "nothing to rebuild" in again.stdout and "drawn again" not in again.stdout
+
+
+def test_failures_of_the_machine_are_recognised_and_told_in_one_line() -> None:
+    import errno
+
+    import duckdb
+
+    from reentry.failures import kind_of, message
+
+    assert kind_of(OSError(errno.ENOSPC, "No space left on device")) == "disk"
+    assert (
+        kind_of(duckdb.IOException('Could not write file "x": No space left on device')) == "disk"
+    )
+    assert (
+        kind_of(duckdb.OutOfMemoryException("Out of Memory Error: could not allocate")) == "memory"
+    )
+    assert kind_of(MemoryError()) == "memory"
+    assert kind_of(OSError(errno.EIO, "Input/output error")) == "io"
+    try:  # a failure wrapped in another error is still recognised by its cause
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("writing the staged file failed") from inner
+    except RuntimeError as outer:
+        assert kind_of(outer) == "disk"
+    assert kind_of(ValueError("invalid literal for int() with base 10: 'Muster'")) is None
+    assert kind_of(OSError(errno.ENOENT, "No such file")) is None
+    line = message("memory", "step dbt_models")
+    assert "\n" not in line and line.startswith("out of memory during step dbt_models: ")

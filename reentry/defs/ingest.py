@@ -52,6 +52,7 @@ def landing_files(context: AssetExecutionContext, warehouse: WarehouseResource):
         progress=lambda msg: context.log.info(msg),
         archive=settings.paths.archive,
         retention_days=settings.retention_days,
+        as_of=settings.as_of,
     )
     loaded = [f for f in report.files if f.status == "loaded"]
     context.log.info(

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from reentry import failures
 from reentry.contract import ENTITIES, ENTITIES_BY_KIND
 from reentry.faults import moment
 from reentry.files import sha256_file
@@ -81,10 +82,11 @@ class LandingFile:
     problem: str | None  # why it cannot be loaded, if its name or folder already says so
 
 
-def discover(landing: Path, registry: Registry) -> list[LandingFile]:
+def discover(landing: Path, registry: Registry, as_of: date | None = None) -> list[LandingFile]:
     """Every file under the landing folder's source folders, oldest export first. A symbolic
     link (to a file or a folder) is listed with its problem and never followed: the landing
-    folder is a boundary."""
+    folder is a boundary. A file exported after `as_of` (or after today) is listed with its
+    problem, not loaded."""
     found: list[LandingFile] = []
     skip_dirs = {registry.layouts_dir.resolve()}
     for folder in sorted(landing.iterdir()):
@@ -108,7 +110,7 @@ def discover(landing: Path, registry: Registry) -> list[LandingFile]:
                 if path.is_symlink():
                     found.append(_link(landing, path))
                 elif path.is_file():
-                    found.append(_landing_file(landing, folder, source, path))
+                    found.append(_landing_file(landing, folder, source, path, as_of))
     return sorted(found, key=lambda f: (f.export_date or date.min, f.rel))
 
 
@@ -119,7 +121,9 @@ def _link(landing: Path, path: Path) -> LandingFile:
     return LandingFile(path, path.relative_to(landing).as_posix(), None, None, None, LINK_PROBLEM)
 
 
-def _landing_file(landing: Path, folder: Path, source, path: Path) -> LandingFile:
+def _landing_file(
+    landing: Path, folder: Path, source, path: Path, as_of: date | None = None
+) -> LandingFile:
     """What a file's place and name say: its source, entity and export date, or its problem."""
     rel = path.relative_to(landing).as_posix()
     m = FILE_NAME.match(path.name)
@@ -140,6 +144,11 @@ def _landing_file(landing: Path, folder: Path, source, path: Path) -> LandingFil
         else:
             if export_date > date.today():
                 problem = f"export date {export_date} in the name lies in the future"
+            elif as_of is not None and export_date > as_of:
+                problem = (
+                    f"export date {export_date} is after the as-of date {as_of} of this run: "
+                    "held back, loaded by a run whose as-of date reaches it"
+                )
         if entity not in ENTITIES_BY_KIND[source.kind]:
             problem = (
                 f"a {source.kind} delivers {', '.join(ENTITIES_BY_KIND[source.kind])}, "
@@ -308,13 +317,15 @@ def ingest(
     progress: Progress | None = None,
     archive: Path | None = None,
     retention_days: int | None = None,
+    as_of: date | None = None,
 ) -> IngestReport:
     """Load every new file of `landing` into the work database `database`.
 
     With `archive`, every file the warehouse holds (loaded, or a duplicate of a loaded one)
     then moves out of the landing folder into `archive`, and archived files older than
     `retention_days` are deleted. Rejected and ignored files stay in the landing folder for
-    someone to look at."""
+    someone to look at. Files exported after `as_of` are held back (ignored, with the reason)
+    until a run's as-of date reaches them."""
     landing = Path(landing)
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
@@ -346,7 +357,7 @@ def ingest(
         (first_load,) = con.execute(
             f"select coalesce(max(load_id), 0) + 1 from {WH}.ingest.files"
         ).fetchone()
-        files = discover(landing, registry)
+        files = discover(landing, registry, as_of)
         say(f"{len(files)} files in {landing}")
         for i, lf in enumerate(files, 1):
             outcome = _ingest_one(con, run_id, lf, registry, key)
@@ -571,9 +582,11 @@ def _process(
     except FileRejected as exc:
         outcome = FileOutcome(lf.rel, "rejected", lf.source_id, lf.entity, error=str(exc))
     except OSError as exc:
+        if failures.kind_of(exc) in ("disk", "memory"):
+            raise  # the machine's failure, not the file's: the run stops, the file waits
         outcome = FileOutcome(lf.rel, "rejected", lf.source_id, lf.entity, error=_unreadable(exc))
     except duckdb.Error as exc:
-        if os.environ.get("REENTRY_DEBUG"):
+        if failures.kind_of(exc) or os.environ.get("REENTRY_DEBUG"):
             raise  # developers on synthetic data only: the message may quote field values
         # DuckDB messages can quote field values: keep only the error class.
         outcome = FileOutcome(

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reentry.contract import ENTITIES
+from reentry.contract import ENTITIES, MAX_FILE_BYTES, MAX_LINE_BYTES
 
 from .layouts import Layout
 
@@ -84,15 +84,23 @@ def _lines_table(data: bytes) -> pa.Table:
     return pa.table({"_line": pa.array(np.arange(1, len(starts) + 1)), "text": lines})
 
 
+def _valid_utf8(data: bytes) -> bool:
+    """Whether `data` is valid UTF-8, checked in place (no decoded copy of the file)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    try:
+        pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data)).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _utf8(data: bytes, encoding: str) -> tuple[bytes, bool]:
     """The file as UTF-8 without BOM, and whether some bytes were not valid in `encoding`."""
     broken = False
     if encoding in ("utf-8", "utf-8-sig"):
-        try:
-            data.decode("utf-8")
+        if _valid_utf8(data):
             return data.removeprefix(b"\xef\xbb\xbf"), False
-        except UnicodeDecodeError:
-            broken = True
+        broken = True
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:
@@ -108,7 +116,14 @@ CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: Layout) -> ReadResult:
-    """Split a delimited file into `_rows` and `_malformed` in `con`."""
+    """Split a delimited file into `_rows` and `_malformed` in `con`. A line longer than
+    MAX_LINE_BYTES is quarantined by its number and never parsed; a file larger than
+    MAX_FILE_BYTES is rejected unread."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise FileRejected(
+            f"the file has {size:,} bytes, more than the limit of {MAX_FILE_BYTES:,}: not read"
+        )
     data, encoding_broken = _utf8(path.read_bytes(), layout.encoding)
     con.register("_lines_arrow", _lines_table(data))
     d, q = re.escape(layout.delimiter), re.escape(layout.quote)
@@ -119,7 +134,16 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
         "then replace(substr(f, 2, length(f) - 2), q || q, q) else f end"
     )
     try:
-        header_row = con.execute("select text from _lines_arrow where _line = 1").fetchall()
+        header_row = con.execute(
+            "select case when strlen(text) <= $max then text end, strlen(text) "
+            "from _lines_arrow where _line = 1",
+            {"max": MAX_LINE_BYTES},
+        ).fetchall()
+        if header_row and header_row[0][0] is None:
+            raise FileRejected(
+                f"the header line has {header_row[0][1]:,} bytes, more than the limit of "
+                f"{MAX_LINE_BYTES:,}: not read"
+            )
         if not header_row or not header_row[0][0].strip():
             raise FileRejected(
                 "the file is empty or its first line is blank (a header is required)"
@@ -146,8 +170,10 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
         con.execute(
             f"""
             create or replace temp table _parsed as
-            select _line, text,
-                   case when {bad_encoding} then null
+            select _line, case when strlen(text) > $max_line then null else text end as text,
+                   strlen(text) > $max_line as too_long,
+                   case when strlen(text) > $max_line then null
+                        when {bad_encoding} then null
                         when not contains(text, $q) then string_split(text, $delim)
                         when regexp_full_match(text, $record) then
                              list_transform(regexp_extract_all(text, $extract, 1),
@@ -161,6 +187,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
                 "delim": layout.delimiter,
                 "extract": extract_re,
                 "record": record_re,
+                "max_line": MAX_LINE_BYTES,
             },
         )
     finally:
@@ -170,9 +197,11 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
         f"""
         create or replace temp table {MALFORMED} as
         select _line,
-               case when {bad_encoding} then 'invalid_encoding' else 'malformed_line' end
+               case when too_long then 'line_too_long'
+                    when {bad_encoding} then 'invalid_encoding' else 'malformed_line' end
                    as reason,
-               case when regexp_matches(text, '{CONTROL_CHARACTERS}') then $control_msg
+               case when too_long then $long_msg
+                    when regexp_matches(text, '{CONTROL_CHARACTERS}') then $control_msg
                     when {bad_encoding} then $enc_msg
                     else 'expected ' || {width} || ' fields separated by ' || $shown
                          || ', found ' || len(string_split(text, $delim))
@@ -185,6 +214,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
             "shown": repr(layout.delimiter),
             "enc_msg": f"bytes that are not valid {layout.encoding}",
             "control_msg": "control characters (such as NUL) that are not text",
+            "long_msg": f"longer than {MAX_LINE_BYTES:,} bytes: not read",
         },
     )
     selects = ", ".join(f"fields[{pos + 1}] as {col}" for pos, col in mapped.items())
