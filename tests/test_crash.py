@@ -171,6 +171,7 @@ def clean(deliveries, demo_keys) -> dict:
     done = reentry_run(workdir, landing, demo_keys)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "rebuilding what depends on them" in done.stdout  # a partial build
+    deliveries["clean_workdir"] = workdir
     return state(workdir, landing)
 
 
@@ -248,6 +249,112 @@ def test_a_full_disk_ends_with_one_line_and_the_next_run_finishes_exactly(
     assert "Traceback" not in full.stdout + full.stderr
     assert names.name_tokens and not found_in_text(full.stdout + full.stderr, names)
     ballast.unlink()  # space freed
+    after = reentry_run(workdir, landing, demo_keys)
+    assert after.returncode == 0, after.stdout[-1500:] + after.stderr[-1500:]
+    assert _differences(state(workdir, landing), clean) == []
+
+
+def erase_argv(workdir: Path, landing: Path, keys: dict, person) -> list[str]:
+    return [
+        "erase",
+        *run_argv(workdir, landing, keys)[1:],
+        "--family-name",
+        person.family_name,
+        "--given-name",
+        person.given_name,
+        "--birth-date",
+        person.birth_date,
+        "--requested-on",
+        "2010-01-15",
+    ]
+
+
+def reentry_cli(argv: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    if kill_at:
+        env[ENV] = kill_at
+    return subprocess.run(
+        [sys.executable, "-m", "reentry.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        timeout=900,
+    )
+
+
+@pytest.mark.parametrize("moment", [m for m in MOMENTS if m.startswith("erase:")])
+@pytest.mark.parametrize("then", ["run", "erase again"])
+def test_a_killed_erasure_is_finished_by_the_next_run_or_by_repeating_it(
+    moment, then, deliveries, clean, demo_keys, tmp_path
+) -> None:
+    from reentry.ingest.erasure import pseudonymise
+
+    from .conftest import TEST_KEY
+    from .test_erasure import _demo_person, _person_rows
+
+    workdir, landing = tmp_path / "work", tmp_path / "landing"
+    shutil.copytree(deliveries["clean_workdir"], workdir)
+    landing.mkdir()
+    shutil.copy(deliveries["landing"] / "sources.yml", landing)
+    shutil.copytree(deliveries["landing"] / "layouts", landing / "layouts")
+    published = workdir / "published" / "warehouse.duckdb"
+    previous = published.with_name("warehouse.previous.duckdb")
+    research = demo_keys["research_key_file"].read_bytes()
+    person = _demo_person(workdir)
+    [(key, _)] = pseudonymise([person], TEST_KEY)
+    assert previous.exists() and _person_rows(previous, research, key)["releases"][1] >= 1
+
+    argv = erase_argv(workdir, landing, demo_keys, person)
+    killed = reentry_cli(argv, kill_at=moment)
+    assert killed.returncode == -signal.SIGKILL, f"never reached {moment}: {killed.stdout[-800:]}"
+    finish = reentry_run(workdir, landing, demo_keys) if then == "run" else reentry_cli(argv)
+    assert finish.returncode == 0, finish.stdout[-1500:] + finish.stderr[-1500:]
+    assert "erasure log applied to every layer" in finish.stdout
+    # Gone from the published database; no rollback file still holds them.
+    assert all(mine == 0 for _, mine in _person_rows(published, research, key).values())
+    assert not previous.exists()
+    if then == "run":  # and repeating the erasure afterwards is a success, not an error
+        again = reentry_cli(argv)
+        assert again.returncode == 0, again.stdout[-800:] + again.stderr[-800:]
+
+
+def _processes_using(path: Path) -> list[int]:
+    """Processes whose environment names `path` (dbt's profile names the work database)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if str(path).encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_dbt_build_dies_with_its_killed_run(deliveries, clean, demo_keys) -> None:
+    """Only the run's own process is killed (not its group, as the OOM killer does): its dbt
+    build must not live on, writing the work database after the run's lock is gone."""
+    import time
+
+    workdir, landing = second_delivery(deliveries, "dbt-orphan")
+    env = {**os.environ, ENV: "build:model@3"}
+    killed = subprocess.run(
+        [sys.executable, "-m", "reentry.cli", *run_argv(workdir, landing, demo_keys)],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )  # in the test's process group: the kill takes the run alone
+    assert killed.returncode == -signal.SIGKILL
+    work_db = (workdir / "work" / "warehouse.duckdb").resolve()
+    deadline = time.monotonic() + 10
+    while _processes_using(work_db) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_using(work_db) == []
     after = reentry_run(workdir, landing, demo_keys)
     assert after.returncode == 0, after.stdout[-1500:] + after.stderr[-1500:]
     assert _differences(state(workdir, landing), clean) == []

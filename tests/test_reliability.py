@@ -328,3 +328,30 @@ def test_failures_of_the_machine_are_recognised_and_told_in_one_line() -> None:
     assert kind_of(OSError(errno.ENOENT, "No such file")) is None
     line = message("memory", "step dbt_models")
     assert "\n" not in line and line.startswith("out of memory during step dbt_models: ")
+
+
+@pytest.mark.parametrize(
+    ("entry", "registry_extra", "expected"),
+    [
+        ({"id": "../../etc"}, {}, "is not a slug"),
+        ({"layout": "../../../etc/passwd"}, {}, "is not a slug"),
+        ({"layout": "de-justiz"}, {"layouts_dir": "../outside"}, "lies outside the registry"),
+        ({"layout": "linked"}, {}, "is a symbolic link"),
+    ],
+)
+def test_source_ids_and_layouts_are_names_never_paths(
+    entry, registry_extra, expected, landing: Landing, work_db, tmp_path
+) -> None:
+    import yaml
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "de-justiz.yml").write_text("name: de-justiz\n")
+    (landing.root / "layouts").mkdir()
+    os.symlink(outside / "de-justiz.yml", landing.root / "layouts" / "linked.yml")
+    fields = {"id": "jva-a", **entry}
+    landing.source(fields.pop("id"), "prison", **fields)
+    registry = yaml.safe_load((landing.root / "sources.yml").read_text())
+    (landing.root / "sources.yml").write_text(yaml.safe_dump({**registry, **registry_extra}))
+    with pytest.raises(ConfigError, match=expected):
+        ingest(landing.root, work_db, TEST_KEY)

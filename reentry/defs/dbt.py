@@ -36,9 +36,13 @@ REBUILT_ENTITIES_TAG = "reentry/rebuilt_entities"
 
 
 def dbt_executable() -> str:
-    """The dbt of this environment (next to the running Python), else the one on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    """The dbt of this environment (next to the running Python), started through
+    `reentry-dbt` so that it dies with the run (reentry.dbt_child); else the dbt on PATH."""
+    for name in ("reentry-dbt", "dbt"):
+        beside = Path(sys.executable).parent / name
+        if beside.exists():
+            return str(beside)
+    return shutil.which("dbt") or "dbt"
 
 
 @contextlib.contextmanager

@@ -94,6 +94,11 @@ class Source(BaseModel):
     def _id(cls, value: str) -> str:
         return _slug(value)
 
+    @field_validator("layout")
+    @classmethod
+    def _layout(cls, value: str) -> str:
+        return _slug(value)  # a file name in the layouts folder, never a path
+
     @field_validator("programme", mode="before")
     @classmethod
     def _programme_list(cls, value: object) -> object:
@@ -174,11 +179,20 @@ def load_registry(path: Path) -> Registry:
                     f"declared under programmes ({', '.join(sorted(declared))})"
                 )
     layouts_dir = (path.parent / data.layouts_dir).resolve()
+    if not layouts_dir.is_relative_to(path.parent.resolve()):
+        raise ConfigError(
+            f"{path}: layouts_dir {data.layouts_dir!r} lies outside the registry's folder"
+        )
     layouts: dict[str, Layout] = {REFERENCE: REFERENCE_LAYOUT}
     for i, source in enumerate(data.sources):
         if source.layout in layouts:
             continue
         layout_path = layouts_dir / f"{source.layout}.yml"
+        if layout_path.is_symlink():
+            raise ConfigError(
+                f"{path}: sources[{i}] (id {source.id}).layout: {layout_path} is a symbolic "
+                "link; layouts are files in the layouts folder (not followed)"
+            )
         if not layout_path.exists():
             raise ConfigError(
                 f"{path}: sources[{i}] (id {source.id}).layout: no layout mapping "
