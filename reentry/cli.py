@@ -64,6 +64,7 @@ class Console:
         self._status = False
         self._dbt_done: set[str] = set()  # dbt nodes finished in this build
         self._step: str | None = None  # the step running, shown again below each line
+        self.last_step: str | None = None  # the key of the job's step started last
 
     def _clock(self) -> str:
         return f"[{time.perf_counter() - self.start:6.1f}s]"
@@ -130,6 +131,7 @@ class Console:
     def step(self, step_key: str) -> None:
         """A step of the job starts."""
         self._dbt_done.clear()
+        self.last_step = step_key
         self._step = f"{_STEP_NAMES.get(step_key, step_key)} …"
         self.status(self._step)
 
@@ -822,7 +824,9 @@ def main(argv: list[str] | None = None) -> int:
         kind = failures.kind_of(exc)
         if kind:  # the machine's failure, not the data's: one line, nothing quoted
             args.console.close()
-            print(f"reentry {args.command}: {failures.message(kind)}", file=sys.stderr)
+            step = args.console.last_step
+            where = f"step {step}" if step else f"the start of {args.command}"
+            print(f"reentry {args.command}: {failures.message(kind, where)}", file=sys.stderr)
             return 1
         if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
             raise

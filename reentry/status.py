@@ -173,7 +173,8 @@ def status_text(wd: Workdir, retention_days: int = 730) -> str:
         publish = _rows(
             con,
             "select published_at, path, data_version, n_tables, previous_path "
-            "from ledger.publishes order by published_at desc limit 1",
+            "from ledger.publishes where coalesce(state, 'published') = 'published' "
+            "order by published_at desc limit 1",
         )
         for at, path, version, n, previous in publish:
             out.append(f"  {at:%Y-%m-%d %H:%M}: {n} tables to {path}")

@@ -240,7 +240,7 @@ def test_a_full_disk_ends_with_one_line_and_the_next_run_finishes_exactly(
     _, landing = second_delivery(deliveries, f"disk-{free_mb}")
     workdir = small_disk / "work"
     shutil.copytree(deliveries["after_first"], workdir)
-    names = landing_identifiers(landing)
+    names = landing_identifiers(deliveries["root"] / "all")  # names: in the first delivery
     ballast = _fill(small_disk, free_mb * 2**20)
     full = reentry_run(workdir, landing, demo_keys)
     assert full.returncode == 1, full.stdout[-800:] + full.stderr[-800:]

@@ -28,7 +28,7 @@ from reentry.settings import Workdir
 from reentry.status import status_text
 
 from .conftest import TEST_KEY, Landing, query, settings_for
-from .privacy_scan import _found_in_text, landing_identifiers
+from .privacy_scan import found_in_text, landing_identifiers
 
 INMATES = (
     "inmate_id,family_name,given_name,birth_date,sex\n"
@@ -231,7 +231,7 @@ def test_ingested_files_move_to_the_archive_and_retention_deletes_them(
     assert {"nowak", "brandt", "schulz"} <= ids.name_tokens
     listing = "\n".join(str(r) for r in query(wd.work_db, "select * from ingest.archive"))
     status = status_text(wd, retention_days=30)
-    assert not _found_in_text(listing + status, ids)
+    assert not found_in_text(listing + status, ids)
     assert "archive" in status and "5 files" in status and "retention 30 days" in status
     # retention: nothing is due yet; 31 days on, everything archived is deleted
     con = duckdb.connect()
@@ -477,6 +477,6 @@ def test_erase_one_demo_person_from_every_layer(copied_demo, demo_keys, capsys) 
     # the erasure log and the archive listing hold no names
     ids = landing_identifiers(root / "archive")
     log = query(work, "select * from ingest.erasures") + query(work, "select * from ingest.archive")
-    assert not _found_in_text("\n".join(map(str, log)), ids)
+    assert not found_in_text("\n".join(map(str, log)), ids)
     assert person.family_name.lower() not in status_text(Workdir(root)).lower()
     shutil.rmtree(root / "archive")  # keep the temp folder small
