@@ -168,7 +168,8 @@ def erased_keys(work_db: Path) -> list[str]:
     """The pseudonyms of every logged erasure."""
     con = duckdb.connect(str(work_db), read_only=True)
     try:
-        return [r[0] for r in con.execute("select person_key from ingest.erasures order by 1")]
+        rows = con.execute("select person_key from ingest.erasures order by 1").fetchall()
+        return [r[0] for r in rows]
     finally:
         con.close()
 
