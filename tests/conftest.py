@@ -195,3 +195,19 @@ def run_argv(workdir: Path, landing: Path, keys: dict) -> list[str]:
         "--research-key-file",
         str(keys["research_key_file"]),
     ]
+
+
+def erase_argv(workdir: Path, landing: Path, keys: dict, person) -> list[str]:
+    """`reentry erase` of one person (a Request) with the test keys."""
+    return [
+        "erase",
+        *run_argv(workdir, landing, keys)[1:],
+        "--family-name",
+        person.family_name,
+        "--given-name",
+        person.given_name,
+        "--birth-date",
+        person.birth_date,
+        "--requested-on",
+        "2010-01-15",
+    ]

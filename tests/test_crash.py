@@ -29,7 +29,7 @@ import pytest
 from reentry.faults import ENV, MOMENTS
 from simulation import generate_demo
 
-from .conftest import run_argv
+from .conftest import erase_argv, run_argv
 
 pytestmark = pytest.mark.crash
 
@@ -41,19 +41,25 @@ NTH = {"ingest:file": 2, "ingest:archived": 2, "build:model": 3}
 RUN_MOMENTS = [m for m in MOMENTS if not m.startswith("erase:")]
 
 
-def reentry_run(workdir: Path, landing: Path, keys: dict, kill_at: str | None = None):
+def reentry_cli(argv: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
+    """A `reentry` command in its own process group (the kill takes its dbt build along),
+    killed at `kill_at` if given (reentry.faults)."""
     env = {k: v for k, v in os.environ.items() if k != ENV}
     if kill_at:
         env[ENV] = kill_at
     return subprocess.run(
-        [sys.executable, "-m", "reentry.cli", *run_argv(workdir, landing, keys)],
+        [sys.executable, "-m", "reentry.cli", *argv],
         capture_output=True,
         text=True,
         env=env,
         stdin=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the kill takes its dbt build along
+        start_new_session=True,  # its own process group
         timeout=900,
     )
+
+
+def reentry_run(workdir: Path, landing: Path, keys: dict, kill_at: str | None = None):
+    return reentry_cli(run_argv(workdir, landing, keys), kill_at)
 
 
 def _published(workdir: Path) -> dict[str, list[str]]:
@@ -252,36 +258,6 @@ def test_a_full_disk_ends_with_one_line_and_the_next_run_finishes_exactly(
     after = reentry_run(workdir, landing, demo_keys)
     assert after.returncode == 0, after.stdout[-1500:] + after.stderr[-1500:]
     assert _differences(state(workdir, landing), clean) == []
-
-
-def erase_argv(workdir: Path, landing: Path, keys: dict, person) -> list[str]:
-    return [
-        "erase",
-        *run_argv(workdir, landing, keys)[1:],
-        "--family-name",
-        person.family_name,
-        "--given-name",
-        person.given_name,
-        "--birth-date",
-        person.birth_date,
-        "--requested-on",
-        "2010-01-15",
-    ]
-
-
-def reentry_cli(argv: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != ENV}
-    if kill_at:
-        env[ENV] = kill_at
-    return subprocess.run(
-        [sys.executable, "-m", "reentry.cli", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        timeout=900,
-    )
 
 
 @pytest.mark.parametrize("moment", [m for m in MOMENTS if m.startswith("erase:")])

@@ -27,7 +27,7 @@ from reentry.pseudonym import KEY_ENV, RESEARCH_KEY_ENV, PseudonymKey, hmac_sql
 from reentry.settings import Workdir
 from reentry.status import status_text
 
-from .conftest import TEST_KEY, Landing, query, settings_for
+from .conftest import TEST_KEY, Landing, erase_argv, query, settings_for
 from .privacy_scan import found_in_text, landing_identifiers
 
 INMATES = (
@@ -393,27 +393,7 @@ def test_erase_one_demo_person_from_every_layer(copied_demo, demo_keys, capsys) 
     research = demo_keys["research_key_file"].read_bytes()
     before = _person_rows(published, research, key)
     assert before["releases"][1] >= 1 and before["recidivism"][1] >= 1
-    code = main(
-        [
-            "erase",
-            "--workdir",
-            str(root),
-            "--landing",
-            str(root / "landing"),
-            "--family-name",
-            person.family_name,
-            "--given-name",
-            person.given_name,
-            "--birth-date",
-            person.birth_date,
-            "--requested-on",
-            "2010-01-15",
-            "--key-file",
-            str(demo_keys["key_file"]),
-            "--research-key-file",
-            str(demo_keys["research_key_file"]),
-        ]
-    )
+    code = main(erase_argv(root, root / "landing", demo_keys, person))
     out = capsys.readouterr().out
     assert code == 0
     # per layer counts, nothing identifying
