@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from reentry.contract import ENTITIES_BY_KIND
+from reentry.store import Warehouse, as_warehouse
 
 _DDL = """
 create schema if not exists ledger;
@@ -66,17 +67,14 @@ REGISTER_ENTITIES = ENTITIES_BY_KIND["register"]
 
 
 @contextlib.contextmanager
-def _ledger(work_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def _ledger(work_db: Warehouse | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the work database with the ledger's tables in place."""
-    con = duckdb.connect(str(work_db))
-    try:
+    with as_warehouse(work_db).connect() as con:
         ensure(con)
         yield con
-    finally:
-        con.close()
 
 
-def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dict:
+def build_state(work_db: Warehouse | Path, as_of: date | None, project_checksum: str) -> dict:
     """What a build would see now, whether the last build already saw exactly that, and what
     changed since: state["changed_entities"] lists the entities with newly loaded files when
     only those need rebuilding, None when everything does (no build yet, a model change, an
@@ -124,7 +122,7 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
     return state
 
 
-def last_as_of(work_db: Path) -> date | None:
+def last_as_of(work_db: Warehouse | Path) -> date | None:
     """The as-of date the last build was asked for (None: the default, or no build yet)."""
     with _ledger(work_db) as con:
         row = con.execute(
@@ -133,7 +131,7 @@ def last_as_of(work_db: Path) -> date | None:
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
-def record_build(work_db: Path, state: dict) -> None:
+def record_build(work_db: Warehouse | Path, state: dict) -> None:
     """Remember what the successful build saw and rebuilt."""
     with _ledger(work_db) as con:
         con.execute(
@@ -151,7 +149,9 @@ def record_build(work_db: Path, state: dict) -> None:
         )
 
 
-def record_validation(work_db: Path, report_json: dict, report_path: Path | None) -> None:
+def record_validation(
+    work_db: Warehouse | Path, report_json: dict, report_path: Path | None
+) -> None:
     """Remember a validation's outcome (names of failed expectations only)."""
     outcomes = report_json.get("outcomes", [])
     failures = [o for o in outcomes if not o.get("success")]
@@ -169,13 +169,13 @@ def record_validation(work_db: Path, report_json: dict, report_path: Path | None
         )
 
 
-def last_build(work_db: Path) -> datetime | None:
+def last_build(work_db: Warehouse | Path) -> datetime | None:
     """When the last recorded build finished (None: no build yet)."""
     with _ledger(work_db) as con:
         return con.execute("select max(built_at) from ledger.builds").fetchone()[0]
 
 
-def unpublished_build(work_db: Path) -> bool:
+def unpublished_build(work_db: Warehouse | Path) -> bool:
     """Whether the last recorded build is not (yet) the one published: a run stopped between
     the build and the end of its publish."""
     with _ledger(work_db) as con:
@@ -188,7 +188,7 @@ def unpublished_build(work_db: Path) -> bool:
     return bool(unpublished)
 
 
-def last_validation_failed(work_db: Path) -> bool:
+def last_validation_failed(work_db: Warehouse | Path) -> bool:
     """Whether the newest recorded validation failed (publishing it is refused)."""
     with _ledger(work_db) as con:
         row = con.execute(
@@ -198,7 +198,11 @@ def last_validation_failed(work_db: Path) -> bool:
 
 
 def record_publish_intent(
-    work_db: Path, path: Path, data_version: str, n_tables: int, built_at: datetime | None
+    work_db: Warehouse | Path,
+    path: Path,
+    data_version: str,
+    n_tables: int,
+    built_at: datetime | None,
 ) -> None:
     """Before the new file replaces the published one: what is about to be published."""
     with _ledger(work_db) as con:
@@ -209,7 +213,7 @@ def record_publish_intent(
         )
 
 
-def pending_publish(work_db: Path) -> tuple[str, str] | None:
+def pending_publish(work_db: Warehouse | Path) -> tuple[str, str] | None:
     """(path, data version) of a publish a killed run left between intent and record."""
     with _ledger(work_db) as con:
         row = con.execute(
@@ -219,7 +223,9 @@ def pending_publish(work_db: Path) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def settle_publish(work_db: Path, data_version: str, moved: bool, previous: Path | None) -> None:
+def settle_publish(
+    work_db: Warehouse | Path, data_version: str, moved: bool, previous: Path | None
+) -> None:
     """Record how a staged publish ended: moved into place ('published'), or not
     ('abandoned': the file it would have replaced is still the published one)."""
     with _ledger(work_db) as con:
@@ -237,7 +243,9 @@ def settle_publish(work_db: Path, data_version: str, moved: bool, previous: Path
         )
 
 
-def start_run(work_db: Path, command: str, as_of: date | None) -> tuple[datetime, dict | None]:
+def start_run(
+    work_db: Warehouse | Path, command: str, as_of: date | None
+) -> tuple[datetime, dict | None]:
     """Record that a run of `command` starts; return its start and, if the run before it
     was killed, that run's start, command and as-of date."""
     with _ledger(work_db) as con:
@@ -256,7 +264,7 @@ def start_run(work_db: Path, command: str, as_of: date | None) -> tuple[datetime
     return started, killed
 
 
-def finish_run(work_db: Path, started: datetime) -> None:
+def finish_run(work_db: Warehouse | Path, started: datetime) -> None:
     """Record that the run started at `started` ended (successfully or with a reported
     error: it was not killed)."""
     with _ledger(work_db) as con:
@@ -266,7 +274,7 @@ def finish_run(work_db: Path, started: datetime) -> None:
         )
 
 
-def erasures_unfinished(work_db: Path) -> bool:
+def erasures_unfinished(work_db: Warehouse | Path) -> bool:
     """Whether an erasure was logged after the layers were last checked free of every
     logged erasure."""
     with _ledger(work_db) as con:
@@ -284,7 +292,7 @@ def erasures_unfinished(work_db: Path) -> bool:
     return bool(pending)
 
 
-def record_erasures_finished(work_db: Path) -> None:
+def record_erasures_finished(work_db: Warehouse | Path) -> None:
     """Every logged erasure is applied to every layer, and checked."""
     with _ledger(work_db) as con:
         con.execute("insert into ledger.erasures_finished values (?)", [datetime.now()])

@@ -28,6 +28,7 @@ from reentry.contract import ENTITIES, ENTITIES_BY_KIND
 from reentry.faults import moment
 from reentry.files import sha256_file
 from reentry.pseudonym import PseudonymKey
+from reentry.store import Warehouse, as_warehouse
 
 from .erasure import apply_erasures, has_erasures
 from .reader import MALFORMED, FileRejected, read_file
@@ -311,7 +312,7 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
 
 def ingest(
     landing: Path,
-    database: Path,
+    database: Warehouse | Path,
     key: PseudonymKey,
     registry_path: Path | None = None,
     progress: Progress | None = None,
@@ -319,7 +320,8 @@ def ingest(
     retention_days: int | None = None,
     as_of: date | None = None,
 ) -> IngestReport:
-    """Load every new file of `landing` into the work database `database`.
+    """Load every new file of `landing` into the work database `database` (a warehouse, or
+    the path of an embedded one).
 
     With `archive`, every file the warehouse holds (loaded, or a duplicate of a loaded one)
     then moves out of the landing folder into `archive`, and archived files older than
@@ -331,17 +333,16 @@ def ingest(
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     registry = load_registry(Path(registry_path) if registry_path else landing / "sources.yml")
     say = progress or (lambda _msg: None)
-    database = Path(database)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    scratch_dir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=database.parent))
-    con = duckdb.connect(config={"temp_directory": str(scratch_dir)})
+    warehouse = as_warehouse(database)
+    warehouse.scratch_dir.mkdir(parents=True, exist_ok=True)
+    scratch_dir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=warehouse.scratch_dir))
+    con = warehouse.open(config={"temp_directory": str(scratch_dir)})
     try:
         con.execute("set enable_progress_bar = false")
         con.execute("set enable_progress_bar_print = false")
         # Each file commits on its own; checkpointing after every commit cost a third of the
         # ingestion time at 10^5 persons. The run checkpoints once at the end instead.
         con.execute("set checkpoint_threshold = '1GB'")
-        con.execute(f"attach '{database}' as {WH}")
         ensure_schema(con, WH)
         bind_key(con, WH, key, record=True)
         store_registry(con, WH, registry)
@@ -380,13 +381,13 @@ def ingest(
                 run_id,
             ],
         )
-        con.execute("checkpoint wh")
+        warehouse.checkpoint(con)
         moment("ingest:loaded")
         if archive is not None:
             archive_files(con, landing, Path(archive), registry, report, files, say)
             if retention_days is not None:
                 purge_archive(con, Path(archive), retention_days, say=say)
-            con.execute("checkpoint wh")
+            warehouse.checkpoint(con)
         return report
     finally:
         con.close()

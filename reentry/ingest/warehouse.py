@@ -12,13 +12,14 @@ import duckdb
 
 from reentry.contract import CODE_LISTS, ENTITIES, Entity
 from reentry.pseudonym import PseudonymKey, PseudonymKeyError
+from reentry.store import ALIAS, Warehouse, as_warehouse, create_table
 
 from .erasure import ensure_erasure_schema
 from .registry import Registry
 from .validate import SQL_TYPES
 
 # The alias under which a scratch connection attaches the work database (ingestion, erasure).
-WH = "wh"
+WH = ALIAS
 
 META_COLUMNS = (
     ("_source_id", "varchar"),
@@ -38,20 +39,22 @@ def raw_columns(entity: Entity) -> list[tuple[str, str]]:
 
 
 def _current_view(db: str, entity: Entity) -> str:
-    """Rows that are true now: the newest full snapshot, or the newest version of each key."""
+    """Rows that are true now: the newest full snapshot, or the newest version of each key.
+    (A view names its tables without the database: DuckDB resolves them in the view's own,
+    under whatever name the database is opened.)"""
     return f"""
     create or replace view {db}.raw.{entity.name}__current as
     with loads as (
         select f.load_id, f.source_id, d.delivery,
                row_number() over (partition by f.source_id
                                   order by f.export_date desc, f.load_id desc) as recency
-        from {db}.ingest.files f
-        join {db}.ingest.deliveries d
+        from ingest.files f
+        join ingest.deliveries d
           on d.source_id = f.source_id and d.entity = f.entity
         where f.entity = '{entity.name}' and f.status = 'loaded'
     )
     select r.*
-    from {db}.raw.{entity.name} r
+    from raw.{entity.name} r
     join loads l on l.load_id = r._load_id
     where (l.delivery = 'full' and l.recency = 1) or l.delivery = 'incremental'
     qualify l.delivery = 'full'
@@ -94,23 +97,22 @@ def bind_key(con: duckdb.DuckDBPyConnection, db: str, key: PseudonymKey, record:
         raise PseudonymKeyError(WRONG_KEY)
 
 
-def check_key(work_db: Path, key: PseudonymKey) -> None:
+def check_key(work_db: Warehouse | Path, key: PseudonymKey) -> None:
     """`bind_key` on a work database before a command changes anything (read-only)."""
-    if not Path(work_db).is_file():
+    warehouse = as_warehouse(work_db)
+    if not warehouse.exists():
         return
-    con = duckdb.connect(str(work_db), read_only=True)
-    try:
-        (db,) = con.execute("select current_database()").fetchone()
-        bind_key(con, db, key, record=False)
-    finally:
-        con.close()
+    with warehouse.connect(read_only=True) as con:
+        bind_key(con, ALIAS, key, record=False)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
     """Create every ingestion table and view in database `db` if missing."""
     con.execute(f"create schema if not exists {db}.ingest")
     con.execute(f"create schema if not exists {db}.raw")
-    con.execute(
+    create_table(
+        con,
+        db,
         f"""
         create table if not exists {db}.ingest.runs (
             run_id bigint primary key,
@@ -119,9 +121,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
             landing varchar not null,
             n_files_seen integer, n_loaded integer, n_skipped integer,
             n_rejected integer, n_ignored integer
-        )"""
+        )""",
     )
-    con.execute(
+    create_table(
+        con,
+        db,
         f"""
         create table if not exists {db}.ingest.files (
             load_id bigint primary key,
@@ -143,7 +147,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
             extra_columns varchar[],             -- header names the layout does not know
             loaded_at timestamp not null,
             n_erased bigint default 0            -- rows dropped: their person was erased
-        )"""
+        )""",
     )
     con.execute(f"alter table {db}.ingest.files add column if not exists n_erased bigint default 0")
     con.execute(
@@ -173,26 +177,32 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
             record json                          -- the row's non-identifying fields, as sent
         )"""
     )
-    con.execute(
+    create_table(
+        con,
+        db,
         f"""
         create table if not exists {db}.ingest.sources (
             source_id varchar primary key, kind varchar, programme varchar[], name varchar,
             partner_type varchar, layout varchar, cadence_days integer
-        )"""
+        )""",
     )
-    con.execute(
+    create_table(
+        con,
+        db,
         f"""
         create table if not exists {db}.ingest.programmes (
             programme_id varchar primary key, name varchar not null, country varchar not null,
             start_date date not null, end_date date not null, languages varchar[] not null
-        )"""
+        )""",
     )
-    con.execute(
+    create_table(
+        con,
+        db,
         f"""
         create table if not exists {db}.ingest.deliveries (
             source_id varchar, entity varchar, delivery varchar,
             primary key (source_id, entity)
-        )"""
+        )""",
     )
     for entity in ENTITIES.values():
         cols = ", ".join(f"{n} {t}" for n, t in raw_columns(entity))
@@ -204,7 +214,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
 
 def _load_report_view(con: duckdb.DuckDBPyConnection, db: str) -> None:
     current = " union all ".join(
-        f"select _load_id, count(*) as n from {db}.raw.{e}__current group by 1" for e in ENTITIES
+        f"select _load_id, count(*) as n from raw.{e}__current group by 1" for e in ENTITIES
     )
     con.execute(
         f"""
@@ -213,7 +223,7 @@ def _load_report_view(con: duckdb.DuckDBPyConnection, db: str) -> None:
         reasons as (
             select load_id, map(list(reason), list(n)) as quarantined_by_reason
             from (select load_id, reason, count(*) as n
-                  from {db}.ingest.quarantine group by 1, 2)
+                  from ingest.quarantine group by 1, 2)
             group by 1
         )
         select f.load_id, f.file_name, f.source_id, f.entity, f.export_date, f.delivery,
@@ -221,7 +231,7 @@ def _load_report_view(con: duckdb.DuckDBPyConnection, db: str) -> None:
                coalesce(cur.n, 0) as n_current,
                f.n_loaded - coalesce(cur.n, 0) as n_superseded,
                f.n_removed, f.n_erased, r.quarantined_by_reason, f.extra_columns, f.loaded_at
-        from {db}.ingest.files f
+        from ingest.files f
         left join cur on cur._load_id = f.load_id
         left join reasons r on r.load_id = f.load_id
         """
@@ -232,11 +242,13 @@ def store_code_lists(con: duckdb.DuckDBPyConnection, db: str) -> None:
     """The contract's code lists as `ingest.code_lists` (list, code, position), replaced: what
     dbt's `accepted_codes` test and its `code_list` macro read."""
     con.execute(f"create schema if not exists {db}.ingest")
-    con.execute(
+    create_table(
+        con,
+        db,
         f"""
         create or replace table {db}.ingest.code_lists (
             list varchar, code varchar, position integer, primary key (list, code)
-        )"""
+        )""",
     )
     con.executemany(
         f"insert into {db}.ingest.code_lists values (?, ?, ?)",
