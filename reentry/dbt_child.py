@@ -17,8 +17,13 @@ import sys
 _PR_SET_PDEATHSIG = 1
 
 
+# The run that starts dbt names itself here (Settings.export_for_dbt): were it already dead
+# when dbt starts, dbt's parent would be another process and dbt must not run.
+PARENT_ENV = "REENTRY_DBT_PARENT"
+
+
 def main() -> None:
-    parent = os.getppid()
+    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:

@@ -8,18 +8,16 @@ killed run leaves, and the next run finishes it (README, Reliability).
 from __future__ import annotations
 
 import errno
+import re
 
-# What each kind of failure says in an error's class name or message, and what to do.
+# What each kind of failure says in an error's class name or message (whole words: a value a
+# library quotes in its message must not pass for one), and what to do.
 _SIGNS = {
-    "disk": ("No space left on device", "ENOSPC", "Errno 28", "Disk quota exceeded", "EDQUOT"),
-    "memory": (
-        "MemoryError",
-        "OutOfMemoryException",
-        "Out of Memory",
-        "Cannot allocate memory",
-        "ENOMEM",
+    "disk": re.compile(r"No space left on device|Disk quota exceeded|\b(ENOSPC|EDQUOT)\b"),
+    "memory": re.compile(
+        r"\b(MemoryError|OutOfMemoryException|ENOMEM)\b|Out of Memory Error|Cannot allocate memory"
     ),
-    "io": ("Input/output error", "EIO", "Errno 5]"),
+    "io": re.compile(r"Input/output error|\bEIO\b|\[Errno 5\]"),
 }
 _ERRNOS = {
     errno.ENOSPC: "disk",
@@ -50,7 +48,7 @@ def kind_of(error: BaseException | str | None) -> str | None:
         error = error.__cause__ or error.__context__
     if isinstance(error, str):
         for kind, signs in _SIGNS.items():
-            if any(sign in error for sign in signs):
+            if signs.search(error):
                 return kind
     return None
 

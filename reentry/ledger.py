@@ -55,6 +55,10 @@ create table if not exists ledger.runs (
 -- When the layers were last checked free of every logged erasure (old published versions
 -- deleted, the work database compacted, every layer counted).
 create table if not exists ledger.erasures_finished (finished_at timestamp not null);
+-- Publishes recorded before intents were: each published the build before it.
+update ledger.publishes p set state = 'published', built_at = (
+    select max(b.built_at) from ledger.builds b where b.built_at <= p.published_at)
+where p.state is null and p.built_at is null;
 """
 
 

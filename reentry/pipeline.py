@@ -296,6 +296,7 @@ _LEFTOVERS = (
     "work/.ingest-*",  # the ingestion's scratch folder
     "work/warehouse.duckdb.compact",  # an erasure's compacted copy of the work database
     "published/*.new",  # a staged researchers' database, or the link to the previous one
+    "work/aggregates/*.tmp",  # a protected table being cached
     "dashboards/.data-version.tmp",
     "reports/.data-version.tmp",
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from reentry.dbt_child import PARENT_ENV
 from reentry.pseudonym import (
     KEY_ENV,
     RESEARCH_KEY_ENV,
@@ -168,6 +169,8 @@ class Settings:
                 # run a relationships test of a model outside the part, maybe not built yet).
                 # dagster-dbt overrides it when a selection leaves tests out.
                 "DBT_INDIRECT_SELECTION": "buildable",
+                # dbt dies with this process (reentry/dbt_child.py)
+                PARENT_ENV: str(os.getpid()),
             }
         )
 

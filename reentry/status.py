@@ -16,8 +16,8 @@ from .settings import Workdir
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     try:
         return con.execute(sql).fetchall()
-    except duckdb.CatalogException:
-        return []
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return []  # a table or column a work database of an older version does not have
 
 
 def _held(con: duckdb.DuckDBPyConnection, wd: Workdir, retention_days: int) -> list[str]:

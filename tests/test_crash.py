@@ -27,6 +27,7 @@ import duckdb
 import pytest
 
 from reentry.faults import ENV, MOMENTS
+from reentry.files import sha256_file
 from simulation import generate_demo
 
 from .conftest import erase_argv, run_argv
@@ -109,6 +110,7 @@ def state(workdir: Path, landing: Path) -> dict:
     from reentry.outputs.tables import data_version
 
     published = workdir / "published" / "warehouse.duckdb"
+    previous = published.with_name("warehouse.previous.duckdb")
     version = data_version(published)
     return {
         "marts": _published(workdir),
@@ -116,6 +118,8 @@ def state(workdir: Path, landing: Path) -> dict:
         "archive": _files(workdir / "archive"),
         "landing": _files(landing),
         "published folder": _files(workdir / "published"),
+        # the rollback file: the first delivery's release, byte for byte
+        "previous version": sha256_file(previous) if previous.exists() else None,
         "outputs show the published version": [
             shown_version(workdir / folder) == version for folder in ("dashboards", "reports")
         ],
@@ -327,10 +331,67 @@ def test_a_dbt_build_dies_with_its_killed_run(deliveries, clean, demo_keys) -> N
     )  # in the test's process group: the kill takes the run alone
     assert killed.returncode == -signal.SIGKILL
     work_db = (workdir / "work" / "warehouse.duckdb").resolve()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 3  # a dbt build left alone would run for 20 s more
     while _processes_using(work_db) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_using(work_db) == []
     after = reentry_run(workdir, landing, demo_keys)
     assert after.returncode == 0, after.stdout[-1500:] + after.stderr[-1500:]
     assert _differences(state(workdir, landing), clean) == []
+
+
+def test_an_erased_person_delivered_again_stays_erased_when_the_run_is_killed(
+    deliveries, clean, demo_keys, tmp_path
+) -> None:
+    """A file that brings an erased person back is committed without them, in its own
+    transaction: a run killed right after it leaves nothing for the next run to miss."""
+    from datetime import date, timedelta
+
+    from reentry.erase import _count_work
+    from reentry.ingest.erasure import pseudonymise
+
+    from .conftest import TEST_KEY
+    from .test_erasure import _demo_person, _person_rows
+
+    workdir, landing = tmp_path / "work", tmp_path / "landing"
+    shutil.copytree(deliveries["clean_workdir"], workdir)
+    landing.mkdir()
+    shutil.copy(deliveries["landing"] / "sources.yml", landing)
+    shutil.copytree(deliveries["landing"] / "layouts", landing / "layouts")
+    person = _demo_person(workdir)
+    [(key, _)] = pseudonymise([person], TEST_KEY)
+    erased = reentry_cli(erase_argv(workdir, landing, demo_keys, person))
+    assert erased.returncode == 0, erased.stdout[-800:] + erased.stderr[-800:]
+    # The prisons deliver again, a day later, every inmates file that holds the person (one
+    # byte more, so that it is not the same file: a blank last line).
+    again = []
+    for archived in sorted(workdir.glob("archive/*/inmates.*.*")):
+        name = archived.name.split(".")
+        data = archived.read_bytes()
+        if len(name) != 3 or person.family_name.encode() not in data:
+            continue
+        later = date.fromisoformat(name[1]) + timedelta(days=1)
+        target = landing / archived.parent.name / f"inmates.{later}.{name[2]}"
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(data + b"\n")
+        again.append(target.relative_to(landing).as_posix())
+    assert again
+    killed = reentry_cli(run_argv(workdir, landing, demo_keys), kill_at=f"ingest:file@{len(again)}")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-800:]
+    after = reentry_run(workdir, landing, demo_keys)
+    assert after.returncode == 0, after.stdout[-1500:] + after.stderr[-1500:]
+    published = workdir / "published" / "warehouse.duckdb"
+    research = demo_keys["research_key_file"].read_bytes()
+    assert all(mine == 0 for _, mine in _person_rows(published, research, key).values())
+    work_db = workdir / "work" / "warehouse.duckdb"
+    assert {t: n for t, n in _count_work(work_db, [key]).items() if n} == {}
+    # They did come back, and were dropped as the files were loaded.
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        dropped = con.execute(
+            "select sum(n_erased) from ingest.files where file_name in (select unnest(?))",
+            [again],
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert dropped >= 1

@@ -325,6 +325,8 @@ def test_failures_of_the_machine_are_recognised_and_told_in_one_line() -> None:
     except RuntimeError as outer:
         assert kind_of(outer) == "disk"
     assert kind_of(ValueError("invalid literal for int() with base 10: 'Muster'")) is None
+    # a value a library quotes does not pass for a failure of the machine
+    assert kind_of(duckdb.ConversionException('Could not convert string "GEIO" to INT32')) is None
     assert kind_of(OSError(errno.ENOENT, "No such file")) is None
     line = message("memory", "step dbt_models")
     assert "\n" not in line and line.startswith("out of memory during step dbt_models: ")
@@ -355,3 +357,29 @@ def test_source_ids_and_layouts_are_names_never_paths(
     (landing.root / "sources.yml").write_text(yaml.safe_dump({**registry, **registry_extra}))
     with pytest.raises(ConfigError, match=expected):
         ingest(landing.root, work_db, TEST_KEY)
+
+
+def test_a_workbook_that_unpacks_beyond_the_limit_is_rejected_unread(
+    landing: Landing, work_db, monkeypatch
+) -> None:
+    """A workbook is a zip: its unpacked size counts, not its size on disk (a zip bomb)."""
+    import xlsxwriter
+
+    from reentry.ingest import reader
+
+    landing.layout(
+        "xlsx-test",
+        {"format": "xlsx", "entities": {"placements": {"columns": {"Einsatz": "placement_id"}}}},
+    )
+    landing.source("zeit", "partner", layout="xlsx-test", partner_type="temp_agency")
+    path = landing.root / "zeit" / "placements.2005-01-31.xlsx"
+    path.parent.mkdir(parents=True)
+    with xlsxwriter.Workbook(path) as book:
+        sheet = book.add_worksheet()
+        for row in range(200):
+            sheet.write_row(row, 0, ["x" * 40] * 6)
+    assert path.stat().st_size < 20_000  # compressed: small on disk
+    monkeypatch.setattr(reader, "MAX_FILE_BYTES", 20_000)
+    report = ingest(landing.root, work_db, TEST_KEY)
+    (rejected,) = report.files
+    assert rejected.status == "rejected" and "unpacks to" in rejected.error

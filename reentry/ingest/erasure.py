@@ -73,6 +73,11 @@ def ensure_erasure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
             primary key (source_id, entity, record_id)
         )""",
     )
+    # The loads the erasure log has been applied to, up to which (reentry.ingest.load).
+    con.execute(
+        f"create table if not exists {db}.ingest.erasure_checks "
+        "(checked_through bigint not null, checked_at timestamp not null)"
+    )
 
 
 def pseudonymise(requests: list[Request], key: PseudonymKey) -> list[tuple[str, date]]:

@@ -298,6 +298,15 @@ def _write_loaded(
             n_removed=n_removed,
         )
         _insert_outcome(con, run_id, lf, digest, outcome, source.layout, delivery, extra)
+        if has_erasures(con, WH):
+            # The erasure log applies in the file's own transaction: a committed file holds
+            # no erased person, wherever the run is stopped.
+            apply_erasures(con, WH, since_load=load_id)
+            outcome.n_loaded, outcome.n_quarantined, outcome.n_erased = con.execute(
+                f"select n_loaded, n_quarantined, coalesce(n_erased, 0) from {WH}.ingest.files "
+                "where load_id = ?",
+                [load_id],
+            ).fetchone()
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -397,31 +406,38 @@ def ingest(
 def _drop_erased(
     con: duckdb.DuckDBPyConnection, report: IngestReport, first_load: int, say: Progress
 ) -> None:
-    """The erasure log applied to this run's loads: rows of erased persons go, and each
-    file's counts say how many."""
-    if not has_erasures(con, WH):
-        return
+    """The erasure log applied to every load since the last time it was (ingest.erasure_checks):
+    this run's, and those of a run stopped before it got here. Each file already dropped the
+    persons known when it was loaded; this also drops rows that a later file of the run tied
+    to an erased person (an episode under a number the next inmate list gives them). The
+    mark moves in the same transaction, so no load is ever left unchecked."""
     con.execute("begin transaction")
     try:
-        counts = apply_erasures(con, WH, since_load=first_load)
+        (since,) = con.execute(
+            f"select coalesce(max(checked_through), 0) + 1 from {WH}.ingest.erasure_checks"
+        ).fetchone()
+        if has_erasures(con, WH):
+            apply_erasures(con, WH, since_load=since)
+        con.execute(
+            f"insert into {WH}.ingest.erasure_checks "
+            f"select coalesce(max(load_id), 0), now()::timestamp from {WH}.ingest.files"
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    if not any(counts.values()):
-        return
-    by_file = {
-        name: (loaded, quarantined, erased)
-        for name, loaded, quarantined, erased in con.execute(
-            f"select file_name, n_loaded, n_quarantined, n_erased "
-            f"from {WH}.ingest.files where load_id >= ? and status = 'loaded'",
-            [first_load],
-        ).fetchall()
-    }
+    rows = con.execute(
+        f"select file_name, n_loaded, n_quarantined, coalesce(n_erased, 0) "
+        f"from {WH}.ingest.files where load_id >= ? and status = 'loaded'",
+        [min(since, first_load)],
+    ).fetchall()
+    by_file = {name: (loaded, quarantined, erased) for name, loaded, quarantined, erased in rows}
     for outcome in report.files:
         if outcome.status == "loaded" and outcome.file_name in by_file:
             outcome.n_loaded, outcome.n_quarantined, outcome.n_erased = by_file[outcome.file_name]
-    say(f"{sum(counts.values()):,} rows of erased persons dropped (erasure log)")
+    erased = sum(o.n_erased for o in report.files if o.status == "loaded")
+    if erased:
+        say(f"{erased:,} rows of erased persons dropped (erasure log)")
 
 
 ARCHIVED = ("loaded", "duplicate", "skipped")

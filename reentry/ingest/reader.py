@@ -12,6 +12,7 @@ leave the scratch connection except through validation.
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,15 +116,19 @@ def _utf8(data: bytes, encoding: str) -> tuple[bytes, bool]:
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
-def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: Layout) -> ReadResult:
-    """Split a delimited file into `_rows` and `_malformed` in `con`. A line longer than
-    MAX_LINE_BYTES is quarantined by its number and never parsed; a file larger than
-    MAX_FILE_BYTES is rejected unread."""
+def _check_size(path: Path) -> None:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise FileRejected(
             f"the file has {size:,} bytes, more than the limit of {MAX_FILE_BYTES:,}: not read"
         )
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: Layout) -> ReadResult:
+    """Split a delimited file into `_rows` and `_malformed` in `con`. A line longer than
+    MAX_LINE_BYTES is quarantined by its number and never parsed; a file larger than
+    MAX_FILE_BYTES is rejected unread."""
+    _check_size(path)
     data, encoding_broken = _utf8(path.read_bytes(), layout.encoding)
     con.register("_lines_arrow", _lines_table(data))
     d, q = re.escape(layout.delimiter), re.escape(layout.quote)
@@ -237,8 +242,21 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: La
 def read_xlsx(
     con: duckdb.DuckDBPyConnection, path: Path, entity: str, layout: Layout
 ) -> ReadResult:
-    """Read one sheet of a workbook as text into `_rows` (row numbers as Excel shows them)."""
+    """Read one sheet of a workbook as text into `_rows` (row numbers as Excel shows them).
+    A workbook (a zip) larger than MAX_FILE_BYTES, or that unpacks to more, is rejected
+    unread."""
     sheet = layout.entity(entity).sheet
+    _check_size(path)
+    try:
+        with zipfile.ZipFile(path) as workbook:
+            unpacked = sum(member.file_size for member in workbook.infolist())
+    except (zipfile.BadZipFile, OSError):
+        unpacked = 0  # not a workbook: the engine below says so
+    if unpacked > MAX_FILE_BYTES:
+        raise FileRejected(
+            f"the workbook unpacks to {unpacked:,} bytes, more than the limit of "
+            f"{MAX_FILE_BYTES:,}: not read"
+        )
     try:
         frame = pl.read_excel(
             path,

@@ -8,6 +8,7 @@ None with `<column>_suppressed` true beside it. Curves (Kaplan-Meier) are cut wh
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -404,7 +405,11 @@ def protected_tables(
             for name in missing:
                 cached[name] = TABLES[name](con)
                 if cache_dir is not None:
-                    cached[name].write_parquet(cache_dir / f"{name}-{version[:16]}.parquet")
+                    # Written whole or not at all: a half-written file would be read next time.
+                    path = cache_dir / f"{name}-{version[:16]}.parquet"
+                    staged = path.with_name(path.name + ".tmp")
+                    cached[name].write_parquet(staged)
+                    os.replace(staged, path)
         finally:
             limits.restore_original_limits()
             con.close()
