@@ -213,7 +213,7 @@ def _quarantine_match(db: str, alias: str = "q") -> str:
         parts.append(
             f"({alias}.entity = '{entity}' and exists (select 1 from {db}.ingest.erased_records e "
             f"where e.entity = '{named}' and e.source_id = {alias}.source_id "
-            f"and e.record_id = {alias}.record ->> '{column}'))"
+            f"and e.record_id = ({alias}.record ->> '{column}')))"
         )
     return " or ".join(parts)
 
@@ -232,7 +232,7 @@ def record_erased_ids(con: duckdb.DuckDBPyConnection, db: str, since_load: int =
             select source_id, '{entity}', record ->> '{column}'
             from {db}.ingest.quarantine
             where load_id >= {since_load} and entity = '{entity}'
-              and record ->> '{column}' is not null
+              and (record ->> '{column}') is not null
               and person_key in (select person_key from {db}.ingest.erasures)
             except
             select source_id, entity, record_id from {db}.ingest.erased_records
