@@ -392,3 +392,29 @@ def test_status_tells_loads_quarantine_checks_and_publish(built_demo, capsys) ->
     assert "Last validation" in out and "passed" in out
     assert "data version" in out
     assert "Overdue deliveries" in out
+
+
+def test_one_writer_of_the_warehouse_at_a_time(tmp_path, monkeypatch) -> None:
+    """The build and the publish share a pool of limit 1 across all runs (reentry/defs/
+    dagster.yaml); the ingestion is not in it (on the lake, sources ingest in parallel)."""
+    import shutil
+
+    from dagster import AssetKey, DagsterInstance
+
+    from reentry.defs.dbt import WRITER_POOL
+    from reentry.defs.definitions import defs
+    from reentry.defs.selections import INGESTION, MODELS
+
+    graph = defs().resolve_asset_graph()
+    writers = {AssetKey(["published", "warehouse"]), *(k for k in MODELS.resolve(graph))}
+    for key in writers:
+        if graph.get(key).is_materializable:
+            assert graph.get(key).pools == {WRITER_POOL}, key
+    for key in INGESTION.resolve(graph):
+        assert WRITER_POOL not in (graph.get(key).pools or set()), key
+    shutil.copy(Path(__file__).parents[1] / "reentry" / "defs" / "dagster.yaml", tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with DagsterInstance.get() as instance:
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        assert config.run_queue_config.max_concurrent_runs == 1

@@ -36,6 +36,12 @@ _WATCHED = ("models", "macros", "tests", "seeds", "dbt_project.yml")
 REBUILT_ENTITIES_TAG = "reentry/rebuilt_entities"
 
 
+# The build and the publish write the whole warehouse: one at a time across all runs (the
+# pool's limit is 1, reentry/defs/dagster.yaml). Ingestion of different sources is not in it:
+# on the lake, several ingestions write at once.
+WRITER_POOL = "warehouse_writer"
+
+
 def dbt_executable() -> str:
     """The dbt of this environment (next to the running Python), started through
     `reentry-dbt` so that it dies with the run (reentry.dbt_child); else the dbt on PATH."""
@@ -242,7 +248,11 @@ def build_dbt_assets(manifest: Path):
     """The dbt multi-asset for a prepared manifest."""
 
     @dbt_assets(
-        manifest=manifest, project=PROJECT, dagster_dbt_translator=TRANSLATOR, name="dbt_models"
+        manifest=manifest,
+        project=PROJECT,
+        dagster_dbt_translator=TRANSLATOR,
+        name="dbt_models",
+        pool=WRITER_POOL,
     )
     def dbt_models(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource

@@ -8,6 +8,7 @@ from reentry import ledger
 from reentry.faults import moment
 from reentry.publish.database import move_into_place, stage
 
+from .dbt import WRITER_POOL
 from .resources import WarehouseResource
 
 
@@ -18,6 +19,7 @@ def build_researcher_database(marts: Sequence[str]):
         key=AssetKey(["published", "warehouse"]),
         deps=[AssetKey(["marts", t]) for t in marts],
         group_name="publish",
+        pool=WRITER_POOL,
         description="WORKDIR/published/warehouse.duckdb: the marts only, person keys re-keyed "
         "with the research key, DuckDB storage v1.0.0, replaced by atomic rename; the "
         "version before is kept as warehouse.previous.duckdb.",
