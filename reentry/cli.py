@@ -800,7 +800,10 @@ def _held(args: argparse.Namespace) -> contextlib.AbstractContextManager:
     """The work folder's lock for a command that changes it; nothing for the others."""
     if not getattr(args, "writes", False):
         return contextlib.nullcontext()
-    return work_folder_lock(Path(args.workdir), args.command, args.wait)
+    # On the lake, ingestions share the folder: each commits only its own appends (README,
+    # "The warehouse on DuckLake"); a run (build, publish) or an erasure still holds it alone.
+    shared = args.command == "ingest" and Settings.backend_from_env()["backend"] == "lake"
+    return work_folder_lock(Path(args.workdir), args.command, args.wait, shared=shared)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
+
+T = TypeVar("T")
 
 ALIAS = "wh"
 BACKENDS = ("file", "lake")
@@ -124,7 +129,17 @@ class Warehouse:
         else:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         clause = f" ({', '.join(options)})" if options else ""
-        con.execute(f"attach {_sql_text(self.attach_path)} as {alias}{clause}")
+        statement = f"attach {_sql_text(self.attach_path)} as {alias}{clause}"
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                con.execute(statement)
+                return
+            except duckdb.Error as exc:
+                # Two processes attaching a new lake at once both create its catalog's
+                # tables; the one that lost finds them made when it tries again.
+                if "initialize DuckLake" not in str(exc) or attempt == CONFLICT_ATTEMPTS:
+                    raise
+            time.sleep(random.uniform(0.05, 0.3))
 
     def config(self, extra: dict | None = None) -> dict:
         """A connection's configuration (the extension folder for the lake)."""
@@ -221,12 +236,58 @@ def is_lake(con: duckdb.DuckDBPyConnection, db: str) -> bool:
     return bool(row) and row[0] == "ducklake"
 
 
-def create_table(con: duckdb.DuckDBPyConnection, db: str, ddl: str) -> None:
-    """Run a `create table` in database `db`. A lake keeps no primary keys: there they are
+def without_keys(ddl: str, lake: bool) -> str:
+    """A `create table` for the backend: a lake keeps no primary keys, so there they are
     left out, and the code keeps its keys unique itself (it never relies on a conflict)."""
-    con.execute(_PRIMARY_KEY.sub("", ddl) if is_lake(con, db) else ddl)
+    return _PRIMARY_KEY.sub("", ddl) if lake else ddl
+
+
+def create_table(con: duckdb.DuckDBPyConnection, db: str, ddl: str) -> None:
+    """Run a `create table` in database `db` (`without_keys` on a lake)."""
+    con.execute(without_keys(ddl, is_lake(con, db)))
 
 
 def as_warehouse(target: Warehouse | Path | str) -> Warehouse:
     """A warehouse, or the path of an embedded one (the tests' and tools' shorthand)."""
     return target if isinstance(target, Warehouse) else Warehouse("file", path=Path(target))
+
+
+class WriterConflict(Exception):
+    """A transaction kept conflicting with other writers' commits (the lake)."""
+
+
+# How often a transaction is tried again when another writer's commit conflicted with it.
+CONFLICT_ATTEMPTS = 60
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, if a transaction is still open (a failed commit has already ended it)."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("rollback")
+
+
+def atomically(con: duckdb.DuckDBPyConnection, work: Callable[[], T], what: str) -> T:
+    """`work()` in one transaction, committed. On the lake several writers commit at once
+    (each its own appends), and DuckLake refuses a commit that conflicts with one made since
+    the transaction began (both changed one table, both created one, the counter rows of
+    `next_id`): then the whole of `work` runs again, on the newer snapshot, after a short
+    random pause. The embedded file has one writer and never conflicts. `what` names the work
+    in the error after CONFLICT_ATTEMPTS conflicts."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        con.execute("begin transaction")
+        try:
+            result = work()
+            con.execute("commit")
+            return result
+        except duckdb.TransactionException as exc:
+            _rollback(con)
+            if "conflict" not in str(exc).lower():
+                raise
+        except BaseException:
+            _rollback(con)
+            raise
+        time.sleep(random.uniform(0.02, 0.2) * min(attempt, 10))
+    raise WriterConflict(
+        f"{what}: {CONFLICT_ATTEMPTS} attempts conflicted with other writers of the warehouse; "
+        "run again when fewer write at once"
+    )

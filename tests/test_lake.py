@@ -7,6 +7,7 @@ stop themselves (scripts/lake-postgres).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -37,26 +38,38 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres():
+def postgres_server():
     """A PostgreSQL server of its own, on a free port; stopped and removed at the end. Its
     folder is outside pytest's (0700) temporary folders: as root, the server runs as the
-    user postgres, who must reach it."""
+    user postgres, who must reach it. Calling the result with a name creates that catalog
+    database and returns the variables of a lake on it."""
     root = Path(tempfile.mkdtemp(prefix="reentry-lake-"))
     root.chmod(0o711)
-    argv = [str(SCRIPT), "start", str(root), str(_free_port())]
-    started = subprocess.run(argv, capture_output=True, text=True)
-    if started.returncode == 2 and can_install():  # no server programs: CI's clean machine
-        assert apt_install("postgresql"), "apt-get install postgresql failed"
+    port = str(_free_port())
+
+    def catalog(name: str = "lake") -> dict[str, str]:
+        argv = [str(SCRIPT), "start", str(root), port, name]
         started = subprocess.run(argv, capture_output=True, text=True)
-    assert started.returncode == 0, started.stderr
-    variables = dict(
-        line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines()
-    )
+        if started.returncode == 2 and can_install():  # no server programs: a clean machine
+            assert apt_install("postgresql"), "apt-get install postgresql failed"
+            started = subprocess.run(argv, capture_output=True, text=True)
+        assert started.returncode == 0, started.stderr
+        variables = dict(
+            line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines()
+        )
+        return {k: v.strip("'") for k, v in variables.items()}
+
     try:
-        yield {k: v.strip("'") for k, v in variables.items()}
+        yield catalog
     finally:
         subprocess.run([str(SCRIPT), "stop", str(root)], check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres(postgres_server) -> dict[str, str]:
+    """The variables of the lake the demo tests share (catalog database `lake`)."""
+    return postgres_server("lake")
 
 
 def reentry(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -207,3 +220,174 @@ def _demo_person_in_lake(workdir: Path, postgres: dict, pick):
         return pick(scratch)
     finally:
         shutil.rmtree(scratch)
+
+
+# A reader beside the writers: in every snapshot it reads, the manifest and the raw tables
+# agree (each file commits its rows and its manifest row together). It prints what it saw.
+READER = """
+import json, sys, time
+from pathlib import Path
+import duckdb
+from reentry.settings import Settings
+settings = Settings(workdir=Path(sys.argv[1]), **Settings.backend_from_env())
+stop = Path(sys.argv[2])
+seen = {"reads": 0, "mismatches": [], "errors": []}
+con = None
+while not stop.exists():
+    if con is None:
+        try:
+            con = settings.warehouse.open(read_only=True)
+        except duckdb.Error:  # before the first ingestion created the lake
+            time.sleep(0.2)
+            continue
+    try:
+        con.execute("begin transaction")
+        manifest = dict(con.execute(
+            "select entity, sum(n_loaded) from ingest.files where status = 'loaded' group by 1"
+        ).fetchall())
+        quarantined = con.execute(
+            "select coalesce(sum(n_quarantined), 0) from ingest.files where status = 'loaded'"
+        ).fetchone()[0]
+        raw = {e: con.execute(f"select count(*) from raw.{e}").fetchone()[0] for e in manifest}
+        kept = con.execute("select count(*) from ingest.quarantine").fetchone()[0]
+        con.execute("commit")
+    except duckdb.CatalogException:  # before the first ingestion created the tables
+        con.execute("rollback")
+        con.close()
+        con = None
+        time.sleep(0.2)
+        continue
+    except duckdb.Error as exc:
+        seen["errors"].append(f"{type(exc).__name__}: {exc}"[:300])
+        con.execute("rollback")
+        continue
+    seen["reads"] += 1
+    if manifest != raw or quarantined != kept:
+        seen["mismatches"].append([manifest, raw, quarantined, kept])
+    time.sleep(0.05)
+if con is not None:
+    con.close()
+print(json.dumps(seen))
+"""
+
+
+def _split_landing(landing: Path, halves: tuple[Path, Path]) -> None:
+    """Each source's folder of `landing` into one of two landing folders, alternately (the
+    registry and its layouts stay where they are)."""
+    from reentry.ingest.registry import load_registry
+
+    sources = sorted(load_registry(landing / "sources.yml").sources)
+    for i, source in enumerate(sources):
+        if (landing / source).is_dir():
+            shutil.copytree(landing / source, halves[i % 2] / source)
+
+
+def _raw_rows(con: duckdb.DuckDBPyConnection, db: str) -> dict[str, list[str]]:
+    """Every raw table's rows without their load id (the order of loading differs)."""
+    from reentry.contract import ENTITIES
+
+    out = {}
+    for entity in ENTITIES:
+        rows = con.execute(f"select * exclude (_load_id) from {db}.raw.{entity}").fetchall()
+        out[entity] = sorted(repr(r) for r in rows)
+    return out
+
+
+def test_two_ingestions_at_once_on_the_lake_lose_nothing_and_duplicate_nothing(
+    tmp_path, postgres_server, demo_keys
+) -> None:
+    """Two `reentry ingest` processes, each with its own sources, write the lake at once
+    while a reader reads it; then the lake holds exactly what one ingestion of all the files
+    into the embedded file holds."""
+    lake = postgres_server("writers")
+    generate_demo(tmp_path / "landing", tmp_path / "truth", persons=PERSONS, seed=8)
+    registry = tmp_path / "landing" / "sources.yml"
+    halves = (tmp_path / "landing-a", tmp_path / "landing-b")
+    _split_landing(tmp_path / "landing", halves)
+    workdir = tmp_path / "lake"
+    keys = ["--key-file", str(demo_keys["key_file"])]
+    env = {**os.environ, **lake}
+    stop = tmp_path / "stop-reading"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(workdir), str(stop)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    writers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reentry.cli",
+                "ingest",
+                "--workdir",
+                str(workdir),
+                "--landing",
+                str(half),
+                "--sources",
+                str(registry),
+                *keys,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        for half in halves
+    ]
+    outputs = [w.communicate(timeout=1200) for w in writers]
+    stop.touch()
+    seen_out, seen_err = reader.communicate(timeout=120)
+    for writer, (out, err) in zip(writers, outputs, strict=True):
+        assert writer.returncode == 0, out[-1500:] + err[-1500:]
+    assert reader.returncode == 0, seen_err[-1500:]
+    seen = json.loads(seen_out)
+    assert seen["errors"] == [] and seen["mismatches"] == []
+    assert seen["reads"] > 0
+
+    # The same files, all at once, into the embedded file.
+    one = tmp_path / "file"
+    alone = reentry(
+        ["ingest", "--workdir", str(one), "--landing", str(tmp_path / "landing"), *keys],
+        {"REENTRY_BACKEND": "file"},
+    )
+    assert alone.returncode == 0, alone.stdout[-1500:] + alone.stderr[-1500:]
+
+    from reentry.settings import Settings
+
+    settings = Settings(workdir=workdir, **Settings.backend_from_env(lake))
+    with settings.warehouse.connect(read_only=True) as con:
+        con.execute(f"attach '{one / 'work' / 'warehouse.duckdb'}' as one (read_only)")
+        # The two ingestions overlapped: their loads interleave in the order of commits.
+        runs = con.execute(
+            "select run_id, started_at, finished_at from wh.ingest.runs order by 1"
+        ).fetchall()
+        assert len(runs) == 2 and runs[1][1] < runs[0][2] and runs[0][1] < runs[1][2]
+        order = [
+            r
+            for (r,) in con.execute(
+                "select run_id from wh.ingest.files order by load_id"
+            ).fetchall()
+        ]
+        assert sum(a != b for a, b in zip(order, order[1:], strict=False)) >= 2
+        # Each file once, every load number once, the counter at the last of them.
+        manifest = "select file_name, file_hash, status, n_received, n_loaded, n_quarantined "
+        lake_files = con.execute(manifest + "from wh.ingest.files order by 1").fetchall()
+        file_files = con.execute(manifest + "from one.ingest.files order by 1").fetchall()
+        assert lake_files == file_files
+        (n, distinct, top) = con.execute(
+            "select count(*), count(distinct load_id), max(load_id) from wh.ingest.files"
+        ).fetchone()
+        assert n == distinct == top
+        assert con.execute(
+            "select value from wh.ingest.counters where name = 'load'"
+        ).fetchone() == (top,)
+        # Nothing lost, nothing twice: the raw rows and the quarantine equal one ingestion's.
+        assert _raw_rows(con, "wh") == _raw_rows(con, "one")
+        quarantine = "select * exclude (load_id) from {}.ingest.quarantine"
+        assert sorted(map(repr, con.execute(quarantine.format("wh")).fetchall())) == sorted(
+            map(repr, con.execute(quarantine.format("one")).fetchall())
+        )

@@ -22,7 +22,6 @@ import duckdb
 
 from reentry.contract import ENTITIES
 from reentry.pseudonym import PseudonymKey, pseudonym_sql
-from reentry.store import create_table
 
 # Entities whose rows name a person, and the source record number that other entities use.
 PERSON_RECORDS = {"inmates": "inmate_id", "participants": "client_id"}
@@ -51,20 +50,15 @@ class Request:
         return f"Request(<hidden>, requested_on={self.requested_on})"
 
 
-def ensure_erasure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
-    create_table(
-        con,
-        db,
+def erasure_schema(db: str) -> list[str]:
+    """The erasure log's tables (part of reentry.ingest.warehouse.ensure_schema)."""
+    return [
         f"""
         create table if not exists {db}.ingest.erasures (
             person_key varchar primary key,      -- pseudonym of the erased person
             requested_on date not null,          -- date of the request
             erased_at timestamp not null         -- when the warehouse applied it
         )""",
-    )
-    create_table(
-        con,
-        db,
         f"""
         create table if not exists {db}.ingest.erased_records (
             source_id varchar not null,
@@ -72,12 +66,10 @@ def ensure_erasure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
             record_id varchar not null,          -- inmate_id | client_id in that source
             primary key (source_id, entity, record_id)
         )""",
-    )
-    # The loads the erasure log has been applied to, up to which (reentry.ingest.load).
-    con.execute(
+        # The loads the erasure log has been applied to, up to which (reentry.ingest.load).
         f"create table if not exists {db}.ingest.erasure_checks "
-        "(checked_through bigint not null, checked_at timestamp not null)"
-    )
+        "(checked_through bigint not null, checked_at timestamp not null)",
+    ]
 
 
 def pseudonymise(requests: list[Request], key: PseudonymKey) -> list[tuple[str, date]]:
