@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-crash test-lake lake-postgres lint dev clean bench
+.PHONY: demo test test-crash test-lake lake-postgres lint dev clean bench bench-lake
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -46,6 +46,10 @@ dev: $(STAMP)
 # The benchmark (not part of `make test`): 10^4, 10^5, 10^6 persons; results in bench/results/.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The lake against the file at 10^5 and 10^6 persons (a PostgreSQL of its own); bench/results/lake.md.
+bench-lake: $(STAMP)
+	$(BIN)/python -m bench.lake
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
