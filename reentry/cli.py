@@ -23,6 +23,7 @@ from reentry.ingest.config import ConfigError
 from reentry.ingest.erasure import ErasureRequestError
 from reentry.outputs.pack import PackError
 from reentry.pseudonym import PseudonymKeyError
+from reentry.store import WarehouseTooNew, WriterConflict
 from simulation.selection import parse_hidden_confounding
 
 from .erase import ErasureIncomplete
@@ -440,6 +441,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_releases(args: argparse.Namespace) -> int:
+    """Every publish kept as a release: name, data and method version, file, lake snapshot."""
+    from reentry.publish.releases import format_releases, list_releases
+
+    wd = Workdir(Path(args.workdir))
+    warehouse = Settings(workdir=wd.root, **Settings.backend_from_env()).warehouse
+    print(format_releases(list_releases(warehouse), wd.published_db))
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     """The data dictionary as a dbt docs site in WORKDIR/docs/ (one file that opens from
     disk), with the column types and descriptions of the published database."""
@@ -793,6 +804,20 @@ when, and the erasure log's size.""",
     )
     retention(p)
     p.set_defaults(func=cmd_status)
+
+    p = _subcommand(
+        sub,
+        "releases",
+        "every publish kept: data and method version, file, lake snapshot",
+        """\
+Every publish is kept as a release: its file published/releases/release-NNNN.duckdb (open it
+as the published file, to read a past quarter's figures exactly as published), its data
+version (the file's sha256), method version (the package's version and the dbt project's
+checksum), as-of date and, on the lake, the snapshot its marts were read from. A release
+published before an erasure is withdrawn: its file is deleted, and this list says when and
+why.""",
+    )
+    p.set_defaults(func=cmd_releases)
     return parser
 
 
@@ -824,11 +849,12 @@ def main(argv: list[str] | None = None) -> int:
         NotPublished,
         PackError,
         ErasureRequestError,
+        WarehouseTooNew,
     ) as exc:
         args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
-    except (PipelineFailed, ErasureIncomplete) as exc:
+    except (PipelineFailed, ErasureIncomplete, WriterConflict) as exc:
         args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)

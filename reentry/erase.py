@@ -26,7 +26,8 @@ from reentry.faults import moment
 from reentry.ingest.erasure import Request, apply_erasures, log_erasures, pseudonymise
 from reentry.ingest.warehouse import WH, check_key, ensure_schema
 from reentry.pseudonym import PseudonymKey, hmac_sql
-from reentry.store import Warehouse, as_warehouse
+from reentry.publish.releases import releases_dir, withdraw_releases
+from reentry.store import Warehouse, as_warehouse, atomically
 
 from .publish.database import previous_path
 from .settings import Settings
@@ -123,15 +124,14 @@ def _apply(work_db: Warehouse | Path, keys: list[tuple[str, object]]) -> tuple[i
     warehouse = as_warehouse(work_db)
     with warehouse.connect() as con:
         con.execute("set enable_progress_bar = false")
-        ensure_schema(con, WH)
-        con.execute("begin transaction")
-        try:
-            new = log_erasures(con, WH, keys)
-            removed = apply_erasures(con, WH)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+        atomically(con, lambda: ensure_schema(con, WH), "preparing the erasure")
+        # The log entry and the deletion are one transaction (retried whole if another
+        # writer of the lake committed a conflicting change meanwhile).
+        new, removed = atomically(
+            con,
+            lambda: (log_erasures(con, WH, keys), apply_erasures(con, WH)),
+            "logging the erasure",
+        )
         warehouse.checkpoint(con)
         return new, removed
 
@@ -163,11 +163,22 @@ def finish_erasures(settings: Settings, say: Callable[[str], None]) -> None:
         previous.unlink()
         say("the previous published version (which may hold an erased person) is deleted")
     say(settings.warehouse.purge_history())
+    withdrawn = withdraw_releases(
+        settings.warehouse, wd.published_db, "it may hold a person erased since"
+    )
+    if withdrawn:
+        say(
+            f"{len(withdrawn)} earlier release(s) withdrawn, their files deleted (they may hold "
+            f"an erased person): {', '.join(withdrawn)}"
+        )
     keys = erased_keys(settings.warehouse)
     remaining = {
         **_count_work(settings.warehouse, keys),
         **_count_published(wd.published_db, keys, settings.research_key()),
     }
+    for release in sorted(releases_dir(wd.published_db).glob("*.duckdb")):
+        found = _count_published(release, keys, settings.research_key())
+        remaining.update({f"{release.name}: {t}": n for t, n in found.items()})
     left = sorted(t for t, n in remaining.items() if n)
     if left:
         raise ErasureIncomplete(f"erased persons are still found in: {', '.join(left)}")

@@ -44,6 +44,23 @@ create table if not exists ledger.publishes (
 -- marked 'published' after; a run finds a 'staged' one left by a killed run and settles it.
 alter table ledger.publishes add column if not exists built_at timestamp; -- the build published
 alter table ledger.publishes add column if not exists state varchar;      -- null: published
+-- The lake's snapshot the publish read its marts from (null on the file).
+alter table ledger.publishes add column if not exists lake_snapshot bigint;
+-- Every publish kept as a release (reentry.publish.releases): its file in published/releases/,
+-- on the lake also the snapshot it was read from; withdrawn (file deleted) after an erasure.
+create table if not exists ledger.releases (
+    release_no integer not null,     -- (not release_id: that names a release from prison)
+    name varchar not null,           -- release-0001, …: its file is published/releases/NAME.duckdb
+    published_at timestamp not null,
+    data_version varchar not null,   -- sha256 of the published file
+    method_version varchar not null, -- the package's version + the dbt project's checksum
+    as_of varchar,                   -- the data cut-off asked for ('' = the default)
+    built_at timestamp,
+    path varchar,
+    lake_snapshot bigint,            -- the lake: its snapshot with these marts
+    withdrawn_at timestamp,
+    withdrawn_reason varchar
+);
 -- Every run of a command that changes the work folder: one without finished_at was killed.
 create table if not exists ledger.runs (
     started_at timestamp not null,
@@ -68,6 +85,12 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
 
 
 REGISTER_ENTITIES = ENTITIES_BY_KIND["register"]
+
+
+def ledger_connection(work_db: Warehouse | Path) -> contextlib.AbstractContextManager:
+    """A connection to the work database with the ledger's tables in place (closed at the
+    end of the block)."""
+    return _ledger(work_db)
 
 
 @contextlib.contextmanager
@@ -207,13 +230,15 @@ def record_publish_intent(
     data_version: str,
     n_tables: int,
     built_at: datetime | None,
+    lake_snapshot: int | None = None,
 ) -> None:
     """Before the new file replaces the published one: what is about to be published."""
     with _ledger(work_db) as con:
         con.execute(
             "insert into ledger.publishes by name select ? as published_at, ? as path, "
-            "? as data_version, ? as n_tables, ? as built_at, 'staged' as state",
-            [datetime.now(), str(path), data_version, n_tables, built_at],
+            "? as data_version, ? as n_tables, ? as built_at, 'staged' as state, "
+            "? as lake_snapshot",
+            [datetime.now(), str(path), data_version, n_tables, built_at, lake_snapshot],
         )
 
 

@@ -336,6 +336,13 @@ def recover(settings: Settings, say: Callable[[str], None], command: str = "run"
             "the stopped run's publish had "
             + ("ended: recorded now" if moved else "not replaced the published version: redone")
         )
+    # A publish recorded without its release (killed in between, or published before
+    # releases were kept) is kept as one now.
+    from reentry.publish.releases import record_release
+
+    release = record_release(settings.warehouse, paths.published_db)
+    if release:
+        say(f"the published version is kept as {release.name}")
     return started
 
 

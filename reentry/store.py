@@ -57,6 +57,10 @@ def install_extensions(extension_dir: Path) -> None:
         con.close()
 
 
+class WarehouseTooNew(Exception):
+    """The work database's storage is newer than this DuckDB reads."""
+
+
 @dataclass(frozen=True)
 class Warehouse:
     """Where the warehouse is, and how to open it."""
@@ -135,6 +139,12 @@ class Warehouse:
                 con.execute(statement)
                 return
             except duckdb.Error as exc:
+                if "Trying to read a database file with version number" in str(exc):
+                    raise WarehouseTooNew(
+                        f"{self.describe()} was written by a newer DuckDB than this one "
+                        f"({duckdb.__version__}); rebuild the work folder from its archive "
+                        '(README, "The warehouse on DuckLake")'
+                    ) from None
                 # Two processes attaching a new lake at once both create its catalog's
                 # tables; the one that lost finds them made when it tries again.
                 if "initialize DuckLake" not in str(exc) or attempt == CONFLICT_ATTEMPTS:

@@ -132,6 +132,36 @@ def test_the_lake_publishes_what_the_file_publishes(both, postgres) -> None:
     marts = published_marts(file)
     assert len(marts) >= 18 and all(marts.values())
     assert published_marts(lake) == marts
+    # The publish is a release: its file, and the lake's snapshot it was read from, named
+    # by the commit that recorded it; the lake as of that snapshot holds the published marts.
+    from reentry.publish.releases import list_releases
+    from reentry.settings import Settings
+
+    settings = Settings(workdir=lake, **Settings.backend_from_env(postgres))
+    [release] = list_releases(settings.warehouse)
+    assert release.name == "release-0001" and release.lake_snapshot is not None
+    assert (lake / "published" / release.path).exists()
+    con = duckdb.connect(config=settings.warehouse.config())
+    try:
+        settings.warehouse.attach(con, "wh", read_only=True)
+        snapshots = con.execute("select commit_message from wh.snapshots()").fetchall()
+        messages = [m for (m,) in snapshots]
+        assert sum(1 for m in messages if m and m.startswith("release-0001: data ")) == 1
+        con.execute("detach wh")
+        data = postgres["REENTRY_LAKE_DATA"]
+        con.execute(
+            f"attach '{settings.warehouse.attach_path}' as past (read_only, "
+            f"snapshot_version {release.lake_snapshot}, data_path '{data}')"
+        )
+        con.execute(f"attach '{lake / 'published' / release.path}' as pub (read_only)")
+        for table in ("recidivism_rates", "placement_funnel", "programme_indicators"):
+            past, published = (
+                con.execute(f"select count(*) from {db}.marts.{table}").fetchone()[0]
+                for db in ("past", "pub")
+            )
+            assert past == published > 0, table
+    finally:
+        con.close()
 
 
 def _parquet_holding(data: Path, value: str) -> list[str]:
@@ -168,6 +198,7 @@ def test_an_erasure_on_the_lake_leaves_no_file_and_no_snapshot_with_the_person(
     erased = reentry(erase_argv(workdir, landing, demo_keys, person), postgres)
     assert erased.returncode == 0, erased.stdout[-1500:] + erased.stderr[-1500:]
     assert "older lake snapshots expired" in erased.stdout
+    assert "release(s) withdrawn" in erased.stdout
     assert _parquet_holding(data, key) == []
     published = workdir / "published" / "warehouse.duckdb"
     research = demo_keys["research_key_file"].read_bytes()
@@ -188,6 +219,15 @@ def test_an_erasure_on_the_lake_leaves_no_file_and_no_snapshot_with_the_person(
             [erased_at],
         ).fetchone()
     assert older == 0
+    # The release without them points at a snapshot that is still there.
+    from reentry.publish.releases import list_releases
+
+    *earlier, current = list_releases(settings.warehouse)
+    assert earlier and all(r.withdrawn_at for r in earlier) and not current.withdrawn_at
+    with settings.warehouse.connect(read_only=True) as con:
+        assert con.execute(
+            "select count(*) from wh.snapshots() where snapshot_id = ?", [current.lake_snapshot]
+        ).fetchone() == (1,)
 
 
 def _demo_person_in_lake(workdir: Path, postgres: dict, pick):

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from reentry import ledger
 from reentry.faults import moment
 from reentry.publish.database import move_into_place, stage
+from reentry.publish.releases import record_release
 
 from .dbt import WRITER_POOL
 from .resources import WarehouseResource
@@ -46,6 +47,7 @@ def _publish(context: AssetExecutionContext, warehouse: WarehouseResource) -> Ma
         staged.data_version,
         len(staged.tables),
         ledger.last_build(work_db),
+        staged.lake_snapshot,
     )
     moment("publish:staged")
     # After an erasure not yet finished, the version replaced may still hold the person.
@@ -53,9 +55,12 @@ def _publish(context: AssetExecutionContext, warehouse: WarehouseResource) -> Ma
     result = move_into_place(staged, paths.published_db, keep_previous)
     moment("publish:moved")
     ledger.settle_publish(work_db, result.data_version, moved=True, previous=result.previous)
+    release = record_release(work_db, paths.published_db)
     context.log.info(
         f"published {len(result.tables)} marts to {result.path} "
-        f"(data version {result.data_version[:12]})"
+        f"(data version {result.data_version[:12]}"
+        + (f", kept as {release.name}" if release else "")
+        + ")"
     )
     if not keep_previous:
         context.log.info(
@@ -67,5 +72,6 @@ def _publish(context: AssetExecutionContext, warehouse: WarehouseResource) -> Ma
             "data_version": result.data_version,
             "tables": len(result.tables),
             "previous": str(result.previous) if result.previous else "none",
+            "release": release.name if release else "none",
         }
     )

@@ -137,6 +137,7 @@ class Staged:
     path: Path
     tables: list[str]
     data_version: str  # sha256 of the file
+    lake_snapshot: int | None = None  # the lake's snapshot the marts were read from
 
 
 def staging_path(published_db: Path) -> Path:
@@ -152,6 +153,13 @@ def stage(work_db: Warehouse | Path, published_db: Path, research_key: Pseudonym
     with staged_database(published_db, ".new", warehouse.config()) as (con, staging):
         warehouse.attach(con, "work", read_only=True)
         con.execute(f"attach '{staging}' as pub (storage_version '{STORAGE_VERSION}')")
+        # One transaction: every mart read from one snapshot of the lake (its number kept).
+        con.execute("begin transaction")
+        snapshot = (
+            con.execute("select id from work.current_snapshot()").fetchone()[0]
+            if warehouse.is_lake
+            else None
+        )
         con.execute("create schema pub.marts")
         tables = [
             r[0]
@@ -163,10 +171,11 @@ def stage(work_db: Warehouse | Path, published_db: Path, research_key: Pseudonym
         for table in tables:
             _copy_table(con, table, research_key)
         _copy_dictionary(con)
+        con.execute("commit")
         con.execute("checkpoint pub")
         con.execute("detach pub")
     _sync(staging)
-    return Staged(staging, tables, sha256_file(staging))
+    return Staged(staging, tables, sha256_file(staging), snapshot)
 
 
 def _sync(path: Path) -> None:
