@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-crash lint dev clean bench
+.PHONY: demo test test-crash test-lake lake-postgres lint dev clean bench bench-lake
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -22,11 +22,19 @@ demo: $(STAMP)
 	$(BIN)/reentry demo --workdir demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not crash"
+	$(BIN)/python -m pytest -m "not crash and not lake"
 
 # Runs killed at every step boundary and finished by the next (about 15 minutes; CI runs it).
 test-crash: $(STAMP)
 	$(BIN)/python -m pytest -m crash
+
+# The warehouse on DuckLake against a PostgreSQL the tests start themselves (CI runs it).
+test-lake: $(STAMP)
+	$(BIN)/python -m pytest -m lake
+
+# A PostgreSQL for the lake's catalog in .lake/ (prints the variables a lake run reads).
+lake-postgres:
+	@scripts/lake-postgres start .lake
 
 # Dagster's UI on the demo work folder: the whole graph, runs, checks, sensor and schedule.
 dev: $(STAMP)
@@ -38,6 +46,10 @@ dev: $(STAMP)
 # The benchmark (not part of `make test`): 10^4, 10^5, 10^6 persons; results in bench/results/.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The lake against the file at 10^5 and 10^6 persons (a PostgreSQL of its own); bench/results/lake.md.
+bench-lake: $(STAMP)
+	$(BIN)/python -m bench.lake
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

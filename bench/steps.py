@@ -75,7 +75,11 @@ def main(step: str, workdir: Path, landing: Path) -> None:
         sys.exit(f"unknown step {step!r}")
     key_file, research_key_file = write_keys(wd.root)
     settings = Settings(
-        workdir=wd.root, landing=landing, key_file=key_file, research_key_file=research_key_file
+        workdir=wd.root,
+        landing=landing,
+        key_file=key_file,
+        research_key_file=research_key_file,
+        **Settings.backend_from_env(),  # the embedded file, or the lake (bench.lake)
     )
     run_pipeline(settings, lambda message: None, selection=step_selection(step))
 

@@ -23,6 +23,7 @@ from reentry.ingest.config import ConfigError
 from reentry.ingest.erasure import ErasureRequestError
 from reentry.outputs.pack import PackError
 from reentry.pseudonym import PseudonymKeyError
+from reentry.store import WarehouseTooNew, WriterConflict
 from simulation.selection import parse_hidden_confounding
 
 from .erase import ErasureIncomplete
@@ -177,6 +178,7 @@ def _settings(args: argparse.Namespace, landing: Path | None = None) -> Settings
         research_key_file=getattr(args, "research_key_file", None),
         retention_days=args.retention_days,
         as_of=getattr(args, "as_of", None),
+        **Settings.backend_from_env(),
     )
 
 
@@ -186,7 +188,7 @@ def _check_settings(settings: Settings, research: bool = True) -> None:
     from reentry.ingest.registry import load_registry
     from reentry.ingest.warehouse import check_key
 
-    check_key(settings.paths.work_db, settings.pseudonym_key())
+    check_key(settings.warehouse, settings.pseudonym_key())
     if research:
         settings.research_key()
     if not settings.landing.is_dir():
@@ -210,10 +212,10 @@ def _pipeline(settings: Settings, console: Console) -> None:
     )
     console.close()
     wd = settings.paths
-    if wd.work_db.exists():
+    if settings.warehouse.exists():
         console.text(
             format_summary(
-                load_summary(wd.work_db),
+                load_summary(settings.warehouse),
                 sources_table=console.verbose,
                 max_files=None if console.verbose else 10,
             )
@@ -278,6 +280,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         key_file=args.key_file,
         retention_days=args.retention_days,
         demo=True,
+        **Settings.backend_from_env(),
     )
     _pipeline(settings, console)
     return 0
@@ -311,8 +314,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     console = args.console
     run_pipeline(settings, console.say, selection=INGESTION, on_step=console.step)
     console.close()
-    console.text(format_summary(load_summary(settings.paths.work_db)))
-    console.text(f"\nWork database: {settings.paths.work_db}")
+    console.text(format_summary(load_summary(settings.warehouse)))
+    console.text(f"\nWork database: {settings.warehouse.describe()}")
     return 0
 
 
@@ -334,10 +337,13 @@ def cmd_erase(args: argparse.Namespace) -> int:
     today = date.today()
     wd = Workdir(Path(args.workdir))
     keys = Settings(
-        workdir=wd.root, key_file=args.key_file, research_key_file=args.research_key_file
+        workdir=wd.root,
+        key_file=args.key_file,
+        research_key_file=args.research_key_file,
+        **Settings.backend_from_env(),
     )
     # Refuse a missing or short key, or another key than the work folder's, before anything.
-    check_key(wd.work_db, keys.pseudonym_key())
+    check_key(keys.warehouse, keys.pseudonym_key())
     keys.research_key()
     person = (args.family_name, args.given_name, args.birth_date)
     if args.requests and any(person):
@@ -354,9 +360,11 @@ def cmd_erase(args: argparse.Namespace) -> int:
             "a request needs --family-name, --given-name and "
             "--birth-date YYYY-MM-DD (or --requests FILE)"
         )
-    if not wd.work_db.exists():
-        raise FileNotFoundError(f"no work database at {wd.work_db}: nothing to erase from")
-    landing = Path(args.landing) if args.landing else last_landing(wd.work_db)
+    if not keys.warehouse.exists():
+        raise FileNotFoundError(
+            f"no work database at {keys.warehouse.describe()}: nothing to erase from"
+        )
+    landing = Path(args.landing) if args.landing else last_landing(keys.warehouse)
     if landing is None or not landing.is_dir():
         raise FileNotFoundError("the landing folder of the last run is not there; pass --landing")
     settings = _settings(args, landing=landing)
@@ -427,7 +435,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Loads, quarantine, overdue sources, the last checks and publish."""
     from .status import status_text
 
-    print(status_text(Workdir(Path(args.workdir)), retention_days=args.retention_days))
+    wd = Workdir(Path(args.workdir))
+    warehouse = Settings(workdir=wd.root, **Settings.backend_from_env()).warehouse
+    print(status_text(wd, retention_days=args.retention_days, warehouse=warehouse))
+    return 0
+
+
+def cmd_releases(args: argparse.Namespace) -> int:
+    """Every publish kept as a release: name, data and method version, file, lake snapshot."""
+    from reentry.publish.releases import format_releases, list_releases
+
+    wd = Workdir(Path(args.workdir))
+    warehouse = Settings(workdir=wd.root, **Settings.backend_from_env()).warehouse
+    print(format_releases(list_releases(warehouse), wd.published_db))
     return 0
 
 
@@ -784,6 +804,20 @@ when, and the erasure log's size.""",
     )
     retention(p)
     p.set_defaults(func=cmd_status)
+
+    p = _subcommand(
+        sub,
+        "releases",
+        "every publish kept: data and method version, file, lake snapshot",
+        """\
+Every publish is kept as a release: its file published/releases/release-NNNN.duckdb (open it
+as the published file, to read a past quarter's figures exactly as published), its data
+version (the file's sha256), method version (the package's version and the dbt project's
+checksum), as-of date and, on the lake, the snapshot its marts were read from. A release
+published before an erasure is withdrawn: its file is deleted, and this list says when and
+why.""",
+    )
+    p.set_defaults(func=cmd_releases)
     return parser
 
 
@@ -791,7 +825,10 @@ def _held(args: argparse.Namespace) -> contextlib.AbstractContextManager:
     """The work folder's lock for a command that changes it; nothing for the others."""
     if not getattr(args, "writes", False):
         return contextlib.nullcontext()
-    return work_folder_lock(Path(args.workdir), args.command, args.wait)
+    # On the lake, ingestions share the folder: each commits only its own appends (README,
+    # "The warehouse on DuckLake"); a run (build, publish) or an erasure still holds it alone.
+    shared = args.command == "ingest" and Settings.backend_from_env()["backend"] == "lake"
+    return work_folder_lock(Path(args.workdir), args.command, args.wait, shared=shared)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -812,11 +849,12 @@ def main(argv: list[str] | None = None) -> int:
         NotPublished,
         PackError,
         ErasureRequestError,
+        WarehouseTooNew,
     ) as exc:
         args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return 2
-    except (PipelineFailed, ErasureIncomplete) as exc:
+    except (PipelineFailed, ErasureIncomplete, WriterConflict) as exc:
         args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)

@@ -15,7 +15,6 @@ What it prints are counts per layer, never a name, a birth date or a pseudonym.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,8 +26,10 @@ from reentry.faults import moment
 from reentry.ingest.erasure import Request, apply_erasures, log_erasures, pseudonymise
 from reentry.ingest.warehouse import WH, check_key, ensure_schema
 from reentry.pseudonym import PseudonymKey, hmac_sql
+from reentry.publish.releases import releases_dir, withdraw_releases
+from reentry.store import Warehouse, as_warehouse, atomically
 
-from .publish.database import previous_path, staged_database
+from .publish.database import previous_path
 from .settings import Settings
 
 ERASURE_LOG = ("ingest", "erasures")
@@ -79,11 +80,9 @@ def _person_tables(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, s
     return out
 
 
-def _count_work(work_db: Path, keys: list[str]) -> dict[str, int]:
+def _count_work(work_db: Warehouse | Path, keys: list[str]) -> dict[str, int]:
     """Rows of the persons with `keys`, per table of the work database that holds persons."""
-    con = duckdb.connect()
-    try:
-        con.execute(f"attach '{work_db}' as {WH} (read_only)")
+    with as_warehouse(work_db).connect(read_only=True) as con:
         con.execute(
             "create temp table k as select unnest($k::varchar[]) as person_key", {"k": keys}
         )
@@ -95,8 +94,6 @@ def _count_work(work_db: Path, keys: list[str]) -> dict[str, int]:
             for s, t, cond in _person_tables(con, WH)
             if (s, t) != ERASURE_LOG
         }
-    finally:
-        con.close()
 
 
 def _count_published(
@@ -123,55 +120,34 @@ def _count_published(
         con.close()
 
 
-def _apply(work_db: Path, keys: list[tuple[str, object]]) -> tuple[int, dict[str, int]]:
-    con = duckdb.connect()
-    try:
+def _apply(work_db: Warehouse | Path, keys: list[tuple[str, object]]) -> tuple[int, dict[str, int]]:
+    warehouse = as_warehouse(work_db)
+    with warehouse.connect() as con:
         con.execute("set enable_progress_bar = false")
-        con.execute(f"attach '{work_db}' as {WH}")
-        ensure_schema(con, WH)
-        con.execute("begin transaction")
-        try:
-            new = log_erasures(con, WH, keys)
-            removed = apply_erasures(con, WH)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-        con.execute(f"checkpoint {WH}")
+        atomically(con, lambda: ensure_schema(con, WH), "preparing the erasure")
+        # The log entry and the deletion are one transaction (retried whole if another
+        # writer of the lake committed a conflicting change meanwhile).
+        new, removed = atomically(
+            con,
+            lambda: (log_erasures(con, WH, keys), apply_erasures(con, WH)),
+            "logging the erasure",
+        )
+        warehouse.checkpoint(con)
         return new, removed
-    finally:
-        con.close()
 
 
-def compact(database: Path) -> None:
-    """Rewrite a DuckDB file into a fresh one and move it into place: deleted rows leave no
-    trace in free blocks of the old file."""
-    with staged_database(database, ".compact") as (con, fresh):
-        con.execute(f"attach '{database}' as old (read_only)")
-        con.execute(f"attach '{fresh}' as fresh")
-        con.execute("copy from database old to fresh")
-        con.execute("checkpoint fresh")
-    os.replace(fresh, database)
-
-
-def last_landing(work_db: Path) -> Path | None:
+def last_landing(work_db: Warehouse | Path) -> Path | None:
     """The landing folder of the last ingestion run."""
-    con = duckdb.connect(str(work_db), read_only=True)
-    try:
+    with as_warehouse(work_db).connect(read_only=True) as con:
         row = con.execute("select landing from ingest.runs order by run_id desc limit 1").fetchone()
-    finally:
-        con.close()
     return Path(row[0]) if row else None
 
 
-def erased_keys(work_db: Path) -> list[str]:
+def erased_keys(work_db: Warehouse | Path) -> list[str]:
     """The pseudonyms of every logged erasure."""
-    con = duckdb.connect(str(work_db), read_only=True)
-    try:
+    with as_warehouse(work_db).connect(read_only=True) as con:
         rows = con.execute("select person_key from ingest.erasures order by 1").fetchall()
-        return [r[0] for r in rows]
-    finally:
-        con.close()
+    return [r[0] for r in rows]
 
 
 def finish_erasures(settings: Settings, say: Callable[[str], None]) -> None:
@@ -186,16 +162,27 @@ def finish_erasures(settings: Settings, say: Callable[[str], None]) -> None:
     if previous.exists():
         previous.unlink()
         say("the previous published version (which may hold an erased person) is deleted")
-    compact(wd.work_db)
-    keys = erased_keys(wd.work_db)
+    say(settings.warehouse.purge_history())
+    withdrawn = withdraw_releases(
+        settings.warehouse, wd.published_db, "it may hold a person erased since"
+    )
+    if withdrawn:
+        say(
+            f"{len(withdrawn)} earlier release(s) withdrawn, their files deleted (they may hold "
+            f"an erased person): {', '.join(withdrawn)}"
+        )
+    keys = erased_keys(settings.warehouse)
     remaining = {
-        **_count_work(wd.work_db, keys),
+        **_count_work(settings.warehouse, keys),
         **_count_published(wd.published_db, keys, settings.research_key()),
     }
+    for release in sorted(releases_dir(wd.published_db).glob("*.duckdb")):
+        found = _count_published(release, keys, settings.research_key())
+        remaining.update({f"{release.name}: {t}": n for t, n in found.items()})
     left = sorted(t for t, n in remaining.items() if n)
     if left:
         raise ErasureIncomplete(f"erased persons are still found in: {', '.join(left)}")
-    ledger.record_erasures_finished(wd.work_db)
+    ledger.record_erasures_finished(settings.warehouse)
     say(f"erasure log applied to every layer: {len(keys)} erased person(s) found nowhere")
 
 
@@ -209,23 +196,25 @@ def erase(settings: Settings, requests: list[Request], say: Callable[[str], None
     from .pipeline import run_pipeline
 
     wd = settings.paths
-    if not wd.work_db.exists():
-        raise FileNotFoundError(f"no work database at {wd.work_db}: nothing to erase from")
+    if not settings.warehouse.exists():
+        raise FileNotFoundError(
+            f"no work database at {settings.warehouse.describe()}: nothing to erase from"
+        )
     key, research_key = settings.pseudonym_key(), settings.research_key()
-    check_key(wd.work_db, key)  # another key would find no one and report success
+    check_key(settings.warehouse, key)  # another key would find no one and report success
     pairs = pseudonymise(requests, key)
     keys = sorted({k for k, _ in pairs})
     result = ErasureResult(requests=len(requests), newly_logged=0)
-    before_work = _count_work(wd.work_db, keys)
+    before_work = _count_work(settings.warehouse, keys)
     before_published = _count_published(wd.published_db, keys, research_key)
     say(f"{len(keys)} person(s) to erase; pseudonymised, logged with the request date")
-    result.newly_logged, removed = _apply(wd.work_db, pairs)
+    result.newly_logged, removed = _apply(settings.warehouse, pairs)
     moment("erase:logged")
     result.removed = {table: n for table, n in removed.items()}
     say(f"raw history and quarantine: {sum(removed.values()):,} rows removed; rebuilding")
     # The release without them keeps the data cut-off of the release it replaces.
     if settings.as_of is None:
-        settings = replace(settings, as_of=ledger.last_as_of(wd.work_db))
+        settings = replace(settings, as_of=ledger.last_as_of(settings.warehouse))
     run_pipeline(settings, say, command="erase")  # ends with finish_erasures
     for table, n in before_work.items():
         if not table.startswith(("raw.", "ingest.")):
@@ -233,7 +222,7 @@ def erase(settings: Settings, requests: list[Request], say: Callable[[str], None
     for table, n in before_published.items():
         result.removed[table] = n
     result.remaining = {
-        **_count_work(wd.work_db, keys),
+        **_count_work(settings.warehouse, keys),
         **_count_published(wd.published_db, keys, research_key),
     }
     left = sorted(t for t, n in result.remaining.items() if n)

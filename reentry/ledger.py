@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from reentry.contract import ENTITIES_BY_KIND
+from reentry.store import Warehouse, as_warehouse
 
 _DDL = """
 create schema if not exists ledger;
@@ -43,6 +44,23 @@ create table if not exists ledger.publishes (
 -- marked 'published' after; a run finds a 'staged' one left by a killed run and settles it.
 alter table ledger.publishes add column if not exists built_at timestamp; -- the build published
 alter table ledger.publishes add column if not exists state varchar;      -- null: published
+-- The lake's snapshot the publish read its marts from (null on the file).
+alter table ledger.publishes add column if not exists lake_snapshot bigint;
+-- Every publish kept as a release (reentry.publish.releases): its file in published/releases/,
+-- on the lake also the snapshot it was read from; withdrawn (file deleted) after an erasure.
+create table if not exists ledger.releases (
+    release_no integer not null,     -- (not release_id: that names a release from prison)
+    name varchar not null,           -- release-0001, …: its file is published/releases/NAME.duckdb
+    published_at timestamp not null,
+    data_version varchar not null,   -- sha256 of the published file
+    method_version varchar not null, -- the package's version + the dbt project's checksum
+    as_of varchar,                   -- the data cut-off asked for ('' = the default)
+    built_at timestamp,
+    path varchar,
+    lake_snapshot bigint,            -- the lake: its snapshot with these marts
+    withdrawn_at timestamp,
+    withdrawn_reason varchar
+);
 -- Every run of a command that changes the work folder: one without finished_at was killed.
 create table if not exists ledger.runs (
     started_at timestamp not null,
@@ -69,18 +87,21 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
 REGISTER_ENTITIES = ENTITIES_BY_KIND["register"]
 
 
+def ledger_connection(work_db: Warehouse | Path) -> contextlib.AbstractContextManager:
+    """A connection to the work database with the ledger's tables in place (closed at the
+    end of the block)."""
+    return _ledger(work_db)
+
+
 @contextlib.contextmanager
-def _ledger(work_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def _ledger(work_db: Warehouse | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the work database with the ledger's tables in place."""
-    con = duckdb.connect(str(work_db))
-    try:
+    with as_warehouse(work_db).connect() as con:
         ensure(con)
         yield con
-    finally:
-        con.close()
 
 
-def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dict:
+def build_state(work_db: Warehouse | Path, as_of: date | None, project_checksum: str) -> dict:
     """What a build would see now, whether the last build already saw exactly that, and what
     changed since: state["changed_entities"] lists the entities with newly loaded files when
     only those need rebuilding, None when everything does (no build yet, a model change, an
@@ -128,7 +149,7 @@ def build_state(work_db: Path, as_of: date | None, project_checksum: str) -> dic
     return state
 
 
-def last_as_of(work_db: Path) -> date | None:
+def last_as_of(work_db: Warehouse | Path) -> date | None:
     """The as-of date the last build was asked for (None: the default, or no build yet)."""
     with _ledger(work_db) as con:
         row = con.execute(
@@ -137,7 +158,7 @@ def last_as_of(work_db: Path) -> date | None:
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
-def record_build(work_db: Path, state: dict) -> None:
+def record_build(work_db: Warehouse | Path, state: dict) -> None:
     """Remember what the successful build saw and rebuilt."""
     with _ledger(work_db) as con:
         con.execute(
@@ -155,7 +176,9 @@ def record_build(work_db: Path, state: dict) -> None:
         )
 
 
-def record_validation(work_db: Path, report_json: dict, report_path: Path | None) -> None:
+def record_validation(
+    work_db: Warehouse | Path, report_json: dict, report_path: Path | None
+) -> None:
     """Remember a validation's outcome (names of failed expectations only)."""
     outcomes = report_json.get("outcomes", [])
     failures = [o for o in outcomes if not o.get("success")]
@@ -173,13 +196,13 @@ def record_validation(work_db: Path, report_json: dict, report_path: Path | None
         )
 
 
-def last_build(work_db: Path) -> datetime | None:
+def last_build(work_db: Warehouse | Path) -> datetime | None:
     """When the last recorded build finished (None: no build yet)."""
     with _ledger(work_db) as con:
         return con.execute("select max(built_at) from ledger.builds").fetchone()[0]
 
 
-def unpublished_build(work_db: Path) -> bool:
+def unpublished_build(work_db: Warehouse | Path) -> bool:
     """Whether the last recorded build is not (yet) the one published: a run stopped between
     the build and the end of its publish."""
     with _ledger(work_db) as con:
@@ -192,7 +215,7 @@ def unpublished_build(work_db: Path) -> bool:
     return bool(unpublished)
 
 
-def last_validation_failed(work_db: Path) -> bool:
+def last_validation_failed(work_db: Warehouse | Path) -> bool:
     """Whether the newest recorded validation failed (publishing it is refused)."""
     with _ledger(work_db) as con:
         row = con.execute(
@@ -202,18 +225,24 @@ def last_validation_failed(work_db: Path) -> bool:
 
 
 def record_publish_intent(
-    work_db: Path, path: Path, data_version: str, n_tables: int, built_at: datetime | None
+    work_db: Warehouse | Path,
+    path: Path,
+    data_version: str,
+    n_tables: int,
+    built_at: datetime | None,
+    lake_snapshot: int | None = None,
 ) -> None:
     """Before the new file replaces the published one: what is about to be published."""
     with _ledger(work_db) as con:
         con.execute(
             "insert into ledger.publishes by name select ? as published_at, ? as path, "
-            "? as data_version, ? as n_tables, ? as built_at, 'staged' as state",
-            [datetime.now(), str(path), data_version, n_tables, built_at],
+            "? as data_version, ? as n_tables, ? as built_at, 'staged' as state, "
+            "? as lake_snapshot",
+            [datetime.now(), str(path), data_version, n_tables, built_at, lake_snapshot],
         )
 
 
-def pending_publish(work_db: Path) -> tuple[str, str] | None:
+def pending_publish(work_db: Warehouse | Path) -> tuple[str, str] | None:
     """(path, data version) of a publish a killed run left between intent and record."""
     with _ledger(work_db) as con:
         row = con.execute(
@@ -223,7 +252,9 @@ def pending_publish(work_db: Path) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def settle_publish(work_db: Path, data_version: str, moved: bool, previous: Path | None) -> None:
+def settle_publish(
+    work_db: Warehouse | Path, data_version: str, moved: bool, previous: Path | None
+) -> None:
     """Record how a staged publish ended: moved into place ('published'), or not
     ('abandoned': the file it would have replaced is still the published one)."""
     with _ledger(work_db) as con:
@@ -241,7 +272,9 @@ def settle_publish(work_db: Path, data_version: str, moved: bool, previous: Path
         )
 
 
-def start_run(work_db: Path, command: str, as_of: date | None) -> tuple[datetime, dict | None]:
+def start_run(
+    work_db: Warehouse | Path, command: str, as_of: date | None
+) -> tuple[datetime, dict | None]:
     """Record that a run of `command` starts; return its start and, if the run before it
     was killed, that run's start, command and as-of date."""
     with _ledger(work_db) as con:
@@ -260,7 +293,7 @@ def start_run(work_db: Path, command: str, as_of: date | None) -> tuple[datetime
     return started, killed
 
 
-def finish_run(work_db: Path, started: datetime) -> None:
+def finish_run(work_db: Warehouse | Path, started: datetime) -> None:
     """Record that the run started at `started` ended (successfully or with a reported
     error: it was not killed)."""
     with _ledger(work_db) as con:
@@ -270,7 +303,7 @@ def finish_run(work_db: Path, started: datetime) -> None:
         )
 
 
-def erasures_unfinished(work_db: Path) -> bool:
+def erasures_unfinished(work_db: Warehouse | Path) -> bool:
     """Whether an erasure was logged after the layers were last checked free of every
     logged erasure."""
     with _ledger(work_db) as con:
@@ -288,7 +321,7 @@ def erasures_unfinished(work_db: Path) -> bool:
     return bool(pending)
 
 
-def record_erasures_finished(work_db: Path) -> None:
+def record_erasures_finished(work_db: Warehouse | Path) -> None:
     """Every logged erasure is applied to every layer, and checked."""
     with _ledger(work_db) as con:
         con.execute("insert into ledger.erasures_finished values (?)", [datetime.now()])

@@ -46,11 +46,14 @@ def _same_file(fd: int, path: Path) -> bool:
 
 @contextlib.contextmanager
 def work_folder_lock(
-    workdir: Path, command: str, wait: float = 0.0, poll: float = 0.2
+    workdir: Path, command: str, wait: float = 0.0, poll: float = 0.2, shared: bool = False
 ) -> Iterator[None]:
     """Hold the work folder's lock for the block; wait up to `wait` seconds for it. A work
     folder this call had to create, and which holds nothing else afterwards (the command
-    stopped at its checks), is removed again: a refused command leaves nothing behind."""
+    stopped at its checks), is removed again: a refused command leaves nothing behind.
+
+    `shared`: several holders at once (ingestion on the lake, where each writer commits its
+    own appends), none beside an exclusive holder (a run's build and publish)."""
     workdir = Path(workdir)
     created = not workdir.exists()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +63,7 @@ def work_folder_lock(
         # O_NOFOLLOW: a link planted in place of the lock file is refused, never followed.
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
@@ -85,7 +88,8 @@ def work_folder_lock(
         os.pwrite(fd, json.dumps(record).encode("utf-8"), 0)
         yield
     finally:
-        if created and [p.name for p in workdir.iterdir()] == [LOCK_NAME]:
+        # (Never under a shared lock: another holder may hold this very file.)
+        if created and not shared and [p.name for p in workdir.iterdir()] == [LOCK_NAME]:
             path.unlink()
             workdir.rmdir()
         os.close(fd)  # closing the file releases the lock

@@ -193,13 +193,14 @@ def plan_build(settings: Settings, defs) -> BuildPlan:
     )
     from reentry.outputs.render import stale_outputs
 
-    work_db = settings.paths.work_db
+    work_db = settings.warehouse
     state = ledger.build_state(work_db, settings.as_of, project_checksum(PROJECT.manifest_path))
     if state["is_current"]:
         if ledger.unpublished_build(work_db):
             # Built, but stopped before its publish ended: validated again (every test run
             # anew, nothing taken from the stopped run) and published.
-            (work_db.parent / "dbt" / "target" / "run_results.json").unlink(missing_ok=True)
+            target = settings.paths.work_db.parent / "dbt" / "target"
+            (target / "run_results.json").unlink(missing_ok=True)
             return BuildPlan(
                 PUBLISH_AND_OUTPUTS | validation_checks(),
                 message="the last build was not published (its run was stopped): "
@@ -280,12 +281,12 @@ def run_pipeline(
                     {} if plan.entities is None else {REBUILT_ENTITIES_TAG: ",".join(plan.entities)}
                 )
                 execute(plan.selection, tags)
-            if ledger.erasures_unfinished(settings.paths.work_db):
+            if ledger.erasures_unfinished(settings.warehouse):
                 from reentry.erase import finish_erasures
 
                 finish_erasures(settings, say)
         finally:
-            ledger.finish_run(settings.paths.work_db, started)
+            ledger.finish_run(settings.warehouse, started)
     return summary
 
 
@@ -317,24 +318,31 @@ def recover(settings: Settings, say: Callable[[str], None], command: str = "run"
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
                 leftover.unlink(missing_ok=True)
-    started, killed = ledger.start_run(paths.work_db, command, settings.as_of)
+    started, killed = ledger.start_run(settings.warehouse, command, settings.as_of)
     if killed:
         say(
             f"the {killed['command']} started at {killed['started_at']:%Y-%m-%d %H:%M:%S} was "
             "stopped before it ended: this run finishes its work"
         )
-    pending = ledger.pending_publish(paths.work_db)
+    pending = ledger.pending_publish(settings.warehouse)
     if pending:
         _, version = pending
         moved = paths.published_db.exists() and sha256_file(paths.published_db) == version
         previous = previous_path(paths.published_db)
         ledger.settle_publish(
-            paths.work_db, version, moved, previous if moved and previous.exists() else None
+            settings.warehouse, version, moved, previous if moved and previous.exists() else None
         )
         say(
             "the stopped run's publish had "
             + ("ended: recorded now" if moved else "not replaced the published version: redone")
         )
+    # A publish recorded without its release (killed in between, or published before
+    # releases were kept) is kept as one now.
+    from reentry.publish.releases import record_release
+
+    release = record_release(settings.warehouse, paths.published_db)
+    if release:
+        say(f"the published version is kept as {release.name}")
     return started
 
 

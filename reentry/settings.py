@@ -23,6 +23,7 @@ from reentry.pseudonym import (
     ensure_demo_key,
     load_key,
 )
+from reentry.store import Warehouse, install_extensions
 
 WORKDIR_ENV = "REENTRY_WORKDIR"
 DEFAULT_WORKDIR = "demo"
@@ -33,6 +34,14 @@ DEFAULT_DUCKDB_MEMORY = "4GB"
 # What dbt's profile reads (dbt_project/profiles.yml): the work database and the memory limit.
 DBT_WORK_DB_ENV = "REENTRY_WORK_DB"
 DBT_MEMORY_ENV = "REENTRY_DUCKDB_MEMORY"
+# The backend of the warehouse (reentry/store.py): the embedded file, or DuckLake.
+BACKEND_ENV = "REENTRY_BACKEND"
+LAKE_CATALOG_ENV = "REENTRY_LAKE_CATALOG"  # a libpq connection string, or a .ducklake file
+LAKE_DATA_ENV = "REENTRY_LAKE_DATA"  # the folder of the lake's Parquet files
+# What dbt's profile reads for the lake target (the ATTACH path, the extension folder).
+DBT_TARGET_ENV = "REENTRY_DBT_TARGET"
+DBT_LAKE_ATTACH_ENV = "REENTRY_LAKE_ATTACH"
+DBT_EXTENSIONS_ENV = "REENTRY_DUCKDB_EXTENSIONS"
 
 
 def default_workdir(environ: Mapping[str, str] = os.environ) -> str:
@@ -59,6 +68,9 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS  # archived landing files older are deleted
     demo: bool = False  # the demo makes its own keys in the work folder
     duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
+    backend: str = "file"  # file | lake (reentry/store.py)
+    lake_catalog: str | None = None
+    lake_data: str | None = None
     paths: Workdir = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -71,6 +83,29 @@ class Settings:
         if isinstance(self.as_of, str):
             set_(self, "as_of", date.fromisoformat(self.as_of))
         set_(self, "paths", Workdir(workdir))
+        if self.backend == "lake" and self.lake_data and "://" not in self.lake_data:
+            set_(self, "lake_data", str(_path(self.lake_data)))
+
+    @staticmethod
+    def backend_from_env(environ: Mapping[str, str] = os.environ) -> dict:
+        """The backend fields from REENTRY_BACKEND (file, the default, or lake),
+        REENTRY_LAKE_CATALOG and REENTRY_LAKE_DATA (for the command line too)."""
+        return {
+            "backend": environ.get(BACKEND_ENV) or "file",
+            "lake_catalog": environ.get(LAKE_CATALOG_ENV) or None,
+            "lake_data": environ.get(LAKE_DATA_ENV) or None,
+        }
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The work database, on its backend: the one way to open it (reentry/store.py)."""
+        return Warehouse(
+            self.backend,
+            path=self.paths.work_db,
+            catalog=self.lake_catalog,
+            data_path=self.lake_data,
+            extension_dir=self.paths.extensions,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -88,6 +123,7 @@ class Settings:
             retention_days=int(environ.get("REENTRY_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
             demo=environ.get("REENTRY_DEMO", "") == "1",
             duckdb_memory=environ.get(DBT_MEMORY_ENV) or DEFAULT_DUCKDB_MEMORY,
+            **cls.backend_from_env(environ),
         )
 
     @property
@@ -117,10 +153,17 @@ class Settings:
         memory limit (dbt_project/profiles.yml), and which tests a selection runs. dbt runs as
         a child process of dagster-dbt, which hands it this process's environment; this is the
         one place that sets them, before the job (or `reentry docs`) runs dbt."""
+        warehouse = self.warehouse
+        if warehouse.is_lake:
+            install_extensions(warehouse.extension_dir)
         os.environ.update(
             {
                 DBT_WORK_DB_ENV: str(self.paths.work_db),
                 DBT_MEMORY_ENV: self.duckdb_memory,
+                DBT_TARGET_ENV: "lake" if warehouse.is_lake else "work",
+                DBT_LAKE_ATTACH_ENV: warehouse.attach_path if warehouse.is_lake else "",
+                LAKE_DATA_ENV: str(warehouse.data_path or ""),
+                DBT_EXTENSIONS_ENV: str(warehouse.extension_dir),
                 # A part of the job runs the dbt tests of what it builds and of what is upstream
                 # of it, not those of a model it leaves alone (dbt's default, eager, would also
                 # run a relationships test of a model outside the part, maybe not built yet).
@@ -168,6 +211,11 @@ class Workdir:
     def validation(self) -> Path:
         """Validation reports (HTML and JSON) of every run."""
         return self.root / "validation"
+
+    @property
+    def extensions(self) -> Path:
+        """DuckDB's extensions for the lake (installed from their wheels)."""
+        return self.root / "work" / "extensions"
 
     @property
     def work_db(self) -> Path:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from reentry.store import Warehouse, as_warehouse
+
 from .settings import Workdir
 
 
@@ -98,16 +100,19 @@ def build_as_of(con: duckdb.DuckDBPyConnection, wd: Workdir) -> date | None:
     return None
 
 
-def status_text(wd: Workdir, retention_days: int = 730) -> str:
-    """The status of a work folder as text. Deliveries are overdue as the last build's
-    marts.data_quality_timeliness says: against that build's as-of date (the data's own
-    today)."""
-    if not wd.work_db.exists():
-        return f"No work database at {wd.work_db}: nothing has run in this work folder yet."
+def status_text(wd: Workdir, retention_days: int = 730, warehouse: Warehouse | None = None) -> str:
+    """The status of a work folder as text (its warehouse: the embedded file unless given).
+    Deliveries are overdue as the last build's marts.data_quality_timeliness says: against
+    that build's as-of date (the data's own today)."""
+    warehouse = warehouse or as_warehouse(wd.work_db)
+    if not warehouse.exists():
+        return (
+            f"No work database at {warehouse.describe()}: nothing has run in this work folder yet."
+        )
     try:
-        con = duckdb.connect(str(wd.work_db), read_only=True)
+        con = warehouse.open(read_only=True)
     except duckdb.IOException:
-        return f"A run is in progress on {wd.work_db}; try again when it has finished."
+        return f"A run is in progress on {warehouse.describe()}; try again when it has finished."
     out: list[str] = [f"Work folder {wd.root}", ""]
     try:
         out.append("Ingestion runs (newest first)")

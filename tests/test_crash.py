@@ -104,6 +104,16 @@ def _files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
+def _releases(workdir: Path) -> list[tuple[str, bool]]:
+    """The recorded releases: name, and whether its file holds what the ledger says."""
+    from reentry.publish.releases import list_releases
+    from reentry.store import Warehouse
+
+    work = Warehouse("file", path=workdir / "work" / "warehouse.duckdb")
+    files = workdir / "published"
+    return [(r.name, sha256_file(files / r.path) == r.data_version) for r in list_releases(work)]
+
+
 def state(workdir: Path, landing: Path) -> dict:
     """What a run leaves that the next one and the users see."""
     from reentry.outputs.render import shown_version
@@ -118,6 +128,8 @@ def state(workdir: Path, landing: Path) -> dict:
         "archive": _files(workdir / "archive"),
         "landing": _files(landing),
         "published folder": _files(workdir / "published"),
+        # every publish kept as a release, the last one the published file
+        "releases": _releases(workdir),
         # the rollback file: the first delivery's release, byte for byte
         "previous version": sha256_file(previous) if previous.exists() else None,
         "outputs show the published version": [

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from reentry.cli import main
+from reentry.files import sha256_file
 from reentry.ingest.erasure import (
     ErasureRequestError,
     Request,
@@ -406,6 +407,16 @@ def test_erase_one_demo_person_from_every_layer(copied_demo, demo_keys, capsys) 
         t: n - mine for t, (n, mine) in before.items()
     }
     assert not published.with_name("warehouse.previous.duckdb").exists()
+    # The releases published before are withdrawn, their files deleted, and it is said; the
+    # release without them is the published file.
+    from reentry.publish.releases import list_releases
+    from reentry.store import Warehouse
+
+    *earlier, current = list_releases(Warehouse("file", path=work))
+    assert earlier and all(r.withdrawn_at and "erased" in r.withdrawn_reason for r in earlier)
+    assert not any((published.parent / r.path).exists() for r in earlier)
+    assert not current.withdrawn_at and current.data_version == sha256_file(published)
+    assert "withdrawn" in out
     # no table of any database holds their pseudonym (internal or as published), except
     # the erasure log, which holds it with the request date only
     [(rekeyed,)] = (

@@ -17,6 +17,7 @@ import pytest
 from dagster import AssetKey, AssetSelection
 
 from reentry.cli import main
+from reentry.files import sha256_file
 from reentry.pipeline import PipelineFailed, run_pipeline
 
 from .conftest import materialise, query, run_argv, settings_for
@@ -203,7 +204,7 @@ def rows_differing(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def test_one_new_partner_file_rebuilds_only_what_depends_on_it(
-    copied_demo, demo_keys, tmp_path
+    copied_demo, demo_keys, tmp_path, capsys
 ) -> None:
     """A new placements file rebuilds the models downstream of placements (and the ingestion's
     own), validates only the marts rebuilt, publishes, and leaves every mart exactly as a
@@ -214,6 +215,7 @@ def test_one_new_partner_file_rebuilds_only_what_depends_on_it(
     work = copied_demo / "work" / "warehouse.duckdb"
     loaded = "select count(*) from ingest.files where status = 'loaded'"
     ((loaded_before,),) = query(work, loaded)
+    first_version = sha256_file(copied_demo / "published" / "warehouse.duckdb")
     add_partner_file(copied_demo / "archive", copied_demo / "landing")
     messages: list[str] = []
     result = run_pipeline(settings_for(copied_demo, demo_keys), messages.append)
@@ -287,6 +289,22 @@ def test_one_new_partner_file_rebuilds_only_what_depends_on_it(
         copied_demo / "published" / "warehouse.duckdb",
         "select count(*) from marts.data_quality_deliveries",
     ) == query(work, "select count(*) from marts.data_quality_deliveries")
+    # Both publishes are kept as releases: the first still reads exactly as it was published.
+    from reentry.cli import main
+    from reentry.publish.releases import list_releases
+    from reentry.store import Warehouse
+
+    published = copied_demo / "published"
+    first, second = list_releases(Warehouse("file", path=work))
+    assert (first.name, second.name) == ("release-0001", "release-0002")
+    assert first.data_version == first_version == sha256_file(published / first.path)
+    assert second.data_version == sha256_file(published / "warehouse.duckdb") != first_version
+    assert sha256_file(published / second.path) == second.data_version
+    assert first.method_version == second.method_version
+    assert second.method_version.count("+") == 1 and not first.withdrawn_at
+    assert main(["releases", "--workdir", str(copied_demo)]) == 0
+    listed = capsys.readouterr().out
+    assert "release-0001" in listed and "release-0002" in listed and first_version[:12] in listed
 
 
 READER = """
@@ -392,3 +410,29 @@ def test_status_tells_loads_quarantine_checks_and_publish(built_demo, capsys) ->
     assert "Last validation" in out and "passed" in out
     assert "data version" in out
     assert "Overdue deliveries" in out
+
+
+def test_one_writer_of_the_warehouse_at_a_time(tmp_path, monkeypatch) -> None:
+    """The build and the publish share a pool of limit 1 across all runs (reentry/defs/
+    dagster.yaml); the ingestion is not in it (on the lake, sources ingest in parallel)."""
+    import shutil
+
+    from dagster import AssetKey, DagsterInstance
+
+    from reentry.defs.dbt import WRITER_POOL
+    from reentry.defs.definitions import defs
+    from reentry.defs.selections import INGESTION, MODELS
+
+    graph = defs().resolve_asset_graph()
+    writers = {AssetKey(["published", "warehouse"]), *(k for k in MODELS.resolve(graph))}
+    for key in writers:
+        if graph.get(key).is_materializable:
+            assert graph.get(key).pools == {WRITER_POOL}, key
+    for key in INGESTION.resolve(graph):
+        assert WRITER_POOL not in (graph.get(key).pools or set()), key
+    shutil.copy(Path(__file__).parents[1] / "reentry" / "defs" / "dagster.yaml", tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with DagsterInstance.get() as instance:
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        assert config.run_queue_config.max_concurrent_runs == 1

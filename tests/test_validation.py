@@ -50,8 +50,10 @@ def build_results(built_demo: dict) -> Path:
 
 
 def tampered(built_demo: dict, tmp_path: Path, *statements: str) -> Path:
-    """A copy of the work database with the statements applied (its dbt tests run on it)."""
-    copy_path = tmp_path / "work" / "tampered.duckdb"
+    """A copy of the work database with the statements applied (its dbt tests run on it).
+    It keeps the work database's name: dbt's views name their sources with the database,
+    which DuckDB names after the file."""
+    copy_path = tmp_path / "work" / built_demo["db"].name
     copy_path.parent.mkdir(parents=True)
     shutil.copyfile(built_demo["db"], copy_path)
     con = duckdb.connect(str(copy_path))

@@ -33,7 +33,9 @@
                case
                    when max((n_events = n_at_risk and n_events > 0)::int) over km_curve = 1
                        then 0.0
-                   else exp(sum(case when n_events > 0 then ln(1 - n_events / n_at_risk)
+                   -- (ln(0) is an error: that day is the case above)
+                   else exp(sum(case when n_events > 0 and n_events < n_at_risk
+                                         then ln(1 - n_events / n_at_risk)
                                      else 0 end) over km_curve)
                end as survival,
                sum(case when n_at_risk > n_events

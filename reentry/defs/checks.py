@@ -54,7 +54,7 @@ def build_marts_checks(marts: Sequence[str]):
         paths = warehouse.paths
         previous = paths.published_db if paths.published_db.exists() else None
         report = validate_marts(
-            paths.work_db,
+            warehouse.settings.warehouse,
             previous=previous,
             tables=tables,
             run_results=paths.work_db.parent / "dbt" / "target" / "run_results.json",
@@ -66,7 +66,7 @@ def build_marts_checks(marts: Sequence[str]):
                 f"dbt tests not run by this build, run now: {', '.join(report.tested_now)}"
             )
         html = write_report(report, paths.validation)
-        ledger.record_validation(paths.work_db, report.to_json(), html)
+        ledger.record_validation(warehouse.settings.warehouse, report.to_json(), html)
         moment("validate:done")
         failed = report.failures()
         context.log.info(

@@ -23,6 +23,7 @@ from reentry import ledger
 from reentry.faults import moment
 from reentry.files import sha256_file
 from reentry.settings import DBT_WORK_DB_ENV
+from reentry.store import Warehouse, as_warehouse
 from reentry.validation.rules import read_run_results
 
 from .resources import WarehouseResource
@@ -33,6 +34,12 @@ _WATCHED = ("models", "macros", "tests", "seeds", "dbt_project.yml")
 # A run tag of the partial build `reentry run` plans after new files of some entities (see
 # reentry.pipeline): the entities, comma-separated. The build records them in the ledger.
 REBUILT_ENTITIES_TAG = "reentry/rebuilt_entities"
+
+
+# The build and the publish write the whole warehouse: one at a time across all runs (the
+# pool's limit is 1, reentry/defs/dagster.yaml). Ingestion of different sources is not in it:
+# on the lake, several ingestions write at once.
+WRITER_POOL = "warehouse_writer"
 
 
 def dbt_executable() -> str:
@@ -46,10 +53,15 @@ def dbt_executable() -> str:
 
 
 @contextlib.contextmanager
-def _profile_database(database: Path | str) -> Iterator[None]:
+def _profile_database(database: Warehouse | Path | str) -> Iterator[None]:
     """dbt's profile pointed at `database` while a command runs (settings.export_for_dbt
     points it at the work folder's database; a check may test another file; parsing needs
-    a value but opens nothing)."""
+    a value but opens nothing). A lake is the profile's lake target as export_for_dbt set it."""
+    if isinstance(database, Warehouse):
+        if database.is_lake:
+            yield
+            return
+        database = Path(database.path)
     saved = os.environ.get(DBT_WORK_DB_ENV)
     os.environ[DBT_WORK_DB_ENV] = (
         str(Path(database).resolve()) if isinstance(database, Path) else database
@@ -63,13 +75,13 @@ def _profile_database(database: Path | str) -> Iterator[None]:
             os.environ[DBT_WORK_DB_ENV] = saved
 
 
-def run_dbt_tests(database: Path, selectors: Sequence[str]) -> dict[str, dict]:
+def run_dbt_tests(database: Warehouse | Path, selectors: Sequence[str]) -> dict[str, dict]:
     """`dbt test` of these tests on `database` through the job's dbt resource, and their
     results (reentry.validation's test runner). The target folder is `dbt/validation` beside
-    the database, so the build's run_results.json stays as it was."""
+    the database (in the work folder), so the build's run_results.json stays as it was."""
     if not selectors:
         return {}
-    target = Path(database).resolve().parent / "dbt" / "validation"
+    target = as_warehouse(database).scratch_dir.resolve() / "dbt" / "validation"
     results = target / "run_results.json"
     results.unlink(missing_ok=True)
     with _profile_database(database):
@@ -236,7 +248,11 @@ def build_dbt_assets(manifest: Path):
     """The dbt multi-asset for a prepared manifest."""
 
     @dbt_assets(
-        manifest=manifest, project=PROJECT, dagster_dbt_translator=TRANSLATOR, name="dbt_models"
+        manifest=manifest,
+        project=PROJECT,
+        dagster_dbt_translator=TRANSLATOR,
+        name="dbt_models",
+        pool=WRITER_POOL,
     )
     def dbt_models(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -245,14 +261,14 @@ def build_dbt_assets(manifest: Path):
         the as-of date of the settings; the ledger remembers a build of every model, or the
         partial build `reentry run` planned."""
         settings = warehouse.settings
-        work_db = settings.paths.work_db
+        work_db = settings.warehouse
         state = ledger.build_state(work_db, settings.as_of, project_checksum(manifest))
         dbt_vars = {"as_of": settings.as_of.isoformat()} if settings.as_of else {}
         args = ["build", "--vars", json.dumps(dbt_vars)]
         sink = _OUTPUT["sink"]
         colors = _OUTPUT["colors"] if sink is not None else sys.stdout.isatty()
         args.append("--use-colors" if colors else "--no-use-colors")
-        target = work_db.parent / "dbt" / "target"
+        target = settings.paths.work_db.parent / "dbt" / "target"
         (target / "run_results.json").unlink(missing_ok=True)
         try:
             for event in _stream(dbt.cli(args, context=context, target_path=target), sink):

@@ -46,7 +46,7 @@ def landing_files(context: AssetExecutionContext, warehouse: WarehouseResource):
     settings = warehouse.settings
     report = ingest(
         settings.landing,
-        settings.paths.work_db,
+        settings.warehouse,
         settings.pseudonym_key(),
         registry_path=settings.sources,
         progress=lambda msg: context.log.info(msg),

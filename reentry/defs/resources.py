@@ -28,6 +28,9 @@ class WarehouseResource(ConfigurableResource):
     retention_days: int = DEFAULT_RETENTION_DAYS
     demo: bool = False
     duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
+    backend: str = "file"
+    lake_catalog: str | None = None
+    lake_data: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:

@@ -50,29 +50,26 @@ class Request:
         return f"Request(<hidden>, requested_on={self.requested_on})"
 
 
-def ensure_erasure_schema(con: duckdb.DuckDBPyConnection, db: str) -> None:
-    con.execute(
+def erasure_schema(db: str) -> list[str]:
+    """The erasure log's tables (part of reentry.ingest.warehouse.ensure_schema)."""
+    return [
         f"""
         create table if not exists {db}.ingest.erasures (
             person_key varchar primary key,      -- pseudonym of the erased person
             requested_on date not null,          -- date of the request
             erased_at timestamp not null         -- when the warehouse applied it
-        )"""
-    )
-    con.execute(
+        )""",
         f"""
         create table if not exists {db}.ingest.erased_records (
             source_id varchar not null,
             entity varchar not null,             -- inmates | participants
             record_id varchar not null,          -- inmate_id | client_id in that source
             primary key (source_id, entity, record_id)
-        )"""
-    )
-    # The loads the erasure log has been applied to, up to which (reentry.ingest.load).
-    con.execute(
+        )""",
+        # The loads the erasure log has been applied to, up to which (reentry.ingest.load).
         f"create table if not exists {db}.ingest.erasure_checks "
-        "(checked_through bigint not null, checked_at timestamp not null)"
-    )
+        "(checked_through bigint not null, checked_at timestamp not null)",
+    ]
 
 
 def pseudonymise(requests: list[Request], key: PseudonymKey) -> list[tuple[str, date]]:
@@ -162,10 +159,18 @@ def read_requests(path: Path, today: date) -> list[Request]:
 
 def log_erasures(con: duckdb.DuckDBPyConnection, db: str, keys: list[tuple[str, date]]) -> int:
     """Add pseudonyms to the erasure log; return how many were new."""
+    # Without relying on a key conflict (a lake has no keys): the first request of a person
+    # not yet in the log is added.
     before = con.execute(f"select count(*) from {db}.ingest.erasures").fetchone()[0]
-    con.executemany(
-        f"insert into {db}.ingest.erasures values (?, ?, now()::timestamp) on conflict do nothing",
-        [[k, d] for k, d in keys],
+    con.execute(
+        f"""
+        insert into {db}.ingest.erasures
+        select person_key, min(requested_on), now()::timestamp
+        from (select unnest($k::varchar[]) as person_key, unnest($d::date[]) as requested_on)
+        where person_key not in (select person_key from {db}.ingest.erasures)
+        group by person_key
+        """,
+        {"k": [k for k, _ in keys], "d": [d for _, d in keys]},
     )
     return con.execute(f"select count(*) from {db}.ingest.erasures").fetchone()[0] - before
 
@@ -200,7 +205,7 @@ def _quarantine_match(db: str, alias: str = "q") -> str:
         parts.append(
             f"({alias}.entity = '{entity}' and exists (select 1 from {db}.ingest.erased_records e "
             f"where e.entity = '{named}' and e.source_id = {alias}.source_id "
-            f"and e.record_id = {alias}.record ->> '{column}'))"
+            f"and e.record_id = ({alias}.record ->> '{column}')))"
         )
     return " or ".join(parts)
 
@@ -212,16 +217,17 @@ def record_erased_ids(con: duckdb.DuckDBPyConnection, db: str, since_load: int =
         con.execute(
             f"""
             insert into {db}.ingest.erased_records
-            select distinct _source_id, '{entity}', {column} from {db}.raw.{entity}
+            select _source_id, '{entity}', {column} from {db}.raw.{entity}
             where _load_id >= {since_load} and {column} is not null
               and person_key in (select person_key from {db}.ingest.erasures)
             union
-            select distinct source_id, '{entity}', record ->> '{column}'
+            select source_id, '{entity}', record ->> '{column}'
             from {db}.ingest.quarantine
             where load_id >= {since_load} and entity = '{entity}'
-              and record ->> '{column}' is not null
+              and (record ->> '{column}') is not null
               and person_key in (select person_key from {db}.ingest.erasures)
-            on conflict do nothing
+            except
+            select source_id, entity, record_id from {db}.ingest.erased_records
             """
         )
 

@@ -10,6 +10,7 @@ never stops the others.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -28,12 +29,13 @@ from reentry.contract import ENTITIES, ENTITIES_BY_KIND
 from reentry.faults import moment
 from reentry.files import sha256_file
 from reentry.pseudonym import PseudonymKey
+from reentry.store import Warehouse, as_warehouse, atomically
 
 from .erasure import apply_erasures, has_erasures
 from .reader import MALFORMED, FileRejected, read_file
 from .registry import Registry, load_registry
 from .validate import CHECKED, check_rows
-from .warehouse import WH, bind_key, ensure_schema, raw_columns, store_registry
+from .warehouse import WH, bind_key, ensure_schema, next_id, raw_columns, store_registry
 
 FILE_NAME = re.compile(
     r"^(?P<entity>[a-z_]+)\.(?P<date>\d{4}-\d{2}-\d{2})\.(?P<ext>csv|xlsx)$", re.IGNORECASE
@@ -159,6 +161,7 @@ def _landing_file(
 
 def _insert_outcome(
     con: duckdb.DuckDBPyConnection,
+    load_id: int,
     run_id: int,
     lf: LandingFile,
     digest: str,
@@ -170,12 +173,12 @@ def _insert_outcome(
     con.execute(
         f"""
         insert into {WH}.ingest.files
-        select coalesce(max(load_id), 0) + 1, $run, $file, $hash, $size, $source, $entity,
-               $export, $layout, $delivery, $status, $error, $received, $loaded,
-               $quarantined, $removed, $extra, now()::timestamp, 0
-        from {WH}.ingest.files
+        values ($load, $run, $file, $hash, $size, $source, $entity,
+                $export, $layout, $delivery, $status, $error, $received, $loaded,
+                $quarantined, $removed, $extra, now()::timestamp, 0)
         """,
         {
+            "load": load_id,
             "run": run_id,
             "file": lf.rel,
             "hash": digest,
@@ -193,6 +196,25 @@ def _insert_outcome(
             "removed": o.n_removed,
             "extra": extra,
         },
+    )
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    lf: LandingFile,
+    digest: str,
+    o: FileOutcome,
+    layout: str | None = None,
+    delivery: str | None = None,
+) -> None:
+    """The manifest row of a file not loaded (duplicate, ignored, rejected), committed."""
+    atomically(
+        con,
+        lambda: _insert_outcome(
+            con, next_id(con, WH, "load"), run_id, lf, digest, o, layout, delivery, None
+        ),
+        f"recording {lf.rel}",
     )
 
 
@@ -233,11 +255,13 @@ def _write_loaded(
     stored = [n for n, _ in raw_columns(entity) if not n.startswith("_")]
     values = ", ".join(f"v_{n}" if n in entity.column_names else n for n in stored)
     safe = ", ".join(f"'{c.name}', t_{c.name}" for c in entity.columns if not c.identifying)
-    con.execute("begin transaction")
-    try:
-        load_id = con.execute(
-            f"select coalesce(max(load_id), 0) + 1 from {WH}.ingest.files"
-        ).fetchone()[0]
+
+    def work() -> FileOutcome:
+        previous = _previous(con, lf, digest)
+        if previous and previous[0] in ("loaded", "duplicate"):
+            # Another writer of the lake loaded this very file since this one looked.
+            return FileOutcome(lf.rel, "skipped", lf.source_id, lf.entity)
+        load_id = next_id(con, WH, "load")
         n_removed = 0
         if delivery == "full":
             n_removed = con.execute(
@@ -296,7 +320,7 @@ def _write_loaded(
             n_quarantined=n_quarantined,
             n_removed=n_removed,
         )
-        _insert_outcome(con, run_id, lf, digest, outcome, source.layout, delivery, extra)
+        _insert_outcome(con, load_id, run_id, lf, digest, outcome, source.layout, delivery, extra)
         if has_erasures(con, WH):
             # The erasure log applies in the file's own transaction: a committed file holds
             # no erased person, wherever the run is stopped.
@@ -306,11 +330,10 @@ def _write_loaded(
                 "where load_id = ?",
                 [load_id],
             ).fetchone()
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return outcome
+        return outcome
+
+    # One transaction: a conflicting commit of another writer (the lake) runs it again.
+    return atomically(con, work, f"loading {lf.rel}")
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
@@ -320,7 +343,7 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
 
 def ingest(
     landing: Path,
-    database: Path,
+    database: Warehouse | Path,
     key: PseudonymKey,
     registry_path: Path | None = None,
     progress: Progress | None = None,
@@ -328,7 +351,8 @@ def ingest(
     retention_days: int | None = None,
     as_of: date | None = None,
 ) -> IngestReport:
-    """Load every new file of `landing` into the work database `database`.
+    """Load every new file of `landing` into the work database `database` (a warehouse, or
+    the path of an embedded one).
 
     With `archive`, every file the warehouse holds (loaded, or a duplicate of a loaded one)
     then moves out of the landing folder into `archive`, and archived files older than
@@ -340,32 +364,34 @@ def ingest(
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     registry = load_registry(Path(registry_path) if registry_path else landing / "sources.yml")
     say = progress or (lambda _msg: None)
-    database = Path(database)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    scratch_dir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=database.parent))
-    con = duckdb.connect(config={"temp_directory": str(scratch_dir)})
+    warehouse = as_warehouse(database)
+    warehouse.scratch_dir.mkdir(parents=True, exist_ok=True)
+    scratch_dir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=warehouse.scratch_dir))
+    con = warehouse.open(config={"temp_directory": str(scratch_dir)})
     try:
         con.execute("set enable_progress_bar = false")
         con.execute("set enable_progress_bar_print = false")
         # Each file commits on its own; checkpointing after every commit cost a third of the
         # ingestion time at 10^5 persons. The run checkpoints once at the end instead.
         con.execute("set checkpoint_threshold = '1GB'")
-        con.execute(f"attach '{database}' as {WH}")
-        ensure_schema(con, WH)
-        bind_key(con, WH, key, record=True)
-        store_registry(con, WH, registry)
-        run_id = con.execute(
-            f"select coalesce(max(run_id), 0) + 1 from {WH}.ingest.runs"
-        ).fetchone()[0]
-        con.execute(
-            f"insert into {WH}.ingest.runs (run_id, started_at, landing) values (?, ?, ?)",
-            [run_id, datetime.now(), str(landing.resolve())],
-        )
+
+        def start() -> tuple[int, int]:
+            ensure_schema(con, WH)
+            bind_key(con, WH, key, record=True)
+            store_registry(con, WH, registry)
+            run_id = next_id(con, WH, "run")
+            con.execute(
+                f"insert into {WH}.ingest.runs (run_id, started_at, landing) values (?, ?, ?)",
+                [run_id, datetime.now(), str(landing.resolve())],
+            )
+            (loads,) = con.execute(
+                f"select value from {WH}.ingest.counters where name = 'load'"
+            ).fetchone()
+            return run_id, loads + 1
+
+        run_id, first_load = atomically(con, start, "starting the ingestion")
         report = IngestReport(run_id)
         moment("ingest:started")
-        (first_load,) = con.execute(
-            f"select coalesce(max(load_id), 0) + 1 from {WH}.ingest.files"
-        ).fetchone()
         files = discover(landing, registry, as_of)
         say(f"{len(files)} files in {landing}")
         for i, lf in enumerate(files, 1):
@@ -376,26 +402,30 @@ def ingest(
             if outcome.status == "loaded":
                 moment("ingest:file")
         _drop_erased(con, report, first_load, say)
-        con.execute(
-            f"""update {WH}.ingest.runs set finished_at = ?, n_files_seen = ?, n_loaded = ?,
-                n_skipped = ?, n_rejected = ?, n_ignored = ? where run_id = ?""",
-            [
-                datetime.now(),
-                len(files),
-                report.count("loaded"),
-                report.count("skipped"),
-                report.count("rejected"),
-                report.count("ignored"),
-                run_id,
-            ],
+        atomically(
+            con,
+            lambda: con.execute(
+                f"""update {WH}.ingest.runs set finished_at = ?, n_files_seen = ?,
+                    n_loaded = ?, n_skipped = ?, n_rejected = ?, n_ignored = ? where run_id = ?""",
+                [
+                    datetime.now(),
+                    len(files),
+                    report.count("loaded"),
+                    report.count("skipped"),
+                    report.count("rejected"),
+                    report.count("ignored"),
+                    run_id,
+                ],
+            ),
+            "recording the ingestion run",
         )
-        con.execute("checkpoint wh")
+        warehouse.checkpoint(con)
         moment("ingest:loaded")
         if archive is not None:
             archive_files(con, landing, Path(archive), registry, report, files, say)
             if retention_days is not None:
                 purge_archive(con, Path(archive), retention_days, say=say)
-            con.execute("checkpoint wh")
+            warehouse.checkpoint(con)
         return report
     finally:
         con.close()
@@ -410,8 +440,8 @@ def _drop_erased(
     persons known when it was loaded; this also drops rows that a later file of the run tied
     to an erased person (an episode under a number the next inmate list gives them). The
     mark moves in the same transaction, so no load is ever left unchecked."""
-    con.execute("begin transaction")
-    try:
+
+    def check() -> int:
         (since,) = con.execute(
             f"select coalesce(max(checked_through), 0) + 1 from {WH}.ingest.erasure_checks"
         ).fetchone()
@@ -421,10 +451,9 @@ def _drop_erased(
             f"insert into {WH}.ingest.erasure_checks "
             f"select coalesce(max(load_id), 0), now()::timestamp from {WH}.ingest.files"
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        return since
+
+    since = atomically(con, check, "applying the erasure log")
     rows = con.execute(
         f"select file_name, n_loaded, n_quarantined, coalesce(n_erased, 0) "
         f"from {WH}.ingest.files where load_id >= ? and status = 'loaded'",
@@ -475,6 +504,7 @@ def archive_files(
         digest = outcome.file_hash or sha256_file(lf.path)
         target = archive / lf.rel
         target.parent.mkdir(parents=True, exist_ok=True)
+        older_name = None
         if target.exists():
             old = sha256_file(target)
             if old != digest:
@@ -482,24 +512,35 @@ def archive_files(
                 # ingestion does not pick up again), until retention removes it.
                 older = _unique_target(archive, lf.rel, old)
                 os.replace(target, older)
-                con.execute(
-                    f"update {WH}.ingest.archive set archive_name = ? "
-                    "where archive_name = ? and deleted_at is null",
-                    [older.relative_to(archive).as_posix(), lf.rel],
-                )
-        con.execute(
-            f"delete from {WH}.ingest.archive where archive_name = ? and deleted_at is null",
-            [lf.rel],
-        )
-        con.execute(
-            f"insert into {WH}.ingest.archive values (?, ?, ?, ?, ?, null)",
-            [lf.rel, digest, lf.rel, lf.path.stat().st_size, datetime.now()],
+                older_name = older.relative_to(archive).as_posix()
+        atomically(
+            con, functools.partial(_archive_row, con, lf, digest, older_name), f"archiving {lf.rel}"
         )
         shutil.move(lf.path, target)
         moved += 1
         moment("ingest:archived")
     if moved:
         say(f"{moved} files moved from the landing folder to the archive {archive}")
+
+
+def _archive_row(
+    con: duckdb.DuckDBPyConnection, lf: LandingFile, digest: str, older_name: str | None
+) -> None:
+    """The archive's record of a file moved there (and of the older file it renamed)."""
+    if older_name:
+        con.execute(
+            f"update {WH}.ingest.archive set archive_name = ? "
+            "where archive_name = ? and deleted_at is null",
+            [older_name, lf.rel],
+        )
+    con.execute(
+        f"delete from {WH}.ingest.archive where archive_name = ? and deleted_at is null",
+        [lf.rel],
+    )
+    con.execute(
+        f"insert into {WH}.ingest.archive values (?, ?, ?, ?, ?, null)",
+        [lf.rel, digest, lf.rel, lf.path.stat().st_size, datetime.now()],
+    )
 
 
 def purge_archive(
@@ -519,10 +560,14 @@ def purge_archive(
     for (name,) in due:
         (archive / name).unlink(missing_ok=True)
     if due:
-        con.executemany(
-            f"update {WH}.ingest.archive set deleted_at = ? where archive_name = ? "
-            "and deleted_at is null",
-            [[now, name] for (name,) in due],
+        atomically(
+            con,
+            lambda: con.executemany(
+                f"update {WH}.ingest.archive set deleted_at = ? where archive_name = ? "
+                "and deleted_at is null",
+                [[now, name] for (name,) in due],
+            ),
+            "recording the archive's retention",
         )
         if say:
             say(
@@ -574,7 +619,7 @@ def _process(
     if lf.problem:
         outcome = FileOutcome(lf.rel, "ignored", lf.source_id, lf.entity, error=lf.problem)
         if previous != ("ignored", lf.problem):
-            _insert_outcome(con, run_id, lf, digest, outcome, None, None, None)
+            _record(con, run_id, lf, digest, outcome)
         return outcome
     original = _same_bytes_loaded(con, lf, digest)
     if original:
@@ -586,7 +631,7 @@ def _process(
             lf.entity,
             error=f"same bytes as {original}, already loaded",
         )
-        _insert_outcome(con, run_id, lf, digest, outcome, None, None, None)
+        _record(con, run_id, lf, digest, outcome)
         return outcome
     layout = registry.layout_of(lf.source_id)
     try:
@@ -615,7 +660,7 @@ def _process(
     finally:
         _drop_scratch(con)
     if outcome.status == "rejected" and previous != ("rejected", outcome.error):
-        _insert_outcome(
+        _record(
             con,
             run_id,
             lf,
@@ -623,7 +668,6 @@ def _process(
             outcome,
             layout.name,
             registry.sources[lf.source_id].delivery_of(lf.entity),
-            None,
         )
     outcome.seconds = time.perf_counter() - started
     return outcome

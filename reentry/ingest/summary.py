@@ -11,15 +11,15 @@ from pathlib import Path
 import duckdb
 
 from reentry.contract import QUARANTINE_REASONS
+from reentry.store import Warehouse, as_warehouse
 
 # The entities the link rate is defined for (data_quality_link_rates), as the summary names them.
 LINKED_ENTITIES = {"participants": "participant records", "register_entries": "register entries"}
 
 
-def load_summary(database: Path) -> dict:
+def load_summary(database: Warehouse | Path) -> dict:
     """Totals of the work database's current ingestion state, as plain data."""
-    con = duckdb.connect(str(database), read_only=True)
-    try:
+    with as_warehouse(database).connect(read_only=True) as con:
         by_source = con.execute(
             """
             select s.kind, s.source_id, s.layout,
@@ -56,8 +56,6 @@ def load_summary(database: Path) -> dict:
             """
         ).fetchone()
         link_rates = _link_rates(con)
-    finally:
-        con.close()
     return {
         "sources": [
             dict(

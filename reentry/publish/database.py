@@ -20,6 +20,7 @@ import duckdb
 
 from reentry.files import sha256_file
 from reentry.pseudonym import PseudonymKey, hmac_sql
+from reentry.store import Warehouse, as_warehouse
 
 # Researchers' clients lag behind the pipeline's DuckDB: write a file any DuckDB >= 1.0 opens.
 STORAGE_VERSION = "v1.0.0"
@@ -112,12 +113,14 @@ def _copy_dictionary(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def staged_database(target: Path, suffix: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
+def staged_database(
+    target: Path, suffix: str, config: dict | None = None
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
     """An in-memory connection and a fresh path beside `target` for a new database file that
     the caller then moves into place; if the block fails, the half-written file is removed."""
     staging = target.with_name(target.name + suffix)
     staging.unlink(missing_ok=True)
-    con = duckdb.connect()
+    con = duckdb.connect(config=config or {})
     try:
         yield con, staging
     except BaseException:
@@ -134,6 +137,7 @@ class Staged:
     path: Path
     tables: list[str]
     data_version: str  # sha256 of the file
+    lake_snapshot: int | None = None  # the lake's snapshot the marts were read from
 
 
 def staging_path(published_db: Path) -> Path:
@@ -141,13 +145,21 @@ def staging_path(published_db: Path) -> Path:
     return published_db.with_name(published_db.name + ".new")
 
 
-def stage(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Staged:
+def stage(work_db: Warehouse | Path, published_db: Path, research_key: PseudonymKey) -> Staged:
     """Write the `marts` schema of `work_db` into a new file beside `published_db`."""
     published_db = Path(published_db)
     published_db.parent.mkdir(parents=True, exist_ok=True)
-    with staged_database(published_db, ".new") as (con, staging):
-        con.execute(f"attach '{work_db}' as work (read_only)")
+    warehouse = as_warehouse(work_db)
+    with staged_database(published_db, ".new", warehouse.config()) as (con, staging):
+        warehouse.attach(con, "work", read_only=True)
         con.execute(f"attach '{staging}' as pub (storage_version '{STORAGE_VERSION}')")
+        # One transaction: every mart read from one snapshot of the lake (its number kept).
+        con.execute("begin transaction")
+        snapshot = (
+            con.execute("select id from work.current_snapshot()").fetchone()[0]
+            if warehouse.is_lake
+            else None
+        )
         con.execute("create schema pub.marts")
         tables = [
             r[0]
@@ -159,10 +171,11 @@ def stage(work_db: Path, published_db: Path, research_key: PseudonymKey) -> Stag
         for table in tables:
             _copy_table(con, table, research_key)
         _copy_dictionary(con)
+        con.execute("commit")
         con.execute("checkpoint pub")
         con.execute("detach pub")
     _sync(staging)
-    return Staged(staging, tables, sha256_file(staging))
+    return Staged(staging, tables, sha256_file(staging), snapshot)
 
 
 def _sync(path: Path) -> None:

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from reentry.store import Warehouse, as_warehouse
 
 from .expectations import (
     SCHEMA,
@@ -96,7 +96,7 @@ def _dbt_outcome(rule: DbtRule, result: Mapping[str, Any] | None, person_level: 
 
 
 def _dbt_results(
-    database: Path,
+    database: Warehouse | Path,
     marts: Sequence[str],
     rules: Mapping[str, list[DbtRule]],
     run_results: Path | None,
@@ -119,7 +119,7 @@ def _dbt_results(
 
 
 def validate_marts(
-    database: Path,
+    database: Warehouse | Path,
     previous: Path | None = None,
     tables: Sequence[str] | None = None,
     run_results: Path | None = None,
@@ -145,14 +145,11 @@ def validate_marts(
     if unknown:
         raise ValueError(f"no public mart {unknown}; the marts: {sorted(rules)}")
     before = previous_counts(previous)
-    con = duckdb.connect(str(database), read_only=True)
-    try:
+    with as_warehouse(database).connect(read_only=True) as con:
         counts = existing_tables(con)
         present = [m for m in selected if m in counts]
         gx_outcomes = row_count_outcomes(con, present, counts, before, expectations)
-    finally:
-        con.close()
-    results, tested_now = _dbt_results(Path(database), present, rules, run_results, run_tests)
+    results, tested_now = _dbt_results(database, present, rules, run_results, run_tests)
     outcomes: list[ExpectationOutcome] = []
     for mart in selected:
         if mart not in counts:
