@@ -23,7 +23,7 @@ from reentry.ingest.config import ConfigError
 from reentry.ingest.erasure import ErasureRequestError
 from reentry.outputs.pack import PackError
 from reentry.pseudonym import PseudonymKeyError
-from reentry.store import WarehouseTooNew, WriterConflict
+from reentry.store import WarehouseTooNew, WarehouseUnreachable, WriterConflict
 from simulation.selection import parse_hidden_confounding
 
 from .erase import ErasureIncomplete
@@ -850,6 +850,7 @@ def main(argv: list[str] | None = None) -> int:
         PackError,
         ErasureRequestError,
         WarehouseTooNew,
+        WarehouseUnreachable,
     ) as exc:
         args.console.close()
         print(f"reentry {args.command}: {exc}", file=sys.stderr)

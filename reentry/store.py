@@ -34,7 +34,15 @@ T = TypeVar("T")
 ALIAS = "wh"
 BACKENDS = ("file", "lake")
 _LAKE_EXTENSIONS = ("ducklake", "postgres")
-_PASSWORD = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
+# A libpq password, as key=value (quoted or not) or in a URI's user information.
+_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_URI_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)(@)", re.IGNORECASE)
+# What attaching a catalog that holds no lake yet says, read-only.
+_NO_LAKE = "does not exist - and creating a new DuckLake is explicitly disabled"
+
+
+def _hide_passwords(text: str) -> str:
+    return _URI_PASSWORD.sub(r"\1***\3", _PASSWORD.sub(r"\1***", text))
 
 
 def _sql_text(value: str) -> str:
@@ -55,6 +63,10 @@ def install_extensions(extension_dir: Path) -> None:
                 duckdb_extensions.import_extension(name, force_install=True, con=con)
     finally:
         con.close()
+
+
+class WarehouseUnreachable(Exception):
+    """The lake's catalog cannot be reached (server stopped, wrong password)."""
 
 
 class WarehouseTooNew(Exception):
@@ -99,13 +111,15 @@ class Warehouse:
         """For messages: the file, or the catalog without its password."""
         if not self.is_lake:
             return str(self.path)
-        catalog = _PASSWORD.sub(r"\1***", self.catalog)
+        catalog = _hide_passwords(self.catalog)
         return f"DuckLake (catalog {catalog}, data {self.data_path})"
 
     def exists(self) -> bool:
         """Whether there is a warehouse yet (a lake's catalog is asked)."""
         if not self.is_lake:
             return Path(self.path).exists()
+        if self.catalog.endswith(".ducklake") and not Path(self.catalog).exists():
+            return False
         try:
             with self.connect(read_only=True) as con:
                 return bool(
@@ -113,8 +127,10 @@ class Warehouse:
                         "select count(*) from duckdb_schemas() where database_name = ?", [ALIAS]
                     ).fetchone()[0]
                 )
-        except duckdb.Error:
-            return False
+        except WarehouseUnreachable as exc:
+            if _NO_LAKE in str(exc):  # the catalog is reachable and holds no lake yet
+                return False
+            raise  # a stopped server, a wrong password: never "nothing there"
 
     def attach(self, con: duckdb.DuckDBPyConnection, alias: str = ALIAS, read_only=False) -> None:
         """Attach the warehouse to `con` as `alias`."""
@@ -147,9 +163,17 @@ class Warehouse:
                     ) from None
                 # Two processes attaching a new lake at once both create its catalog's
                 # tables; the one that lost finds them made when it tries again.
-                if "initialize DuckLake" not in str(exc) or attempt == CONFLICT_ATTEMPTS:
+                if "initialize DuckLake" in str(exc) and attempt < CONFLICT_ATTEMPTS:
+                    time.sleep(random.uniform(0.05, 0.3))
+                    continue
+                if not self.is_lake:
                     raise
-            time.sleep(random.uniform(0.05, 0.3))
+                # DuckDB's message quotes the connection string, password and all.
+                text = str(exc).strip()
+                first = _hide_passwords(text.splitlines()[0] if text else "")
+                raise WarehouseUnreachable(
+                    f"cannot open {self.describe()}: {type(exc).__name__}: {first[:600]}"
+                ) from None
 
     def config(self, extra: dict | None = None) -> dict:
         """A connection's configuration (the extension folder for the lake)."""
@@ -227,7 +251,16 @@ class Warehouse:
                     f"call ducklake_cleanup_old_files({name}, cleanup_all => true)"
                 ).fetchall()
             )
-        return f"{expired} older lake snapshots expired, {deleted} data files deleted"
+            # And files no snapshot ever had: written by a writer killed before its commit.
+            orphans = len(
+                con.execute(
+                    f"call ducklake_delete_orphaned_files({name}, cleanup_all => true)"
+                ).fetchall()
+            )
+        return (
+            f"{expired} older lake snapshots expired, {deleted} data files deleted, "
+            f"{orphans} left by stopped writers deleted"
+        )
 
     def checkpoint(self, con: duckdb.DuckDBPyConnection) -> None:
         """Write the file's log into it (the lake commits each transaction as it ends)."""

@@ -194,7 +194,11 @@ def test_an_erasure_on_the_lake_leaves_no_file_and_no_snapshot_with_the_person(
     data = Path(postgres["REENTRY_LAKE_DATA"])
     person = _demo_person_in_lake(workdir, postgres, _demo_person)
     [(key, _)] = pseudonymise([person], TEST_KEY)
-    assert _parquet_holding(data, key)  # before: their rows are in the lake's files
+    holding = _parquet_holding(data, key)
+    assert holding  # before: their rows are in the lake's files
+    # A data file no snapshot has: what a writer killed before its commit leaves behind.
+    orphan = data / holding[0]
+    shutil.copyfile(orphan, orphan.with_name("ducklake-killed-writer.parquet"))
     erased = reentry(erase_argv(workdir, landing, demo_keys, person), postgres)
     assert erased.returncode == 0, erased.stdout[-1500:] + erased.stderr[-1500:]
     assert "older lake snapshots expired" in erased.stdout
@@ -269,6 +273,7 @@ import json, sys, time
 from pathlib import Path
 import duckdb
 from reentry.settings import Settings
+from reentry.store import WarehouseUnreachable
 settings = Settings(workdir=Path(sys.argv[1]), **Settings.backend_from_env())
 stop = Path(sys.argv[2])
 seen = {"reads": 0, "mismatches": [], "errors": []}
@@ -277,7 +282,7 @@ while not stop.exists():
     if con is None:
         try:
             con = settings.warehouse.open(read_only=True)
-        except duckdb.Error:  # before the first ingestion created the lake
+        except WarehouseUnreachable:  # before the first ingestion created the lake
             time.sleep(0.2)
             continue
     try:

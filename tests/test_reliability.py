@@ -383,3 +383,67 @@ def test_a_workbook_that_unpacks_beyond_the_limit_is_rejected_unread(
     report = ingest(landing.root, work_db, TEST_KEY)
     (rejected,) = report.files
     assert rejected.status == "rejected" and "unpacks to" in rejected.error
+
+
+def _ledger_with_releases(tmp_path: Path, rows: list[tuple[int, str, str]]):
+    """A work database whose ledger lists releases (number, built, published) with their
+    files, and an erasure logged at 12:00."""
+    from reentry import ledger
+    from reentry.ingest.erasure import erasure_schema
+    from reentry.store import Warehouse
+
+    work = Warehouse("file", path=tmp_path / "work" / "warehouse.duckdb")
+    published = tmp_path / "published" / "warehouse.duckdb"
+    (published.parent / "releases").mkdir(parents=True)
+    published.write_bytes(b"the current version")
+    with work.connect() as con:
+        ledger.ensure(con)
+        con.execute("create schema ingest")
+        for ddl in erasure_schema("wh"):
+            con.execute(ddl)
+        con.execute("insert into ingest.erasures values ('k', '2026-01-01', '2026-01-01 12:00')")
+        for n, built, at in rows:
+            path = f"releases/release-{n:04d}.duckdb"
+            (published.parent / path).write_bytes(b"a version")
+            con.execute(
+                "insert into ledger.releases values "
+                "(?, ?, ?::timestamp, 'v', 'm', '', ?::timestamp, ?, null, null, null)",
+                [n, f"release-{n:04d}", f"2026-01-01 {at}", f"2026-01-01 {built}", path],
+            )
+    return work, published
+
+
+def test_an_erasure_withdraws_every_release_built_before_it(tmp_path) -> None:
+    """Withdrawn by when it was built, not published: a publish that a killed run left and
+    the erasure's own run settled (published after the erasure) still holds the person."""
+    from reentry.publish.releases import list_releases, withdraw_releases
+
+    work, published = _ledger_with_releases(
+        tmp_path, [(1, "10:00", "10:05"), (2, "11:00", "12:30"), (3, "12:10", "12:20")]
+    )
+    assert withdraw_releases(work, published, "erased") == ["release-0001", "release-0002"]
+    assert [p.name for p in (published.parent / "releases").iterdir()] == ["release-0003.duckdb"]
+    assert [(r.name, bool(r.withdrawn_at)) for r in list_releases(work)] == [
+        ("release-0001", True),
+        ("release-0002", True),
+        ("release-0003", False),
+    ]
+
+
+def test_a_release_never_replaces_a_release_file_already_there(tmp_path) -> None:
+    """A work folder whose ledger knows fewer releases than its folder holds (another
+    backend's ledger): the next release takes the next free number."""
+    from reentry.publish.releases import record_release
+
+    work, published = _ledger_with_releases(tmp_path, [])
+    kept = published.parent / "releases" / "release-0001.duckdb"
+    kept.write_bytes(b"last quarter, as published")
+    with work.connect() as con:
+        con.execute(
+            "insert into ledger.publishes by name select now()::timestamp as published_at, "
+            "'p' as path, 'abc' as data_version, 1 as n_tables, 'published' as state"
+        )
+    release = record_release(work, published)
+    assert release is not None and release.name == "release-0002"
+    assert kept.read_bytes() == b"last quarter, as published"
+    assert (published.parent / release.path).read_bytes() == published.read_bytes()

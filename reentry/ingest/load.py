@@ -9,6 +9,7 @@ never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -261,6 +262,16 @@ def _write_loaded(
         if previous and previous[0] in ("loaded", "duplicate"):
             # Another writer of the lake loaded this very file since this one looked.
             return FileOutcome(lf.rel, "skipped", lf.source_id, lf.entity)
+        original = _same_bytes_loaded(con, lf, digest)
+        if original:  # … or the same bytes under another name
+            copy = FileOutcome(
+                lf.rel, "duplicate", lf.source_id, lf.entity,
+                error=f"same bytes as {original}, already loaded",
+            )  # fmt: skip
+            _insert_outcome(
+                con, next_id(con, WH, "load"), run_id, lf, digest, copy, None, None, None
+            )
+            return copy
         load_id = next_id(con, WH, "load")
         n_removed = 0
         if delivery == "full":
@@ -501,7 +512,11 @@ def archive_files(
         lf = by_rel.get(outcome.file_name)
         if outcome.status not in ARCHIVED or lf is None or not lf.path.exists():
             continue
-        digest = outcome.file_hash or sha256_file(lf.path)
+        try:
+            digest = outcome.file_hash or sha256_file(lf.path)
+            size = lf.path.stat().st_size
+        except FileNotFoundError:  # moved meanwhile by another ingestion of this landing folder
+            continue
         target = archive / lf.rel
         target.parent.mkdir(parents=True, exist_ok=True)
         older_name = None
@@ -514,9 +529,12 @@ def archive_files(
                 os.replace(target, older)
                 older_name = older.relative_to(archive).as_posix()
         atomically(
-            con, functools.partial(_archive_row, con, lf, digest, older_name), f"archiving {lf.rel}"
+            con,
+            functools.partial(_archive_row, con, lf, digest, size, older_name),
+            f"archiving {lf.rel}",
         )
-        shutil.move(lf.path, target)
+        with contextlib.suppress(FileNotFoundError):  # another ingestion moved it first
+            shutil.move(lf.path, target)
         moved += 1
         moment("ingest:archived")
     if moved:
@@ -524,7 +542,11 @@ def archive_files(
 
 
 def _archive_row(
-    con: duckdb.DuckDBPyConnection, lf: LandingFile, digest: str, older_name: str | None
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    digest: str,
+    size: int,
+    older_name: str | None,
 ) -> None:
     """The archive's record of a file moved there (and of the older file it renamed)."""
     if older_name:
@@ -539,7 +561,7 @@ def _archive_row(
     )
     con.execute(
         f"insert into {WH}.ingest.archive values (?, ?, ?, ?, ?, null)",
-        [lf.rel, digest, lf.rel, lf.path.stat().st_size, datetime.now()],
+        [lf.rel, digest, lf.rel, size, datetime.now()],
     )
 
 

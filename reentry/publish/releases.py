@@ -18,6 +18,7 @@ hold the person), the lake's older snapshots are expired (reentry.store.purge_hi
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -47,15 +48,23 @@ def releases_dir(published_db: Path) -> Path:
     return Path(published_db).parent / RELEASES
 
 
-def _method_version(con) -> str:
+def _method_and_cut_off(con, built_at: datetime | None) -> tuple[str, str | None]:
+    """The method version (the package's version + the dbt project's checksum) and the
+    as-of date of the build a publish published (the newest, if it is not known)."""
     row = con.execute(
-        "select project_checksum from ledger.builds order by built_at desc limit 1"
+        "select project_checksum, as_of from ledger.builds "
+        "order by (built_at = ?) desc nulls last, built_at desc limit 1",
+        [built_at],
     ).fetchone()
     try:
         package = version("reentry-warehouse")
     except PackageNotFoundError:  # run from a source folder that is not installed
         package = "unknown"
-    return f"{package}+{(row[0] or '')[:12] if row else 'unbuilt'}"
+    checksum = (row[0] or "")[:12] if row else "unbuilt"
+    return f"{package}+{checksum}", row[1] if row else None
+
+
+_NUMBERED = re.compile(r"release-(\d+)\.duckdb")
 
 
 def record_release(warehouse: Warehouse, published_db: Path) -> Release | None:
@@ -81,18 +90,16 @@ def record_release(warehouse: Warehouse, published_db: Path) -> Release | None:
         (release_no,) = con.execute(
             "select coalesce(max(release_no), 0) + 1 from ledger.releases"
         ).fetchone()
-        name = f"release-{release_no:04d}"
         folder = releases_dir(published_db)
         folder.mkdir(parents=True, exist_ok=True)
+        # Never over a release file already there (a work folder whose ledger is another
+        # backend's, or a link a killed run made before its ledger row).
+        held = [int(m.group(1)) for p in folder.iterdir() if (m := _NUMBERED.fullmatch(p.name))]
+        release_no = max([release_no, *(n + 1 for n in held)])
+        name = f"release-{release_no:04d}"
         target = folder / f"{name}.duckdb"
-        link = target.with_name(target.name + ".new")
-        link.unlink(missing_ok=True)
-        os.link(published_db, link)
-        os.replace(link, target)
-        method = _method_version(con)
-        (as_of,) = con.execute(
-            "select as_of from ledger.builds order by built_at desc limit 1"
-        ).fetchone() or (None,)
+        os.link(published_db, target)
+        method, as_of = _method_and_cut_off(con, built_at)
 
         def write() -> None:
             con.execute(
@@ -117,15 +124,15 @@ def withdraw_releases(warehouse: Warehouse, published_db: Path, reason: str) -> 
     """Withdraw every release published before the last logged erasure: delete its file and
     record when and why. Return their names."""
     with ledger.ledger_connection(warehouse) as con:
+        # Due: every release of a build made before the last erasure was logged (a build
+        # after it had the person's rows deleted already), whenever it was published.
         due = con.execute(
             "select release_no, name, path from ledger.releases where withdrawn_at is null "
-            "and published_at < (select max(erased_at) from ingest.erasures) order by 1"
+            "and (built_at is null or built_at < (select max(erased_at) from ingest.erasures)) "
+            "order by 1"
         ).fetchall()
-        current = Path(published_db)
         for _, _, path in due:
-            file = current.parent / path
-            if file.exists() and not _same_file(file, current):
-                file.unlink()
+            (Path(published_db).parent / path).unlink(missing_ok=True)
 
         def write() -> None:
             if due:
@@ -146,13 +153,6 @@ def withdraw_releases(warehouse: Warehouse, published_db: Path, reason: str) -> 
 
         atomically(con, write, "withdrawing releases")
     return [name for _, name, _ in due]
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except FileNotFoundError:
-        return False
 
 
 def list_releases(warehouse: Warehouse) -> list[Release]:
