@@ -8,9 +8,11 @@ name the file and the field, like every other configuration file of the project.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reentry.contract import ENTITIES_BY_KIND, PartnerType
@@ -119,8 +121,27 @@ class RegisterModel(SourceSpecModel):
     export_dates: list[dt.date] = Field(min_length=1)
 
 
+# The demo's registry of programmes (registry.yml): what a scenario's programme of the same id
+# does not declare itself.
+DEMO_REGISTRY = Path(__file__).parent / "registry.yml"
+
+
+@functools.cache
+def _demo_programmes() -> dict[str, dict]:
+    doc = yaml.safe_load(DEMO_REGISTRY.read_text(encoding="utf-8"))
+    return {p["id"]: p for p in doc["programmes"]}
+
+
 class ProgrammeModel(Programme):
     """A programme as the registry declares it, plus what the simulation needs to play it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registry_entry(cls, data):
+        """Name, country, period and languages from the demo's registry, unless given."""
+        if isinstance(data, dict) and data.get("id") in _demo_programmes():
+            return {**_demo_programmes()[data["id"]], **data}
+        return data
 
     share: float = Field(gt=0, description="relative share of the simulated persons")
     nationalities: dict[str, float] | None = None
